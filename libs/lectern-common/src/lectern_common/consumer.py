@@ -1,0 +1,179 @@
+"""An idempotent Kafka consumer: each event is applied once, in its own transaction.
+
+For every record: decode the envelope; in one transaction, remember its id in
+``processed_events`` (a duplicate is skipped) and run the handler; commit the transaction, then the
+offset. Errors the handler marks as retryable (and lost database connections) are retried with
+backoff without moving the offset; anything else is parked in ``parked_events`` with its error and
+skipped, so a poison message never blocks its partition (STYLE rule 5, after centrifugo).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from opentelemetry import context as otel_context
+from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lectern_common.db import UnitOfWork
+from lectern_common.events import Event, MalformedEvent, decode_event
+from lectern_common.plumbing_tables import parked_events, processed_events
+from lectern_common.runtime import sleep_or_stop
+from lectern_common.telemetry import extract_context, tracer
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[AsyncSession, Event], Awaitable[None]]
+
+
+class RetryableError(Exception):
+    """Raise from a handler when the event may succeed later (a peer is down, a race)."""
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, RetryableError | OperationalError | ConnectionError | TimeoutError | OSError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+class EventConsumer:
+    """Consumes ``topics`` as consumer group ``group_id`` and applies events with ``handler``."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        bootstrap_servers: str,
+        group_id: str,
+        topics: Sequence[str],
+        uow: UnitOfWork,
+        handler: EventHandler,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.name = name
+        self._bootstrap = bootstrap_servers
+        self._group_id = group_id
+        self._topics = list(topics)
+        self._uow = uow
+        self._handler = handler
+        self._max_backoff = max_backoff
+        self.applied = 0
+        self.duplicates = 0
+        self.parked = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop``; reconnects with backoff when the broker goes away."""
+        backoff = 0.5
+        while not stop.is_set():
+            consumer = self._new_consumer()
+            try:
+                await asyncio.wait_for(consumer.start(), timeout=15)
+                backoff = 0.5
+                await self._consume(consumer, stop)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer %s: broker trouble (%s), reconnecting", self.name, exc)
+                await sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+            finally:
+                try:
+                    await asyncio.wait_for(consumer.stop(), timeout=5)
+                except Exception:
+                    log.debug("consumer stop failed", exc_info=True)
+
+    def _new_consumer(self) -> Any:
+        from aiokafka import AIOKafkaConsumer
+
+        return AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group_id,
+            client_id=f"lectern-{self.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=5_000,
+        )
+
+    async def _consume(self, consumer: Any, stop: asyncio.Event) -> None:
+        from aiokafka import TopicPartition
+
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=500, max_records=100)
+            for partition, records in batches.items():
+                for record in records:
+                    if stop.is_set():
+                        return
+                    await self._process_with_retry(record, stop)
+                    await consumer.commit({TopicPartition(partition.topic, partition.partition): record.offset + 1})
+
+    async def _process_with_retry(self, record: Any, stop: asyncio.Event) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                await self.process(record)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not _is_retryable(exc) or stop.is_set():
+                    if stop.is_set() and _is_retryable(exc):
+                        raise  # leave the offset where it is; the next run retries
+                    await self._park(record, exc)
+                    return
+                log.warning("consumer %s: retryable failure on %s: %s", self.name, record.offset, exc)
+                await sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+
+    async def process(self, record: Any) -> bool:
+        """Apply one record; answers False when it was a duplicate. Public for tests."""
+        headers = tuple(record.headers or ())
+        event = decode_event(record.value, headers)
+        token = otel_context.attach(extract_context(headers))
+        try:
+            with tracer(__name__).start_as_current_span(f"consume {event.type}"):
+                async with self._uow() as session:
+                    first_time = await session.execute(
+                        pg_insert(processed_events)
+                        .values(consumer=self.name, event_id=event.id)
+                        .on_conflict_do_nothing()
+                        .returning(processed_events.c.event_id)
+                    )
+                    if first_time.first() is None:
+                        self.duplicates += 1
+                        return False
+                    await self._handler(session, event)
+        finally:
+            otel_context.detach(token)
+        self.applied += 1
+        return True
+
+    async def _park(self, record: Any, exc: BaseException) -> None:
+        event_id = event_type = None
+        try:
+            event = decode_event(record.value, tuple(record.headers or ()))
+            event_id, event_type = event.id, event.type
+        except MalformedEvent:
+            pass
+        level = logging.INFO if isinstance(exc, MalformedEvent) else logging.ERROR
+        log.log(level, "consumer %s: parking %s@%s: %r", self.name, record.topic, record.offset, exc)
+        async with self._uow() as session:
+            await session.execute(
+                insert(parked_events).values(
+                    consumer=self.name,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    event_id=event_id,
+                    event_type=event_type,
+                    value=record.value,
+                    error=repr(exc)[:4000],
+                )
+            )
+        self.parked += 1
+

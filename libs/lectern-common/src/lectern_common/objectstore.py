@@ -1,0 +1,154 @@
+"""The object store behind a small Protocol (after tusd's ``S3API``), and its S3 implementation.
+
+boto3 is blocking, so every call runs in a thread (STYLE rule 9); the client has connect/read
+timeouts and a bounded retry policy so no call can hang a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    number: int
+    etag: str
+    size: int
+
+
+class ObjectStore(Protocol):
+    bucket: str
+
+    async def put_object(self, key: str, body: bytes, content_type: str | None = None) -> None: ...
+    async def get_object(self, key: str) -> bytes: ...
+    async def head_object(self, key: str) -> dict[str, Any] | None: ...
+    async def delete_object(self, key: str) -> None: ...
+    async def list_keys(self, prefix: str) -> list[str]: ...
+    async def create_multipart_upload(self, key: str, content_type: str | None = None) -> str: ...
+    async def upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> UploadedPart: ...
+    async def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]: ...
+    async def complete_multipart_upload(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None: ...
+    async def abort_multipart_upload(self, key: str, upload_id: str) -> None: ...
+    async def list_multipart_uploads(self, prefix: str = "") -> list[tuple[str, str]]: ...
+
+
+class S3ObjectStore:
+    """ObjectStore over any S3-compatible endpoint (SeaweedFS in dev, S3/MinIO in production)."""
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str,
+        bucket: str,
+        access_key: str,
+        secret_key: str,
+        region: str = "us-east-1",
+        max_pool_connections: int = 32,
+    ) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self._client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint_url,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            region_name=region,
+            config=Config(
+                connect_timeout=5,
+                read_timeout=60,
+                retries={"max_attempts": 3, "mode": "standard"},
+                max_pool_connections=max_pool_connections,
+                s3={"addressing_style": "path"},
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+        )
+
+    @property
+    def client(self) -> Any:
+        """The raw boto3 client, for the rare call the Protocol does not cover."""
+        return self._client
+
+    async def _call(self, name: str, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(getattr(self._client, name), **kwargs)
+
+    async def ensure_bucket(self) -> None:
+        try:
+            await self._call("head_bucket", Bucket=self.bucket)
+        except Exception:
+            await self._call("create_bucket", Bucket=self.bucket)
+
+    async def put_object(self, key: str, body: bytes, content_type: str | None = None) -> None:
+        extra = {"ContentType": content_type} if content_type else {}
+        await self._call("put_object", Bucket=self.bucket, Key=key, Body=body, **extra)
+
+    async def get_object(self, key: str) -> bytes:
+        response = await self._call("get_object", Bucket=self.bucket, Key=key)
+        return await asyncio.to_thread(response["Body"].read)
+
+    async def head_object(self, key: str) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return dict(await self._call("head_object", Bucket=self.bucket, Key=key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+
+    async def delete_object(self, key: str) -> None:
+        await self._call("delete_object", Bucket=self.bucket, Key=key)
+
+    async def list_keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        token: str | None = None
+        while True:
+            extra = {"ContinuationToken": token} if token else {}
+            page = await self._call("list_objects_v2", Bucket=self.bucket, Prefix=prefix, **extra)
+            keys += [item["Key"] for item in page.get("Contents", [])]
+            if not page.get("IsTruncated"):
+                return keys
+            token = page["NextContinuationToken"]
+
+    async def create_multipart_upload(self, key: str, content_type: str | None = None) -> str:
+        extra = {"ContentType": content_type} if content_type else {}
+        response = await self._call("create_multipart_upload", Bucket=self.bucket, Key=key, **extra)
+        return str(response["UploadId"])
+
+    async def upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> UploadedPart:
+        response = await self._call(
+            "upload_part", Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+        )
+        return UploadedPart(number=number, etag=str(response["ETag"]), size=len(body))
+
+    async def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        parts: list[UploadedPart] = []
+        marker = 0
+        while True:
+            page = await self._call(
+                "list_parts", Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
+            )
+            parts += [UploadedPart(p["PartNumber"], p["ETag"], p["Size"]) for p in page.get("Parts", [])]
+            if not page.get("IsTruncated"):
+                return parts
+            marker = int(page["NextPartNumberMarker"])
+
+    async def complete_multipart_upload(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        await self._call(
+            "complete_multipart_upload",
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
+        )
+
+    async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        await self._call("abort_multipart_upload", Bucket=self.bucket, Key=key, UploadId=upload_id)
+
+    async def list_multipart_uploads(self, prefix: str = "") -> list[tuple[str, str]]:
+        response = await self._call("list_multipart_uploads", Bucket=self.bucket, Prefix=prefix)
+        return [(u["Key"], u["UploadId"]) for u in response.get("Uploads", [])]

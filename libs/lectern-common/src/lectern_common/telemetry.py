@@ -1,0 +1,63 @@
+"""OpenTelemetry set-up and trace-context propagation through headers.
+
+Tracing is always on in-process (so logs carry trace ids and context crosses gRPC, HTTP and
+Kafka); spans are exported over OTLP/HTTP only when an endpoint is configured
+(``LECTERN_<SVC>_OTLP_ENDPOINT`` or the standard ``OTEL_EXPORTER_OTLP_ENDPOINT``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+_provider: TracerProvider | None = None
+
+
+def setup_telemetry(service_name: str, otlp_endpoint: str | None = None) -> TracerProvider:
+    """Install the tracer provider once per process; export only when an endpoint is known."""
+    global _provider
+    if _provider is not None:
+        return _provider
+    provider = TracerProvider(resource=Resource.create({"service.name": f"lectern-{service_name}"}))
+    endpoint = otlp_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        traces_url = endpoint.rstrip("/") + "/v1/traces" if not endpoint.endswith("/v1/traces") else endpoint
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url)))
+    trace.set_tracer_provider(provider)
+    _provider = provider
+    return provider
+
+
+def shutdown_telemetry() -> None:
+    """Flush spans on the way out."""
+    if _provider is not None:
+        _provider.shutdown()
+
+
+def inject_headers() -> list[tuple[str, bytes]]:
+    """The current trace context as Kafka-style headers (``traceparent``, ``tracestate``)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return [(key, value.encode()) for key, value in carrier.items()]
+
+
+def extract_context(headers: Iterable[tuple[str, bytes]] | Mapping[str, str] | None) -> otel_context.Context:
+    """A context whose parent is the span that wrote these headers."""
+    carrier: dict[str, str] = {}
+    if isinstance(headers, Mapping):
+        carrier = {k: str(v) for k, v in headers.items()}
+    elif headers:
+        carrier = {k: v.decode(errors="replace") if isinstance(v, bytes) else str(v) for k, v in headers}
+    return propagate.extract(carrier)
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name)
