@@ -506,6 +506,32 @@ class UpdateCourseOp(_message.Message):
 Global___UpdateCourseOp: _TypeAlias = UpdateCourseOp  # noqa: Y015
 
 @_typing.final
+class SetLessonMediaOp(_message.Message):
+    """Sets the lesson's media (absent media_id clears it): course.lesson.media_set / media_cleared."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LESSON_ID_FIELD_NUMBER: _builtins.int
+    MEDIA_ID_FIELD_NUMBER: _builtins.int
+    lesson_id: _builtins.str
+    media_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        lesson_id: _builtins.str = ...,
+        media_id: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_media_id", b"_media_id", "media_id", b"media_id"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_media_id", b"_media_id", "lesson_id", b"lesson_id", "media_id", b"media_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__media_id: _TypeAlias = _typing.Literal["media_id"]  # noqa: Y015
+    _WhichOneofArgType__media_id: _TypeAlias = _typing.Literal["_media_id", b"_media_id"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__media_id) -> _WhichOneofReturnType__media_id | None: ...
+
+Global___SetLessonMediaOp: _TypeAlias = SetLessonMediaOp  # noqa: Y015
+
+@_typing.final
 class Operation(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -518,6 +544,7 @@ class Operation(_message.Message):
     MOVE_LESSON_FIELD_NUMBER: _builtins.int
     DELETE_LESSON_FIELD_NUMBER: _builtins.int
     UPDATE_COURSE_FIELD_NUMBER: _builtins.int
+    SET_LESSON_MEDIA_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def add_chapter(self) -> Global___AddChapterOp: ...
     @_builtins.property
@@ -536,6 +563,8 @@ class Operation(_message.Message):
     def delete_lesson(self) -> Global___DeleteLessonOp: ...
     @_builtins.property
     def update_course(self) -> Global___UpdateCourseOp: ...
+    @_builtins.property
+    def set_lesson_media(self) -> Global___SetLessonMediaOp: ...
     def __init__(
         self,
         *,
@@ -548,12 +577,13 @@ class Operation(_message.Message):
         move_lesson: Global___MoveLessonOp | None = ...,
         delete_lesson: Global___DeleteLessonOp | None = ...,
         update_course: Global___UpdateCourseOp | None = ...,
+        set_lesson_media: Global___SetLessonMediaOp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["add_chapter", b"add_chapter", "add_lesson", b"add_lesson", "delete_chapter", b"delete_chapter", "delete_lesson", b"delete_lesson", "move_chapter", b"move_chapter", "move_lesson", b"move_lesson", "op", b"op", "rename_chapter", b"rename_chapter", "rename_lesson", b"rename_lesson", "update_course", b"update_course"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["add_chapter", b"add_chapter", "add_lesson", b"add_lesson", "delete_chapter", b"delete_chapter", "delete_lesson", b"delete_lesson", "move_chapter", b"move_chapter", "move_lesson", b"move_lesson", "op", b"op", "rename_chapter", b"rename_chapter", "rename_lesson", b"rename_lesson", "set_lesson_media", b"set_lesson_media", "update_course", b"update_course"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_chapter", b"add_chapter", "add_lesson", b"add_lesson", "delete_chapter", b"delete_chapter", "delete_lesson", b"delete_lesson", "move_chapter", b"move_chapter", "move_lesson", b"move_lesson", "op", b"op", "rename_chapter", b"rename_chapter", "rename_lesson", b"rename_lesson", "update_course", b"update_course"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_chapter", b"add_chapter", "add_lesson", b"add_lesson", "delete_chapter", b"delete_chapter", "delete_lesson", b"delete_lesson", "move_chapter", b"move_chapter", "move_lesson", b"move_lesson", "op", b"op", "rename_chapter", b"rename_chapter", "rename_lesson", b"rename_lesson", "set_lesson_media", b"set_lesson_media", "update_course", b"update_course"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_op: _TypeAlias = _typing.Literal["add_chapter", "rename_chapter", "move_chapter", "delete_chapter", "add_lesson", "rename_lesson", "move_lesson", "delete_lesson", "update_course"]  # noqa: Y015
+    _WhichOneofReturnType_op: _TypeAlias = _typing.Literal["add_chapter", "rename_chapter", "move_chapter", "delete_chapter", "add_lesson", "rename_lesson", "move_lesson", "delete_lesson", "update_course", "set_lesson_media"]  # noqa: Y015
     _WhichOneofArgType_op: _TypeAlias = _typing.Literal["op", b"op"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_op) -> _WhichOneofReturnType_op | None: ...
 
