@@ -57,5 +57,9 @@ class ServiceSettings(BaseSettings):
     # Telemetry: standard OTEL_* variables are honoured by the SDK; this only switches tracing on.
     otlp_endpoint: str | None = Field(default=None)
 
+    # Where the service's Alembic scripts are; None means beside the source tree
+    # (services/<svc>/migrations). Container images copy them to /app/migrations.
+    migrations_dir: str | None = None
+
     # Graceful shutdown: how long in-flight work may take before it is cut.
     shutdown_grace_seconds: float = 10.0
