@@ -1,0 +1,223 @@
+"""Every query of the course database. Built from the request's session; never commits.
+
+Reads of a course tree take a fixed number of statements whatever its size: the course (with the
+caller's editor row), its chapters, its lessons joined with their media summaries. Writes of a save
+are bulk statements, one per kind of change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, exists, func, insert, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lectern_course.models import Chapter, Course, CourseEditor, Lesson, MediaSummary
+
+_COURSE_COLUMNS = tuple(Course.__table__.c)
+
+
+class CourseRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- courses ------------------------------------------------------------------------------
+
+    async def insert_course(self, *, course_id: str, owner_id: str, title: str, description: str) -> Row[Any]:
+        result = await self.session.execute(
+            insert(Course)
+            .values(id=course_id, owner_id=owner_id, title=title, description=description, version=1)
+            .returning(*_COURSE_COLUMNS)
+        )
+        return result.one()
+
+    async def find_with_editor(self, course_id: str, user_id: str, *, for_update: bool = False) -> Row[Any] | None:
+        """The course row plus ``editor_id`` (the caller's editor row, or None).
+
+        ``for_update`` locks the course row: writers of one course queue here, so the version
+        check that follows cannot be passed by two of them at once.
+        """
+        query = (
+            select(*_COURSE_COLUMNS, CourseEditor.user_id.label("editor_id"))
+            .outerjoin(CourseEditor, and_(CourseEditor.course_id == Course.id, CourseEditor.user_id == user_id))
+            .where(Course.id == course_id)
+        )
+        if for_update:
+            query = query.with_for_update(of=Course.__table__)
+        return (await self.session.execute(query)).one_or_none()
+
+    async def update_course(self, course_id: str, **values: Any) -> Row[Any]:
+        """Bump the version (and ``updated_at``) with the given column values; answers the new row."""
+        result = await self.session.execute(
+            update(Course)
+            .where(Course.id == course_id)
+            .values(version=Course.version + 1, updated_at=func.now(), **values)
+            .returning(*_COURSE_COLUMNS)
+        )
+        return result.one()
+
+    async def add_editor(self, course_id: str, user_id: str) -> bool:
+        """Answers False when the user already was an editor."""
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        result = await self.session.execute(
+            pg_insert(CourseEditor)
+            .values(course_id=course_id, user_id=user_id)
+            .on_conflict_do_nothing()
+            .returning(CourseEditor.user_id)
+        )
+        return result.first() is not None
+
+    async def list_for_user(
+        self, user_id: str, *, include_deleted: bool, after: tuple[datetime, str] | None, limit: int
+    ) -> Sequence[Row[Any]]:
+        """Courses the user owns or edits, newest first, with live chapter and lesson counts."""
+        is_editor = exists().where(CourseEditor.course_id == Course.id, CourseEditor.user_id == user_id)
+        chapter_count = (
+            select(func.count())
+            .where(Chapter.course_id == Course.id, Chapter.deleted_at.is_(None))
+            .correlate(Course)
+            .scalar_subquery()
+        )
+        lesson_count = (
+            select(func.count())
+            .where(Lesson.course_id == Course.id, Lesson.deleted_at.is_(None))
+            .correlate(Course)
+            .scalar_subquery()
+        )
+        query = select(
+            *_COURSE_COLUMNS,
+            is_editor.label("is_editor"),
+            chapter_count.label("chapter_count"),
+            lesson_count.label("lesson_count"),
+        ).where(or_(Course.owner_id == user_id, is_editor))
+        if not include_deleted:
+            query = query.where(Course.deleted_at.is_(None))
+        if after is not None:
+            query = query.where(tuple_(Course.created_at, Course.id) < tuple_(*after))
+        query = query.order_by(Course.created_at.desc(), Course.id.desc()).limit(limit)
+        return (await self.session.execute(query)).all()
+
+    # -- the tree -----------------------------------------------------------------------------
+
+    async def load_chapters(self, course_id: str, *, include_deleted: bool = False) -> Sequence[Row[Any]]:
+        query = select(Chapter.id, Chapter.title, Chapter.position, Chapter.deleted_at).where(
+            Chapter.course_id == course_id
+        )
+        if not include_deleted:
+            query = query.where(Chapter.deleted_at.is_(None))
+        return (await self.session.execute(query.order_by(Chapter.position, Chapter.created_at))).all()
+
+    async def load_lessons_with_media(self, course_id: str) -> Sequence[Row[Any]]:
+        """Live lessons of the course, each with its media summary columns (``ms_*``, None when unknown)."""
+        query = (
+            select(
+                Lesson.id,
+                Lesson.chapter_id,
+                Lesson.title,
+                Lesson.position,
+                Lesson.media_id,
+                MediaSummary.media_id.label("ms_id"),
+                MediaSummary.file_name.label("ms_file_name"),
+                MediaSummary.status.label("ms_status"),
+                MediaSummary.duration_seconds.label("ms_duration_seconds"),
+                MediaSummary.size_bytes.label("ms_size_bytes"),
+                MediaSummary.gone.label("ms_gone"),
+            )
+            .outerjoin(MediaSummary, MediaSummary.media_id == Lesson.media_id)
+            .where(Lesson.course_id == course_id, Lesson.deleted_at.is_(None))
+            .order_by(Lesson.chapter_id, Lesson.position, Lesson.created_at)
+        )
+        return (await self.session.execute(query)).all()
+
+    async def insert_chapters(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(Chapter), rows)
+
+    async def insert_lessons(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(Lesson), rows)
+
+    async def update_chapters(self, rows: list[dict[str, Any]]) -> None:
+        """Bulk update by primary key; every row dict carries the same keys, so it is one executemany."""
+        if rows:
+            await self.session.execute(update(Chapter), rows)
+
+    async def update_lessons(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(update(Lesson), rows)
+
+    async def find_lesson_by_upload_operation(self, operation_id: str) -> str | None:
+        return (
+            await self.session.execute(select(Lesson.id).where(Lesson.upload_operation_id == operation_id))
+        ).scalar_one_or_none()
+
+    async def count_live_lessons(self, chapter_id: str) -> int:
+        return (
+            await self.session.execute(
+                select(func.count()).where(Lesson.chapter_id == chapter_id, Lesson.deleted_at.is_(None))
+            )
+        ).scalar_one()
+
+    async def find_live_chapter(self, course_id: str, chapter_id: str) -> Row[Any] | None:
+        return (
+            await self.session.execute(
+                select(Chapter.id, Chapter.title).where(
+                    Chapter.id == chapter_id, Chapter.course_id == course_id, Chapter.deleted_at.is_(None)
+                )
+            )
+        ).one_or_none()
+
+    # -- resolving link targets -----------------------------------------------------------------
+
+    async def resolve_courses(self, ids: Iterable[str], user_id: str) -> Sequence[Row[Any]]:
+        editor = exists().where(CourseEditor.course_id == Course.id, CourseEditor.user_id == user_id)
+        query = select(
+            Course.id.label("resource_id"),
+            Course.id.label("course_id"),
+            Course.owner_id,
+            Course.title.label("course_title"),
+            Course.published,
+            Course.deleted_at.label("course_deleted_at"),
+            Course.deleted_at.label("resource_deleted_at"),
+            editor.label("is_editor"),
+        ).where(Course.id.in_(list(ids)))
+        return (await self.session.execute(query)).all()
+
+    async def resolve_chapters(self, ids: Iterable[str], user_id: str) -> Sequence[Row[Any]]:
+        editor = exists().where(CourseEditor.course_id == Course.id, CourseEditor.user_id == user_id)
+        query = (
+            select(
+                Chapter.id.label("resource_id"),
+                Course.id.label("course_id"),
+                Course.owner_id,
+                Course.title.label("course_title"),
+                Course.published,
+                Course.deleted_at.label("course_deleted_at"),
+                Chapter.deleted_at.label("resource_deleted_at"),
+                editor.label("is_editor"),
+            )
+            .join(Course, Course.id == Chapter.course_id)
+            .where(Chapter.id.in_(list(ids)))
+        )
+        return (await self.session.execute(query)).all()
+
+    async def resolve_lessons(self, ids: Iterable[str], user_id: str) -> Sequence[Row[Any]]:
+        editor = exists().where(CourseEditor.course_id == Course.id, CourseEditor.user_id == user_id)
+        query = (
+            select(
+                Lesson.id.label("resource_id"),
+                Course.id.label("course_id"),
+                Course.owner_id,
+                Course.title.label("course_title"),
+                Course.published,
+                Course.deleted_at.label("course_deleted_at"),
+                Lesson.deleted_at.label("resource_deleted_at"),
+                editor.label("is_editor"),
+            )
+            .join(Course, Course.id == Lesson.course_id)
+            .where(Lesson.id.in_(list(ids)))
+        )
+        return (await self.session.execute(query)).all()

@@ -1,0 +1,365 @@
+"""Courses: create, list, read the editor tree, update, soft delete and restore, co-instructors,
+and the access answers other services ask for.
+
+Access is decided here from the caller's identity: the owner and editors may read and edit; only
+the owner deletes, restores and adds editors; anyone else gets NOT_FOUND, exactly as if the course
+did not exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from lectern.events.v1 import course_events_pb2 as ev
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lectern_common.identity import Identity
+from lectern_course.courses import events as types
+from lectern_course.courses.events import CourseEvents, PendingEvent
+from lectern_course.courses.repository import CourseRepository
+from lectern_course.courses.schemas import (
+    ChapterView,
+    CourseEditView,
+    CoursePage,
+    CoursePatch,
+    CourseSummaryView,
+    CourseView,
+    LessonView,
+    ResolvedResource,
+    ResourceRef,
+    ResourceType,
+    Role,
+)
+from lectern_course.editing.outline import media_view
+from lectern_course.errors import course_not_found, invalid_input, owner_only, version_conflict, chapter_not_found
+from lectern_course.idempotent import IdempotentResults
+from lectern_course.settings import CourseSettings
+
+
+def course_view(row: Any, role: Role | None) -> CourseView:
+    return CourseView(
+        id=row.id,
+        owner_id=row.owner_id,
+        title=row.title,
+        description=row.description,
+        version=row.version,
+        published=row.published,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        deleted_at=row.deleted_at,
+        role=role,
+    )
+
+
+def role_of(row: Any, identity: Identity) -> Role | None:
+    if row.owner_id == identity.user_id:
+        return Role.OWNER
+    if getattr(row, "editor_id", None) is not None:
+        return Role.EDITOR
+    return None
+
+
+async def find_course(
+    repo: CourseRepository,
+    identity: Identity,
+    course_id: str,
+    *,
+    for_update: bool = False,
+    include_deleted: bool = False,
+) -> tuple[Any, Role]:
+    """The course row and the caller's role; NOT_FOUND when missing, foreign or (unless asked) deleted."""
+    row = await repo.find_with_editor(course_id, identity.user_id, for_update=for_update) if course_id else None
+    role = role_of(row, identity) if row is not None else None
+    if row is None or role is None or (row.deleted_at is not None and not include_deleted):
+        raise course_not_found(course_id)
+    return row, role
+
+
+async def load_tree(repo: CourseRepository, course: CourseView) -> CourseEditView:
+    """The editor tree in two more statements (chapters, lessons joined with media summaries)."""
+    chapter_rows = await repo.load_chapters(course.id)
+    lesson_rows = await repo.load_lessons_with_media(course.id)
+    lessons_by_chapter: dict[str, list[LessonView]] = {}
+    for row in lesson_rows:
+        siblings = lessons_by_chapter.setdefault(row.chapter_id, [])
+        siblings.append(
+            LessonView(id=row.id, title=row.title, position=len(siblings), media_id=row.media_id, media=media_view(row))
+        )
+    chapters = [
+        ChapterView(id=row.id, title=row.title, position=position, lessons=lessons_by_chapter.get(row.id, []))
+        for position, row in enumerate(chapter_rows)
+    ]
+    return CourseEditView(course=course, chapters=chapters)
+
+
+class _CreateRequest(BaseModel):
+    title: str
+    description: str
+
+
+class _UpdateRequest(BaseModel):
+    course_id: str
+    expected_version: int
+    patch: CoursePatch
+
+
+class _CourseRequest(BaseModel):
+    course_id: str
+
+
+class CourseService:
+    def __init__(self, settings: CourseSettings, events: CourseEvents, results: IdempotentResults) -> None:
+        self._settings = settings
+        self._events = events
+        self._results = results
+
+    # -- checks -------------------------------------------------------------------------------
+
+    def _title(self, value: str, field: str = "title") -> str:
+        title = value.strip()
+        if not title:
+            raise invalid_input({field: "must not be empty"})
+        if len(title) > self._settings.max_title_length:
+            raise invalid_input({field: f"must be at most {self._settings.max_title_length} characters"})
+        return title
+
+    def _description(self, value: str, field: str = "description") -> str:
+        if len(value) > self._settings.max_description_length:
+            raise invalid_input({field: f"must be at most {self._settings.max_description_length} characters"})
+        return value
+
+    # -- courses ------------------------------------------------------------------------------
+
+    async def create_course(
+        self, session: AsyncSession, identity: Identity, *, title: str, description: str, idempotency_key: str = ""
+    ) -> CourseView:
+        """Create a course owned by the caller (version 1) and emit course.created."""
+        request = _CreateRequest(title=title, description=description)
+        replay = await self._results.replay(
+            session, identity=identity, mutation="create", key=idempotency_key, request=request, result_type=CourseView
+        )
+        if replay is not None:
+            return replay
+        title = self._title(title)
+        description = self._description(description)
+        row = await CourseRepository(session).insert_course(
+            course_id=str(uuid.uuid4()), owner_id=identity.user_id, title=title, description=description
+        )
+        course = course_view(row, Role.OWNER)
+        await self._emit(session, course, identity, [PendingEvent(types.COURSE_CREATED, _course_changed(course))])
+        return await self._results.remember(
+            session, identity=identity, mutation="create", key=idempotency_key, result=course
+        )
+
+    async def list_my_courses(
+        self, session: AsyncSession, identity: Identity, *, include_deleted: bool, cursor: str, limit: int
+    ) -> CoursePage:
+        """Courses the caller owns or edits, newest first, a page at a time."""
+        limit = limit or self._settings.list_default_limit
+        if limit < 1 or limit > self._settings.list_max_limit:
+            raise invalid_input({"limit": f"must be between 1 and {self._settings.list_max_limit}"})
+        after = _decode_cursor(cursor) if cursor else None
+        rows = await CourseRepository(session).list_for_user(
+            identity.user_id, include_deleted=include_deleted, after=after, limit=limit + 1
+        )
+        items = [
+            CourseSummaryView(
+                course=course_view(row, Role.OWNER if row.owner_id == identity.user_id else Role.EDITOR),
+                chapter_count=row.chapter_count,
+                lesson_count=row.lesson_count,
+            )
+            for row in rows[:limit]
+        ]
+        next_cursor = _encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else ""
+        return CoursePage(items=items, next_cursor=next_cursor)
+
+    async def get_course_edit(
+        self, session: AsyncSession, identity: Identity, course_id: str, *, include_deleted: bool = False
+    ) -> CourseEditView:
+        """The whole editor tree with each lesson's media summary, in three statements."""
+        repo = CourseRepository(session)
+        row, role = await find_course(repo, identity, course_id, include_deleted=include_deleted)
+        return await load_tree(repo, course_view(row, role))
+
+    async def update_course(
+        self,
+        session: AsyncSession,
+        identity: Identity,
+        *,
+        course_id: str,
+        expected_version: int,
+        patch: CoursePatch,
+        idempotency_key: str = "",
+    ) -> CourseView:
+        """Change title/description if the course is still at ``expected_version``; else CONFLICT."""
+        request = _UpdateRequest(course_id=course_id, expected_version=expected_version, patch=patch)
+        replay = await self._results.replay(
+            session, identity=identity, mutation="update", key=idempotency_key, request=request, result_type=CourseView
+        )
+        if replay is not None:
+            return replay
+        values: dict[str, str] = {}
+        if patch.title is not None:
+            values["title"] = self._title(patch.title, "patch.title")
+        if patch.description is not None:
+            values["description"] = self._description(patch.description, "patch.description")
+        repo = CourseRepository(session)
+        row, role = await find_course(repo, identity, course_id, for_update=True)
+        if row.version != expected_version:
+            current = course_view(row, role)
+            raise version_conflict(row.version, current.to_api())
+        course = course_view(await repo.update_course(course_id, **values), role)
+        await self._emit(session, course, identity, [PendingEvent(types.COURSE_UPDATED, _course_changed(course))])
+        return await self._results.remember(
+            session, identity=identity, mutation="update", key=idempotency_key, result=course
+        )
+
+    async def delete_course(
+        self, session: AsyncSession, identity: Identity, *, course_id: str, idempotency_key: str = ""
+    ) -> CourseView:
+        """Soft delete (owner only): the course, its chapters and lessons leave every read."""
+        return await self._set_deleted(session, identity, course_id, idempotency_key, deleted=True)
+
+    async def restore_course(
+        self, session: AsyncSession, identity: Identity, *, course_id: str, idempotency_key: str = ""
+    ) -> CourseView:
+        """Undo a soft delete (owner only). Chapters deleted on their own before stay deleted."""
+        return await self._set_deleted(session, identity, course_id, idempotency_key, deleted=False)
+
+    async def _set_deleted(
+        self, session: AsyncSession, identity: Identity, course_id: str, key: str, *, deleted: bool
+    ) -> CourseView:
+        mutation = "delete" if deleted else "restore"
+        replay = await self._results.replay(
+            session,
+            identity=identity,
+            mutation=mutation,
+            key=key,
+            request=_CourseRequest(course_id=course_id),
+            result_type=CourseView,
+        )
+        if replay is not None:
+            return replay
+        repo = CourseRepository(session)
+        row, role = await find_course(repo, identity, course_id, for_update=True, include_deleted=True)
+        if role is not Role.OWNER:
+            raise owner_only(f"{mutation} a course")
+        if (row.deleted_at is not None) == deleted:
+            # Already where the caller wants it: answer the course, change nothing.
+            return course_view(row, role)
+        course = course_view(
+            await repo.update_course(course_id, deleted_at=datetime.now(UTC) if deleted else None), role
+        )
+        # Chapters and lessons keep their own deleted_at; the live ones are those that go or come back.
+        chapter_ids = [r.id for r in await repo.load_chapters(course_id)]
+        lesson_ids = [r.id for r in await repo.load_lessons_with_media(course_id)]
+        payload = ev.CourseLifecycleChanged(
+            course_id=course.id,
+            owner_id=course.owner_id,
+            chapter_ids=chapter_ids,
+            lesson_ids=lesson_ids,
+            version=course.version,
+        )
+        event_type = types.COURSE_DELETED if deleted else types.COURSE_RESTORED
+        await self._emit(session, course, identity, [PendingEvent(event_type, payload)])
+        return await self._results.remember(session, identity=identity, mutation=mutation, key=key, result=course)
+
+    async def add_editor(self, session: AsyncSession, identity: Identity, *, course_id: str, user_id: str) -> CourseView:
+        """Make ``user_id`` a co-instructor (owner only); adding one twice changes nothing."""
+        if not user_id.strip():
+            raise invalid_input({"userId": "must not be empty"})
+        repo = CourseRepository(session)
+        row, role = await find_course(repo, identity, course_id, for_update=True)
+        if role is not Role.OWNER:
+            raise owner_only("add editors")
+        if user_id == row.owner_id:
+            raise invalid_input({"userId": "is the owner of the course"})
+        await repo.add_editor(course_id, user_id)
+        return course_view(row, role)
+
+    # -- questions from other services ----------------------------------------------------------
+
+    async def check_access(
+        self, session: AsyncSession, identity: Identity, *, course_id: str, chapter_id: str | None
+    ) -> CourseView:
+        """The course if the caller may edit it (and the chapter, when named, is live in it)."""
+        repo = CourseRepository(session)
+        row, role = await find_course(repo, identity, course_id)
+        if chapter_id and await repo.find_live_chapter(course_id, chapter_id) is None:
+            raise chapter_not_found(chapter_id)
+        return course_view(row, role)
+
+    async def resolve_resources(
+        self, session: AsyncSession, identity: Identity, refs: list[ResourceRef]
+    ) -> list[ResolvedResource]:
+        """For each ref: whether it exists live, its course, and whether the caller may edit it.
+
+        Unknown, deleted and foreign ids all answer exists=false with nothing else filled in, so
+        media learns no more than the caller could. A service identity may resolve any id.
+        """
+        repo = CourseRepository(session)
+        rows: dict[tuple[ResourceType, str], Any] = {}
+        loaders = {
+            ResourceType.COURSE: repo.resolve_courses,
+            ResourceType.CHAPTER: repo.resolve_chapters,
+            ResourceType.LESSON: repo.resolve_lessons,
+        }
+        for resource_type, load in loaders.items():
+            ids = {ref.id for ref in refs if ref.type is resource_type and ref.id}
+            if ids:
+                for row in await load(ids, identity.user_id):
+                    rows[(resource_type, row.resource_id)] = row
+        answers = []
+        for ref in refs:
+            row = rows.get((ref.type, ref.id)) if ref.type is not None else None
+            visible = row is not None and (
+                identity.is_service or row.owner_id == identity.user_id or row.is_editor
+            )
+            if not visible or row.course_deleted_at is not None or row.resource_deleted_at is not None:
+                answers.append(ResolvedResource(ref=ref, exists=False))
+                continue
+            answers.append(
+                ResolvedResource(
+                    ref=ref,
+                    exists=True,
+                    course_id=row.course_id,
+                    can_edit=True,
+                    course_published=row.published,
+                    course_title=row.course_title,
+                )
+            )
+        return answers
+
+    async def _emit(
+        self, session: AsyncSession, course: CourseView, identity: Identity, events: list[PendingEvent]
+    ) -> None:
+        await self._events.write(
+            session, course_id=course.id, version=course.version, actor_id=identity.user_id, events=events
+        )
+
+
+def _course_changed(course: CourseView) -> ev.CourseChanged:
+    return ev.CourseChanged(
+        course_id=course.id,
+        owner_id=course.owner_id,
+        title=course.title,
+        description=course.description,
+        version=course.version,
+    )
+
+
+def _encode_cursor(created_at: datetime, course_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created_at.isoformat(), course_id]).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created_at, course_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(created_at), str(course_id)
+    except (ValueError, TypeError) as exc:
+        raise invalid_input({"cursor": "is not a cursor this service gave out"}) from exc

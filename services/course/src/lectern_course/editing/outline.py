@@ -1,0 +1,440 @@
+"""A course's chapters and lessons in memory, where a save's operations are applied and checked.
+
+The outline is loaded whole (three statements), every operation is applied to it in order with
+positions that are 0-based indexes *after the operations before it*, and only then are the
+differences written back, one bulk statement per kind of change. So a failing 37th operation
+raises before anything was written, and the transaction holds nothing to undo but the row lock.
+No I/O happens here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lectern.events.v1 import course_events_pb2 as ev
+
+from lectern_course.courses import events as types
+from lectern_course.courses.events import PendingEvent
+from lectern_course.courses.schemas import ChapterView, CoursePatch, LessonView, MediaSummaryView
+from lectern_course.editing import schemas as ops
+from lectern_course.errors import invalid_operation
+
+
+@dataclass(eq=False)
+class LessonNode:
+    id: str
+    chapter_id: str
+    title: str
+    media_id: str | None
+    media: MediaSummaryView | None
+    is_new: bool = False
+    deleted: bool = False
+    # As loaded, to write back only what changed.
+    loaded_chapter_id: str | None = None
+    loaded_position: int | None = None
+    loaded_title: str | None = None
+    loaded_media_id: str | None = None
+
+
+@dataclass(eq=False)
+class ChapterNode:
+    id: str
+    title: str
+    lessons: list[LessonNode] = field(default_factory=list)
+    is_new: bool = False
+    deleted: bool = False
+    loaded_position: int | None = None
+    loaded_title: str | None = None
+
+
+@dataclass(frozen=True)
+class MediaFacts:
+    """What the media read model says of a media id named in a save."""
+
+    summary: MediaSummaryView
+    owner_id: str
+    gone: bool
+
+
+@dataclass
+class Changes:
+    """The writes a save needs, as row dicts for bulk statements, plus its events."""
+
+    chapter_inserts: list[dict[str, Any]]
+    lesson_inserts: list[dict[str, Any]]
+    chapter_updates: list[dict[str, Any]]
+    lesson_updates: list[dict[str, Any]]
+    course_values: dict[str, Any]
+    events: list[PendingEvent]
+
+
+class Outline:
+    """The live chapters (in order) and lessons of one course, changed by operations."""
+
+    def __init__(
+        self,
+        course_id: str,
+        owner_id: str,
+        chapters: list[ChapterNode],
+        *,
+        deleted_chapter_ids: set[str] | None = None,
+        max_title_length: int = 200,
+        max_description_length: int = 5000,
+    ) -> None:
+        self.course_id = course_id
+        self.owner_id = owner_id
+        self.chapters = chapters
+        self._chapters = {c.id: c for c in chapters}
+        self._lessons = {lesson.id: lesson for c in chapters for lesson in c.lessons}
+        self._removed_chapters: list[ChapterNode] = []
+        self._removed_lessons: list[LessonNode] = []
+        self._deleted_chapter_ids = set(deleted_chapter_ids or ())
+        self._temp_ids: dict[str, str] = {}
+        self._max_title = max_title_length
+        self._max_description = max_description_length
+        self.course_patch: dict[str, str] = {}
+        self.events: list[PendingEvent] = []
+
+    @classmethod
+    def from_rows(
+        cls,
+        course_id: str,
+        owner_id: str,
+        chapter_rows: list[Any],
+        lesson_rows: list[Any],
+        **limits: int,
+    ) -> Outline:
+        """Build from repository rows (chapters may include deleted ones, to name them in errors)."""
+        chapters: list[ChapterNode] = []
+        by_id: dict[str, ChapterNode] = {}
+        deleted: set[str] = set()
+        for row in chapter_rows:
+            if row.deleted_at is not None:
+                deleted.add(row.id)
+                continue
+            node = ChapterNode(id=row.id, title=row.title, loaded_title=row.title, loaded_position=row.position)
+            chapters.append(node)
+            by_id[row.id] = node
+        for row in lesson_rows:
+            chapter = by_id.get(row.chapter_id)
+            if chapter is None:  # a lesson left in a deleted chapter: not part of the tree
+                continue
+            chapter.lessons.append(
+                LessonNode(
+                    id=row.id,
+                    chapter_id=row.chapter_id,
+                    title=row.title,
+                    media_id=row.media_id,
+                    media=media_view(row),
+                    loaded_chapter_id=row.chapter_id,
+                    loaded_position=row.position,
+                    loaded_title=row.title,
+                    loaded_media_id=row.media_id,
+                )
+            )
+        return cls(course_id, owner_id, chapters, deleted_chapter_ids=deleted, **limits)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def id_map(self) -> dict[str, str]:
+        return dict(self._temp_ids)
+
+    def views(self) -> list[ChapterView]:
+        return [
+            ChapterView(
+                id=chapter.id,
+                title=chapter.title,
+                position=cpos,
+                lessons=[
+                    LessonView(id=lesson.id, title=lesson.title, position=lpos, media_id=lesson.media_id, media=lesson.media)
+                    for lpos, lesson in enumerate(chapter.lessons)
+                ],
+            )
+            for cpos, chapter in enumerate(self.chapters)
+        ]
+
+    def media_ids_named(self, operations: list[ops.Operation]) -> set[str]:
+        return {op.media_id for op in operations if isinstance(op, ops.AddLesson | ops.SetLessonMedia) and op.media_id}
+
+    # -- applying -----------------------------------------------------------------------------
+
+    def apply_all(self, operations: list[ops.Operation], media: dict[str, MediaFacts], actor_id: str) -> None:
+        """Apply every operation in order; the first invalid one raises with its index."""
+        for index, operation in enumerate(operations):
+            self._apply(index, operation, media, actor_id)
+
+    def _apply(self, i: int, op: ops.Operation, media: dict[str, MediaFacts], actor_id: str) -> None:
+        match op:
+            case ops.AddChapter():
+                title = self._title(i, "title", op.title)
+                position = self._position(i, op.position, len(self.chapters), default=len(self.chapters))
+                chapter = ChapterNode(id=self._new_id(i, op.temp_id), title=title, is_new=True)
+                self.chapters.insert(position, chapter)
+                self._chapters[chapter.id] = chapter
+                self._chapter_event(types.CHAPTER_ADDED, chapter)
+            case ops.RenameChapter():
+                chapter = self._chapter(i, "chapterId", op.chapter_id)
+                chapter.title = self._title(i, "title", op.title)
+                self._chapter_event(types.CHAPTER_RENAMED, chapter)
+            case ops.MoveChapter():
+                chapter = self._chapter(i, "chapterId", op.chapter_id)
+                position = self._position(i, op.position, len(self.chapters) - 1)
+                self.chapters.remove(chapter)
+                self.chapters.insert(position, chapter)
+                self._chapter_event(types.CHAPTER_MOVED, chapter)
+            case ops.DeleteChapter():
+                chapter = self._chapter(i, "chapterId", op.chapter_id)
+                self.chapters.remove(chapter)
+                del self._chapters[chapter.id]
+                self._deleted_chapter_ids.add(chapter.id)
+                chapter.deleted = True
+                self._removed_chapters.append(chapter)
+                for lesson in chapter.lessons:
+                    lesson.deleted = True
+                    del self._lessons[lesson.id]
+                    self._removed_lessons.append(lesson)
+                self.events.append(
+                    PendingEvent(
+                        types.CHAPTER_REMOVED,
+                        ev.ChapterRemoved(
+                            course_id=self.course_id,
+                            chapter_id=chapter.id,
+                            lesson_ids=[lesson.id for lesson in chapter.lessons],
+                        ),
+                    )
+                )
+            case ops.AddLesson():
+                chapter = self._chapter(i, "chapterId", op.chapter_id)
+                title = self._title(i, "title", op.title)
+                summary = self._media(i, op.media_id, media, actor_id)
+                position = self._position(i, op.position, len(chapter.lessons), default=len(chapter.lessons))
+                lesson = LessonNode(
+                    id=self._new_id(i, op.temp_id),
+                    chapter_id=chapter.id,
+                    title=title,
+                    media_id=op.media_id or None,
+                    media=summary,
+                    is_new=True,
+                )
+                chapter.lessons.insert(position, lesson)
+                self._lessons[lesson.id] = lesson
+                self._lesson_event(types.LESSON_ADDED, lesson, chapter)
+            case ops.RenameLesson():
+                lesson = self._lesson(i, op.lesson_id)
+                lesson.title = self._title(i, "title", op.title)
+                self._lesson_event(types.LESSON_RENAMED, lesson, self._chapters[lesson.chapter_id])
+            case ops.MoveLesson():
+                lesson = self._lesson(i, op.lesson_id)
+                target = self._chapter(i, "chapterId", op.chapter_id)
+                source = self._chapters[lesson.chapter_id]
+                highest = len(target.lessons) - 1 if target is source else len(target.lessons)
+                position = self._position(i, op.position, highest)
+                source.lessons.remove(lesson)
+                target.lessons.insert(position, lesson)
+                lesson.chapter_id = target.id
+                self._lesson_event(types.LESSON_MOVED, lesson, target)
+            case ops.DeleteLesson():
+                lesson = self._lesson(i, op.lesson_id)
+                self._chapters[lesson.chapter_id].lessons.remove(lesson)
+                del self._lessons[lesson.id]
+                lesson.deleted = True
+                self._removed_lessons.append(lesson)
+                self.events.append(
+                    PendingEvent(
+                        types.LESSON_REMOVED,
+                        ev.LessonRemoved(
+                            course_id=self.course_id,
+                            chapter_id=lesson.chapter_id,
+                            lesson_id=lesson.id,
+                            media_id=lesson.media_id,
+                        ),
+                    )
+                )
+            case ops.SetLessonMedia():
+                lesson = self._lesson(i, op.lesson_id)
+                summary = self._media(i, op.media_id, media, actor_id)
+                previous = lesson.media_id
+                lesson.media_id, lesson.media = (op.media_id or None), summary
+                if previous != lesson.media_id:
+                    self.events.append(
+                        PendingEvent(
+                            types.LESSON_MEDIA_SET if lesson.media_id else types.LESSON_MEDIA_CLEARED,
+                            ev.LessonMediaChanged(
+                                course_id=self.course_id,
+                                lesson_id=lesson.id,
+                                media_id=lesson.media_id,
+                                previous_media_id=previous,
+                            ),
+                        )
+                    )
+            case ops.UpdateCourse():
+                self._patch(i, op.patch)
+            case _:
+                raise invalid_operation(i, "op", "unknown operation")
+
+    # -- checks -------------------------------------------------------------------------------
+
+    def _title(self, i: int, field_name: str, value: str) -> str:
+        title = value.strip()
+        if not title:
+            raise invalid_operation(i, field_name, "must not be empty")
+        if len(title) > self._max_title:
+            raise invalid_operation(i, field_name, f"must be at most {self._max_title} characters")
+        return title
+
+    def _position(self, i: int, value: int | None, highest: int, default: int | None = None) -> int:
+        if value is None:
+            if default is None:
+                raise invalid_operation(i, "position", "is required")
+            return default
+        if value < 0 or value > highest:
+            raise invalid_operation(i, "position", f"must be between 0 and {max(highest, 0)}")
+        return value
+
+    def _new_id(self, i: int, temp_id: str) -> str:
+        new_id = str(uuid.uuid4())
+        if temp_id:
+            if temp_id in self._temp_ids or temp_id in self._chapters or temp_id in self._lessons:
+                raise invalid_operation(i, "tempId", "is already used in this save")
+            self._temp_ids[temp_id] = new_id
+        return new_id
+
+    def _chapter(self, i: int, field_name: str, ref: str) -> ChapterNode:
+        chapter_id = self._temp_ids.get(ref, ref)
+        chapter = self._chapters.get(chapter_id)
+        if chapter is None:
+            problem = "chapter was deleted" if chapter_id in self._deleted_chapter_ids else "unknown chapter"
+            raise invalid_operation(i, field_name, problem)
+        return chapter
+
+    def _lesson(self, i: int, ref: str) -> LessonNode:
+        lesson = self._lessons.get(self._temp_ids.get(ref, ref))
+        if lesson is None:
+            raise invalid_operation(i, "lessonId", "unknown lesson")
+        return lesson
+
+    def _media(self, i: int, media_id: str | None, media: dict[str, MediaFacts], actor_id: str) -> MediaSummaryView | None:
+        if not media_id:
+            return None
+        facts = media.get(media_id)
+        if facts is None:
+            # Not yet in the read model (its event may still be on its way): accepted, shown later.
+            return None
+        if facts.owner_id not in (self.owner_id, actor_id):
+            raise invalid_operation(i, "mediaId", "unknown media")
+        if facts.gone:
+            raise invalid_operation(i, "mediaId", "media was deleted")
+        return facts.summary
+
+    def _patch(self, i: int, patch: CoursePatch) -> None:
+        if patch.title is not None:
+            self.course_patch["title"] = self._title(i, "patch.title", patch.title)
+        if patch.description is not None:
+            if len(patch.description) > self._max_description:
+                raise invalid_operation(
+                    i, "patch.description", f"must be at most {self._max_description} characters"
+                )
+            self.course_patch["description"] = patch.description
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _chapter_event(self, event_type: str, chapter: ChapterNode) -> None:
+        self.events.append(
+            PendingEvent(
+                event_type,
+                ev.ChapterChanged(
+                    course_id=self.course_id,
+                    chapter_id=chapter.id,
+                    title=chapter.title,
+                    position=self.chapters.index(chapter),
+                ),
+            )
+        )
+
+    def _lesson_event(self, event_type: str, lesson: LessonNode, chapter: ChapterNode) -> None:
+        self.events.append(
+            PendingEvent(
+                event_type,
+                ev.LessonChanged(
+                    course_id=self.course_id,
+                    chapter_id=chapter.id,
+                    lesson_id=lesson.id,
+                    title=lesson.title,
+                    position=chapter.lessons.index(lesson),
+                    media_id=lesson.media_id,
+                    owner_id=self.owner_id,
+                ),
+            )
+        )
+
+    # -- writing back -------------------------------------------------------------------------
+
+    def changes(self, now: datetime) -> Changes:
+        """The rows to insert and update so the database matches the outline (dense positions)."""
+        chapter_inserts: list[dict[str, Any]] = []
+        lesson_inserts: list[dict[str, Any]] = []
+        chapter_updates: list[dict[str, Any]] = []
+        lesson_updates: list[dict[str, Any]] = []
+
+        def lesson_row(lesson: LessonNode, position: int, deleted_at: datetime | None) -> dict[str, Any]:
+            return {
+                "id": lesson.id,
+                "chapter_id": lesson.chapter_id,
+                "title": lesson.title,
+                "position": position,
+                "media_id": lesson.media_id,
+                "deleted_at": deleted_at,
+            }
+
+        for cpos, chapter in enumerate(self.chapters):
+            if chapter.is_new:
+                chapter_inserts.append(
+                    {"id": chapter.id, "course_id": self.course_id, "title": chapter.title, "position": cpos}
+                )
+            elif chapter.title != chapter.loaded_title or cpos != chapter.loaded_position:
+                chapter_updates.append({"id": chapter.id, "title": chapter.title, "position": cpos, "deleted_at": None})
+            for lpos, lesson in enumerate(chapter.lessons):
+                if lesson.is_new:
+                    lesson_inserts.append(
+                        {**lesson_row(lesson, lpos, None), "course_id": self.course_id, "upload_operation_id": None}
+                    )
+                elif (
+                    lpos != lesson.loaded_position
+                    or lesson.chapter_id != lesson.loaded_chapter_id
+                    or lesson.title != lesson.loaded_title
+                    or lesson.media_id != lesson.loaded_media_id
+                ):
+                    lesson_updates.append(lesson_row(lesson, lpos, None))
+        for chapter in self._removed_chapters:
+            if not chapter.is_new:
+                chapter_updates.append(
+                    {"id": chapter.id, "title": chapter.title, "position": chapter.loaded_position, "deleted_at": now}
+                )
+        for lesson in self._removed_lessons:
+            if not lesson.is_new:
+                lesson_updates.append(lesson_row(lesson, lesson.loaded_position or 0, now))
+        return Changes(
+            chapter_inserts=chapter_inserts,
+            lesson_inserts=lesson_inserts,
+            chapter_updates=chapter_updates,
+            lesson_updates=lesson_updates,
+            course_values=dict(self.course_patch),
+            events=self.events,
+        )
+
+
+def media_view(row: Any) -> MediaSummaryView | None:
+    """The media summary of a lesson row joined with the read model, or None when unknown or gone."""
+    if row.ms_id is None or row.ms_gone:
+        return None
+    return MediaSummaryView(
+        id=row.ms_id,
+        file_name=row.ms_file_name,
+        status=row.ms_status,
+        duration_seconds=row.ms_duration_seconds,
+        size_bytes=row.ms_size_bytes,
+    )

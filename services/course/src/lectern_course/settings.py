@@ -1,0 +1,28 @@
+"""Course service settings: every value from ``LECTERN_COURSE_*`` variables, validated at start."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from lectern_common.events import COURSE_TOPIC, MEDIA_TOPIC
+from lectern_common.settings import ServiceSettings
+
+
+class CourseSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="LECTERN_COURSE_", extra="ignore", frozen=True)
+
+    service_name: str = "course"
+    grpc_port: int = 50051
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/lectern_course"
+
+    # Topics: what course writes, and the media topic it folds into its media read model.
+    course_topic: str = COURSE_TOPIC
+    media_topic: str = MEDIA_TOPIC
+    consumer_group: str = "lectern-course"
+
+    # Limits of one save and of the titles in it (API.md: titles 1..200 characters).
+    max_operations_per_save: int = 500
+    max_title_length: int = 200
+    max_description_length: int = 5000
+    list_default_limit: int = 20
+    list_max_limit: int = 100

@@ -1,0 +1,277 @@
+"""CourseServicer: proto <-> schema mapping and one unit of work per RPC; the rules live in the
+services. The caller's identity comes from the server interceptor (``current_identity``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from lectern.course.v1 import course_pb2 as pb
+from lectern.course.v1 import course_pb2_grpc
+
+from lectern_common.db import UnitOfWork
+from lectern_common.errors import DomainError, ErrorKind
+from lectern_common.identity import Identity, current_identity
+from lectern_course.courses.schemas import (
+    CourseEditView,
+    CoursePatch,
+    CourseView,
+    MediaSummaryView,
+    ResourceRef,
+    ResourceType,
+    Role,
+)
+from lectern_course.courses.service import CourseService
+from lectern_course.editing import schemas as ops
+from lectern_course.editing.service import EditingService
+
+SERVICE_NAME = "lectern.course.v1.CourseService"
+
+_ROLE = {Role.OWNER: pb.COURSE_ROLE_OWNER, Role.EDITOR: pb.COURSE_ROLE_EDITOR}
+_RESOURCE_TYPE = {
+    pb.RESOURCE_TYPE_COURSE: ResourceType.COURSE,
+    pb.RESOURCE_TYPE_CHAPTER: ResourceType.CHAPTER,
+    pb.RESOURCE_TYPE_LESSON: ResourceType.LESSON,
+}
+_RESOURCE_TYPE_PB = {value: key for key, value in _RESOURCE_TYPE.items()}
+
+
+def _identity() -> Identity:
+    identity = current_identity.get()
+    if identity is None:  # the interceptor always sets it; this guards a mis-wired server
+        raise DomainError("auth.missing_identity", "missing identity", ErrorKind.UNAUTHENTICATED)
+    return identity
+
+
+def _timestamp(value: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def course_to_pb(course: CourseView) -> pb.Course:
+    message = pb.Course(
+        id=course.id,
+        owner_id=course.owner_id,
+        title=course.title,
+        description=course.description,
+        version=course.version,
+        created_at=_timestamp(course.created_at),
+        updated_at=_timestamp(course.updated_at),
+        role=_ROLE.get(course.role, pb.COURSE_ROLE_UNSPECIFIED) if course.role else pb.COURSE_ROLE_UNSPECIFIED,
+    )
+    if course.deleted_at is not None:
+        message.deleted_at.CopyFrom(_timestamp(course.deleted_at))
+    return message
+
+
+def _media_to_pb(media: MediaSummaryView) -> pb.MediaSummary:
+    return pb.MediaSummary(
+        id=media.id,
+        file_name=media.file_name,
+        status=media.status,
+        duration_seconds=media.duration_seconds,
+        size_bytes=media.size_bytes,
+    )
+
+
+def edit_to_pb(edit: CourseEditView) -> pb.CourseEdit:
+    return pb.CourseEdit(
+        course=course_to_pb(edit.course),
+        chapters=[
+            pb.Chapter(
+                id=chapter.id,
+                title=chapter.title,
+                position=chapter.position,
+                lessons=[
+                    pb.Lesson(
+                        id=lesson.id,
+                        title=lesson.title,
+                        position=lesson.position,
+                        media_id=lesson.media_id,
+                        media=_media_to_pb(lesson.media) if lesson.media else None,
+                    )
+                    for lesson in chapter.lessons
+                ],
+            )
+            for chapter in edit.chapters
+        ],
+    )
+
+
+def _patch(message: pb.CoursePatch) -> CoursePatch:
+    return CoursePatch(
+        title=message.title if message.HasField("title") else None,
+        description=message.description if message.HasField("description") else None,
+    )
+
+
+def _optional(message: object, name: str) -> object | None:
+    return getattr(message, name) if message.HasField(name) else None  # type: ignore[attr-defined]
+
+
+def operation_from_pb(message: pb.Operation) -> ops.Operation:
+    kind = message.WhichOneof("op")
+    if kind == "add_chapter":
+        m = message.add_chapter
+        return ops.AddChapter(temp_id=m.temp_id, title=m.title, position=_optional(m, "position"))
+    if kind == "rename_chapter":
+        return ops.RenameChapter(chapter_id=message.rename_chapter.chapter_id, title=message.rename_chapter.title)
+    if kind == "move_chapter":
+        return ops.MoveChapter(chapter_id=message.move_chapter.chapter_id, position=message.move_chapter.position)
+    if kind == "delete_chapter":
+        return ops.DeleteChapter(chapter_id=message.delete_chapter.chapter_id)
+    if kind == "add_lesson":
+        m = message.add_lesson
+        return ops.AddLesson(
+            chapter_id=m.chapter_id,
+            temp_id=m.temp_id,
+            title=m.title,
+            media_id=_optional(m, "media_id"),
+            position=_optional(m, "position"),
+        )
+    if kind == "rename_lesson":
+        return ops.RenameLesson(lesson_id=message.rename_lesson.lesson_id, title=message.rename_lesson.title)
+    if kind == "move_lesson":
+        m = message.move_lesson
+        return ops.MoveLesson(lesson_id=m.lesson_id, chapter_id=m.chapter_id, position=m.position)
+    if kind == "delete_lesson":
+        return ops.DeleteLesson(lesson_id=message.delete_lesson.lesson_id)
+    if kind == "set_lesson_media":
+        m = message.set_lesson_media
+        return ops.SetLessonMedia(lesson_id=m.lesson_id, media_id=_optional(m, "media_id"))
+    if kind == "update_course":
+        return ops.UpdateCourse(patch=_patch(message.update_course.patch))
+    return ops.Unknown()
+
+
+class CourseServicer(course_pb2_grpc.CourseServiceServicer):
+    def __init__(self, uow: UnitOfWork, courses: CourseService, editing: EditingService) -> None:
+        self._uow = uow
+        self._courses = courses
+        self._editing = editing
+
+    async def CreateCourse(self, request: pb.CreateCourseRequest, context: grpc.aio.ServicerContext) -> pb.CreateCourseResponse:
+        async with self._uow() as session:
+            course = await self._courses.create_course(
+                session,
+                _identity(),
+                title=request.title,
+                description=request.description,
+                idempotency_key=request.idempotency_key,
+            )
+        return pb.CreateCourseResponse(course=course_to_pb(course))
+
+    async def ListMyCourses(self, request: pb.ListMyCoursesRequest, context: grpc.aio.ServicerContext) -> pb.ListMyCoursesResponse:
+        async with self._uow.read_only() as session:
+            page = await self._courses.list_my_courses(
+                session,
+                _identity(),
+                include_deleted=request.include_deleted,
+                cursor=request.cursor,
+                limit=request.limit,
+            )
+        return pb.ListMyCoursesResponse(
+            items=[
+                pb.CourseSummary(
+                    course=course_to_pb(item.course), chapter_count=item.chapter_count, lesson_count=item.lesson_count
+                )
+                for item in page.items
+            ],
+            next_cursor=page.next_cursor,
+        )
+
+    async def GetCourseEdit(self, request: pb.GetCourseEditRequest, context: grpc.aio.ServicerContext) -> pb.GetCourseEditResponse:
+        async with self._uow.read_only() as session:
+            edit = await self._courses.get_course_edit(
+                session, _identity(), request.course_id, include_deleted=request.include_deleted
+            )
+        return pb.GetCourseEditResponse(course=edit_to_pb(edit))
+
+    async def UpdateCourse(self, request: pb.UpdateCourseRequest, context: grpc.aio.ServicerContext) -> pb.UpdateCourseResponse:
+        async with self._uow() as session:
+            course = await self._courses.update_course(
+                session,
+                _identity(),
+                course_id=request.course_id,
+                expected_version=request.expected_version,
+                patch=_patch(request.patch),
+                idempotency_key=request.idempotency_key,
+            )
+        return pb.UpdateCourseResponse(course=course_to_pb(course))
+
+    async def SaveCourseChanges(
+        self, request: pb.SaveCourseChangesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SaveCourseChangesResponse:
+        operations = [operation_from_pb(operation) for operation in request.operations]
+        async with self._uow() as session:
+            result = await self._editing.save_changes(
+                session,
+                _identity(),
+                course_id=request.course_id,
+                expected_version=request.expected_version,
+                operations=operations,
+                idempotency_key=request.idempotency_key,
+            )
+        return pb.SaveCourseChangesResponse(course=edit_to_pb(result.course), id_map=result.id_map)
+
+    async def DeleteCourse(self, request: pb.DeleteCourseRequest, context: grpc.aio.ServicerContext) -> pb.DeleteCourseResponse:
+        async with self._uow() as session:
+            course = await self._courses.delete_course(
+                session, _identity(), course_id=request.course_id, idempotency_key=request.idempotency_key
+            )
+        return pb.DeleteCourseResponse(course=course_to_pb(course))
+
+    async def RestoreCourse(self, request: pb.RestoreCourseRequest, context: grpc.aio.ServicerContext) -> pb.RestoreCourseResponse:
+        async with self._uow() as session:
+            course = await self._courses.restore_course(
+                session, _identity(), course_id=request.course_id, idempotency_key=request.idempotency_key
+            )
+        return pb.RestoreCourseResponse(course=course_to_pb(course))
+
+    async def AddCourseEditor(
+        self, request: pb.AddCourseEditorRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AddCourseEditorResponse:
+        async with self._uow() as session:
+            course = await self._courses.add_editor(
+                session, _identity(), course_id=request.course_id, user_id=request.user_id
+            )
+        return pb.AddCourseEditorResponse(course=course_to_pb(course))
+
+    async def CheckCourseAccess(
+        self, request: pb.CheckCourseAccessRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CheckCourseAccessResponse:
+        async with self._uow.read_only() as session:
+            course = await self._courses.check_access(
+                session,
+                _identity(),
+                course_id=request.course_id,
+                chapter_id=request.chapter_id if request.HasField("chapter_id") else None,
+            )
+        return pb.CheckCourseAccessResponse(course=course_to_pb(course))
+
+    async def ResolveResources(
+        self, request: pb.ResolveResourcesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ResolveResourcesResponse:
+        refs = [ResourceRef(type=_RESOURCE_TYPE.get(ref.resource_type), id=ref.resource_id) for ref in request.refs]
+        async with self._uow.read_only() as session:
+            resolved = await self._courses.resolve_resources(session, _identity(), refs)
+        return pb.ResolveResourcesResponse(
+            resources=[
+                pb.ResolvedResource(
+                    ref=pb.ResourceRef(
+                        resource_type=_RESOURCE_TYPE_PB.get(item.ref.type, pb.RESOURCE_TYPE_UNSPECIFIED)
+                        if item.ref.type
+                        else pb.RESOURCE_TYPE_UNSPECIFIED,
+                        resource_id=item.ref.id,
+                    ),
+                    exists=item.exists,
+                    course_id=item.course_id,
+                    can_edit=item.can_edit,
+                    course_published=item.course_published,
+                    course_title=item.course_title,
+                )
+                for item in resolved
+            ]
+        )
