@@ -1,0 +1,57 @@
+# Lectern's commands. Each needs only python3 (3.11 or 3.12) and make: uv is taken from PATH when
+# there, otherwise installed into .tools/ (a venv, or `pip --target` where python3 has no venv).
+#
+#   make up     sync the workspace, then start infrastructure + every service (Ctrl-C stops all)
+#   make test   sync, then run every test suite (libs, services, end-to-end) in one pytest session,
+#               so the session's infrastructure is started once and shared
+#   make lint   ruff check + ruff format --check
+#
+# Extra arguments: `make up UP_ARGS="--only course,gateway"`, `make test PYTEST_ARGS="-k media -x"`.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+TOOLS_UV := $(CURDIR)/.tools/bin/uv
+UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS_UV))
+
+# Every package's tests plus the end-to-end tests; directories that do not exist yet are skipped.
+TEST_DIRS = $(wildcard libs/*/tests services/*/tests tests/e2e)
+PYTEST_ARGS ?=
+UP_ARGS ?=
+
+.PHONY: help sync up test lint
+
+help:
+	@echo "make up | make test | make lint   (see the top of the Makefile)"
+
+$(TOOLS_UV):
+	@echo "uv is not on PATH: installing it into .tools/"
+	@rm -rf .tools
+	@if python3 -m venv .tools >/dev/null 2>&1 && [ -x .tools/bin/pip ]; then \
+		.tools/bin/pip install --quiet --disable-pip-version-check uv; \
+	else \
+		rm -rf .tools; \
+		python3 -m pip install --quiet --disable-pip-version-check --target .tools/pip uv; \
+		mkdir -p .tools/bin && ln -sf ../pip/bin/uv .tools/bin/uv; \
+	fi
+	@"$(TOOLS_UV)" --version
+
+# --all-packages: every service is a workspace member and must be installed for its entry point
+# (lectern.services) to be found by the launcher and its tests to import it.
+sync: $(UV)
+	"$(UV)" sync --all-packages
+
+up: sync
+	"$(UV)" run --no-sync python -m lectern_common.devstack up $(UP_ARGS)
+
+# pytest exits 5 when it collects no test (early in the project's life): not a failure here.
+test: sync
+	@dirs="$(TEST_DIRS)"; \
+	if [ -z "$$dirs" ]; then echo "no test directories yet"; exit 0; fi; \
+	set +e; "$(UV)" run --no-sync pytest $$dirs $(PYTEST_ARGS); code=$$?; set -e; \
+	if [ $$code -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; \
+	exit $$code
+
+lint: sync
+	"$(UV)" run --no-sync ruff check .
+	"$(UV)" run --no-sync ruff format --check .
