@@ -1,0 +1,227 @@
+"""Running one action: the pipeline every door goes through.
+
+unknown name -> NOT_FOUND; bearer token -> Identity (UNAUTHENTICATED); per-user rate limits
+(RATE_LIMITED); JSON body -> the action's input model (400 malformed / VALIDATION_FAILED with
+``fields``); Idempotency-Key on mutations (replay or CONFLICT); the action's service method; and
+any DomainError rendered in the envelope. Nothing here knows HTTP frameworks: the transport hands
+in bytes and headers and gets back a status, a JSON body and headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lectern_common.errors import HTTP_STATUS_BY_KIND, DomainError, ErrorKind
+from lectern_common.identity import Identity
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from lectern_gateway import errors
+from lectern_gateway.actions.idempotency import Claim, IdempotencyCache, StoredAnswer
+from lectern_gateway.actions.rate_limits import Bucket, RateLimiter
+from lectern_gateway.actions.registry import Action, ActionContext, ActionRegistry
+from lectern_gateway.actions.validation import field_errors
+
+log = logging.getLogger("lectern_gateway.actions")
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+# Answers a repeat may replay: success and the client's own mistakes. A failure that may go
+# away (UNAVAILABLE, INTERNAL, RATE_LIMITED, UNAUTHENTICATED) frees the key for the retry.
+_FINAL_KINDS = {
+    ErrorKind.VALIDATION_FAILED,
+    ErrorKind.FORBIDDEN,
+    ErrorKind.NOT_FOUND,
+    ErrorKind.CONFLICT,
+    ErrorKind.HAS_DEPENDENCIES,
+    ErrorKind.PAYLOAD_TOO_LARGE,
+    ErrorKind.UNSUPPORTED_MEDIA_TYPE,
+    ErrorKind.QUOTA_EXCEEDED,
+}
+
+
+class Authenticator(Protocol):
+    async def verify(self, token: str) -> Identity: ...
+
+
+class TokenIssuer(Protocol):
+    def issue(self, identity: Identity) -> str: ...
+
+
+@dataclass
+class ActionOutcome:
+    """What the transport sends back."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    action: str | None = None
+    user_id: str | None = None
+    peer_seconds: float = 0.0
+    peer_calls: int = 0
+
+
+def error_body(error: DomainError) -> dict[str, Any]:
+    """The envelope of a failure; an INTERNAL error never says more than that it happened."""
+    if error.kind is ErrorKind.INTERNAL:
+        return {"success": False, "error": {"code": "INTERNAL", "message": "internal error", "reason": "internal"}}
+    body: dict[str, Any] = {"code": error.kind.value, "message": error.message, "reason": error.code}
+    if error.fields:
+        body["fields"] = error.fields
+    if error.details:
+        body["details"] = error.details
+    return {"success": False, "error": body}
+
+
+def _failure(error: DomainError, status: int | None = None) -> ActionOutcome:
+    outcome = ActionOutcome(status or HTTP_STATUS_BY_KIND[error.kind], error_body(error))
+    if error.kind is ErrorKind.RATE_LIMITED and error.details:
+        retry_after = float(error.details.get("retryAfterSeconds", 1))
+        outcome.headers["Retry-After"] = str(max(1, int(retry_after + 0.999)))
+    return outcome
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    every_action: Bucket
+    mutations: Bucket
+
+
+class ActionDispatcher:
+    def __init__(
+        self,
+        registry: ActionRegistry,
+        *,
+        authenticator: Authenticator,
+        token_issuer: TokenIssuer,
+        idempotency: IdempotencyCache,
+        rate_limiter: RateLimiter | None,
+        rate_limits: RateLimits,
+    ) -> None:
+        self.registry = registry
+        self._authenticator = authenticator
+        self._token_issuer = token_issuer
+        self._idempotency = idempotency
+        self._rate_limiter = rate_limiter
+        self._limits = rate_limits
+
+    async def run(self, name: str, body: bytes, *, bearer: str | None, idempotency_key: str | None) -> ActionOutcome:
+        """Run action ``name`` with a raw JSON body; never raises for an expected failure."""
+        started = time.perf_counter()
+        ctx: ActionContext | None = None
+        try:
+            action = self.registry.get(name)
+            if action is None:
+                return _failure(errors.unknown_action(name))
+            identity = await self._authenticate(bearer)
+            ctx = ActionContext(
+                identity=identity,
+                token_source=self._token_issuer.issue,
+                action=name,
+                idempotency_key=idempotency_key if action.mutation else None,
+            )
+            await self._check_rate(identity, action)
+            data = self._parse(action, body)
+            if action.mutation and idempotency_key is not None:
+                outcome = await self._run_idempotent(action, ctx, data, idempotency_key)
+            else:
+                outcome = await self._execute(action, ctx, data)
+        except DomainError as exc:
+            outcome = _failure(exc, 400 if exc.code == "request.malformed" else None)
+        except Exception:
+            log.exception("action %s failed unexpectedly", name)
+            outcome = _failure(errors.internal())
+        outcome.action = name
+        if ctx is not None:
+            outcome.user_id = ctx.identity.user_id
+            outcome.peer_seconds = ctx.peer_seconds
+            outcome.peer_calls = ctx.peer_calls
+        total = time.perf_counter() - started
+        # Where the time went, for browsers' devtools and the benchmark: all of it vs. in services.
+        outcome.headers["Server-Timing"] = (
+            f'total;dur={total * 1000:.2f}, peer;dur={outcome.peer_seconds * 1000:.2f};desc="{outcome.peer_calls}"'
+        )
+        return outcome
+
+    async def _authenticate(self, bearer: str | None) -> Identity:
+        if not bearer:
+            raise errors.unauthenticated()
+        return await self._authenticator.verify(bearer)
+
+    async def _check_rate(self, identity: Identity, action: Action) -> None:
+        if self._rate_limiter is None:
+            return
+        buckets = [self._limits.every_action]
+        if action.mutation:
+            buckets.append(self._limits.mutations)
+        try:
+            decision = await self._rate_limiter.check(identity.user_id, buckets)
+        except (RedisError, OSError, TimeoutError) as exc:
+            # Rate limits protect the services; losing Redis must not take every action down.
+            log.warning("rate limiter unavailable, letting the request through: %r", exc)
+            return
+        if not decision.allowed:
+            raise errors.rate_limited(decision.retry_after_seconds, decision.bucket)
+
+    def _parse(self, action: Action, body: bytes) -> Any:
+        raw = body if body.strip() else b"{}"
+        try:
+            return action.input_model.model_validate_json(raw, strict=True)
+        except ValidationError as exc:
+            problems = exc.errors(include_url=False)
+            for problem in problems:
+                if problem["type"] == "json_invalid":
+                    raise errors.malformed_body(f"the body is not valid JSON: {problem['msg']}") from None
+                if not problem["loc"] and problem["type"] in {"model_type", "model_attributes_type", "dict_type"}:
+                    raise errors.malformed_body("the body must be a JSON object") from None
+            raise errors.invalid_input(field_errors(exc, action.union_tags)) from None
+
+    async def _execute(self, action: Action, ctx: ActionContext, data: Any) -> ActionOutcome:
+        try:
+            result = await action.handler(ctx, data)
+        except DomainError as exc:
+            return _failure(exc)
+        return ActionOutcome(200, {"success": True, "data": result.model_dump(mode="json", by_alias=True)})
+
+    async def _run_idempotent(self, action: Action, ctx: ActionContext, data: Any, key: str) -> ActionOutcome:
+        if not _IDEMPOTENCY_KEY.match(key):
+            raise errors.invalid_idempotency_key()
+        canonical = json.dumps(data.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+        fingerprint = hashlib.sha256(f"{action.name}\x00{canonical}".encode()).hexdigest()
+        user_id = ctx.identity.user_id
+        try:
+            claimed = await self._idempotency.claim(user_id, key, fingerprint)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("idempotency store unavailable: %r", exc)
+            raise DomainError(
+                "idempotency.unavailable", "Idempotency-Key cannot be honoured right now", ErrorKind.UNAVAILABLE
+            ) from exc
+        if isinstance(claimed, StoredAnswer):
+            return ActionOutcome(claimed.status, claimed.body, {"Idempotent-Replayed": "true"})
+        # The client's key, scoped to this user, also keys the service's own dedupe.
+        ctx.service_idempotency_key = hashlib.sha256(f"{user_id}\x00{key}".encode()).hexdigest()[:40]
+        return await self._settle(claimed, await self._execute_guarded(action, ctx, data))
+
+    async def _execute_guarded(self, action: Action, ctx: ActionContext, data: Any) -> ActionOutcome:
+        try:
+            return await self._execute(action, ctx, data)
+        except Exception:
+            log.exception("action %s failed unexpectedly", action.name)
+            return _failure(errors.internal())
+
+    async def _settle(self, claim: Claim, outcome: ActionOutcome) -> ActionOutcome:
+        code = outcome.body.get("error", {}).get("code") if not outcome.body.get("success") else None
+        final = code is None or ErrorKind(code) in _FINAL_KINDS
+        try:
+            if final:
+                await self._idempotency.complete(claim, outcome.status, outcome.body)
+            else:
+                await self._idempotency.release(claim)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("could not record the idempotent answer: %r", exc)
+        return outcome

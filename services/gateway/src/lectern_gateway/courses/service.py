@@ -1,0 +1,290 @@
+"""Course actions: input models -> course gRPC requests -> ``data`` models."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lectern.course.v1 import course_pb2
+from lectern.media.v1 import media_pb2
+from lectern_common.errors import DomainError
+
+from lectern_gateway.actions.registry import Action, ActionContext
+from lectern_gateway.courses import schemas as s
+from lectern_gateway.peers import Peer
+from lectern_gateway.proto_time import optional_datetime, to_datetime
+
+log = logging.getLogger(__name__)
+
+_ROLES = {course_pb2.COURSE_ROLE_OWNER: "owner", course_pb2.COURSE_ROLE_EDITOR: "editor"}
+_MEDIA_STATUS = {
+    media_pb2.MEDIA_STATUS_PROCESSING: "processing",
+    media_pb2.MEDIA_STATUS_READY: "ready",
+    media_pb2.MEDIA_STATUS_FAILED: "failed",
+}
+
+
+def course_fields(course: course_pb2.Course) -> dict[str, Any]:
+    return {
+        "id": course.id,
+        "owner_id": course.owner_id,
+        "title": course.title,
+        "description": course.description,
+        "version": course.version,
+        "created_at": to_datetime(course.created_at),
+        "updated_at": to_datetime(course.updated_at),
+        "deleted_at": optional_datetime(course, "deleted_at"),
+        "role": _ROLES.get(course.role),
+    }
+
+
+def course_data(course: course_pb2.Course) -> s.Course:
+    return s.Course(**course_fields(course))
+
+
+def _lesson_media(lesson: course_pb2.Lesson) -> s.LessonMedia | None:
+    if not lesson.HasField("media"):
+        return None
+    media = lesson.media
+    return s.LessonMedia(
+        id=media.id,
+        file_name=media.file_name,
+        status=media.status or "processing",
+        duration_seconds=media.duration_seconds if media.HasField("duration_seconds") else None,
+        size_bytes=media.size_bytes,
+    )
+
+
+def course_edit_data(edit: course_pb2.CourseEdit) -> s.CourseEdit:
+    chapters = [
+        s.ChapterEdit(
+            id=chapter.id,
+            title=chapter.title,
+            position=chapter.position,
+            lessons=[
+                s.LessonEdit(
+                    id=lesson.id,
+                    title=lesson.title,
+                    position=lesson.position,
+                    media_id=lesson.media_id if lesson.HasField("media_id") else None,
+                    media=_lesson_media(lesson),
+                )
+                for lesson in sorted(chapter.lessons, key=lambda item: item.position)
+            ],
+        )
+        for chapter in sorted(edit.chapters, key=lambda item: item.position)
+    ]
+    return s.CourseEdit(**course_fields(edit.course), chapters=chapters)
+
+
+def _patch(patch: s.CoursePatchInput) -> course_pb2.CoursePatch:
+    message = course_pb2.CoursePatch()
+    if patch.title is not None:
+        message.title = patch.title
+    if patch.description is not None:
+        message.description = patch.description
+    return message
+
+
+def operation_message(op: Any) -> course_pb2.Operation:
+    """One save operation as the proto oneof."""
+    match op:
+        case s.AddChapterOp():
+            add_chapter = course_pb2.AddChapterOp(temp_id=op.temp_id or "", title=op.title)
+            if op.position is not None:
+                add_chapter.position = op.position
+            return course_pb2.Operation(add_chapter=add_chapter)
+        case s.RenameChapterOp():
+            return course_pb2.Operation(
+                rename_chapter=course_pb2.RenameChapterOp(chapter_id=op.chapter_id, title=op.title)
+            )
+        case s.MoveChapterOp():
+            return course_pb2.Operation(
+                move_chapter=course_pb2.MoveChapterOp(chapter_id=op.chapter_id, position=op.position)
+            )
+        case s.DeleteChapterOp():
+            return course_pb2.Operation(delete_chapter=course_pb2.DeleteChapterOp(chapter_id=op.chapter_id))
+        case s.AddLessonOp():
+            add_lesson = course_pb2.AddLessonOp(chapter_id=op.chapter_id, temp_id=op.temp_id or "", title=op.title)
+            if op.media_id is not None:
+                add_lesson.media_id = op.media_id
+            if op.position is not None:
+                add_lesson.position = op.position
+            return course_pb2.Operation(add_lesson=add_lesson)
+        case s.RenameLessonOp():
+            return course_pb2.Operation(rename_lesson=course_pb2.RenameLessonOp(lesson_id=op.lesson_id, title=op.title))
+        case s.MoveLessonOp():
+            return course_pb2.Operation(
+                move_lesson=course_pb2.MoveLessonOp(
+                    lesson_id=op.lesson_id, chapter_id=op.chapter_id, position=op.position
+                )
+            )
+        case s.DeleteLessonOp():
+            return course_pb2.Operation(delete_lesson=course_pb2.DeleteLessonOp(lesson_id=op.lesson_id))
+        case s.UpdateCourseOp():
+            return course_pb2.Operation(update_course=course_pb2.UpdateCourseOp(patch=_patch(op.patch)))
+        case s.SetLessonMediaOp():
+            set_media = course_pb2.SetLessonMediaOp(lesson_id=op.lesson_id)
+            if op.media_id is not None:
+                set_media.media_id = op.media_id
+            return course_pb2.Operation(set_lesson_media=set_media)
+    raise TypeError(f"unknown operation {op!r}")
+
+
+class CourseActions:
+    """The course actions; the course service holds every rule, this only translates."""
+
+    def __init__(self, course: Peer, media: Peer | None = None) -> None:
+        self._course = course
+        self._media = media
+
+    async def create_course(self, ctx: ActionContext, data: s.CreateCourseInput) -> s.Course:
+        """Create a course owned by the caller."""
+        request = course_pb2.CreateCourseRequest(
+            title=data.title, description=data.description, idempotency_key=ctx.service_idempotency_key
+        )
+        response = await self._course.write("CreateCourse", request, ctx, retry_safe=True)
+        return course_data(response.course)
+
+    async def list_my_courses(self, ctx: ActionContext, data: s.ListMyCoursesInput) -> s.CourseList:
+        """The caller's courses, newest first, a page at a time."""
+        request = course_pb2.ListMyCoursesRequest(
+            include_deleted=data.include_deleted, cursor=data.cursor or "", limit=data.limit or 0
+        )
+        response = await self._course.read("ListMyCourses", request, ctx)
+        items = [
+            s.CourseSummary(
+                **course_fields(item.course), chapter_count=item.chapter_count, lesson_count=item.lesson_count
+            )
+            for item in response.items
+        ]
+        return s.CourseList(items=items, next_cursor=response.next_cursor or None)
+
+    async def get_course_edit(self, ctx: ActionContext, data: s.GetCourseEditInput) -> s.CourseEdit:
+        """The editor's view: chapters, lessons, and each lesson's media summary."""
+        request = course_pb2.GetCourseEditRequest(course_id=data.course_id, include_deleted=data.include_deleted)
+        response = await self._course.read("GetCourseEdit", request, ctx)
+        await self._fill_missing_media(ctx, response.course)
+        return course_edit_data(response.course)
+
+    async def update_course(self, ctx: ActionContext, data: s.UpdateCourseInput) -> s.Course:
+        """Change title/description at the expected version (CONFLICT when it moved on)."""
+        request = course_pb2.UpdateCourseRequest(
+            course_id=data.course_id,
+            expected_version=data.expected_version,
+            patch=_patch(data.patch),
+            idempotency_key=ctx.service_idempotency_key,
+        )
+        response = await self._course.write("UpdateCourse", request, ctx, retry_safe=True)
+        return course_data(response.course)
+
+    async def save_course_changes(self, ctx: ActionContext, data: s.SaveCourseChangesInput) -> s.SaveCourseChangesData:
+        """Apply a batch of operations in one transaction, or none (CONFLICT carries the current state)."""
+        request = course_pb2.SaveCourseChangesRequest(
+            course_id=data.course_id,
+            expected_version=data.expected_version,
+            operations=[operation_message(op) for op in data.operations],
+            idempotency_key=ctx.service_idempotency_key,
+        )
+        response = await self._course.write("SaveCourseChanges", request, ctx, retry_safe=True)
+        await self._fill_missing_media(ctx, response.course)
+        return s.SaveCourseChangesData(course=course_edit_data(response.course), id_map=dict(response.id_map))
+
+    async def delete_course(self, ctx: ActionContext, data: s.CourseIdInput) -> s.Course:
+        """Soft delete (``deletedAt`` set); restorable."""
+        request = course_pb2.DeleteCourseRequest(course_id=data.course_id, idempotency_key=ctx.service_idempotency_key)
+        response = await self._course.write("DeleteCourse", request, ctx, retry_safe=True)
+        return course_data(response.course)
+
+    async def restore_course(self, ctx: ActionContext, data: s.CourseIdInput) -> s.Course:
+        """Bring a soft-deleted course back."""
+        request = course_pb2.RestoreCourseRequest(course_id=data.course_id, idempotency_key=ctx.service_idempotency_key)
+        response = await self._course.write("RestoreCourse", request, ctx, retry_safe=True)
+        return course_data(response.course)
+
+    async def _fill_missing_media(self, ctx: ActionContext, edit: course_pb2.CourseEdit) -> None:
+        """Course normally joins media summaries itself; when it could not (media was down when it
+        asked), ask media once for all of them. A failure leaves ``media: null``, never fails the read."""
+        missing = [
+            lesson
+            for chapter in edit.chapters
+            for lesson in chapter.lessons
+            if lesson.HasField("media_id") and not lesson.HasField("media")
+        ]
+        if not missing or self._media is None:
+            return
+        ids = sorted({lesson.media_id for lesson in missing})
+        try:
+            response = await self._media.read(
+                "BatchGetMediaSummaries", media_pb2.BatchGetMediaSummariesRequest(media_ids=ids), ctx
+            )
+        except DomainError as exc:
+            log.warning("media summaries unavailable for the editor view: %s", exc.code)
+            return
+        by_id = {item.id: item for item in response.items}
+        for lesson in missing:
+            item = by_id.get(lesson.media_id)
+            if item is None:
+                continue
+            summary = course_pb2.MediaSummary(
+                id=item.id,
+                file_name=item.file_name,
+                status=_MEDIA_STATUS.get(item.status, "processing"),
+                size_bytes=item.size_bytes,
+            )
+            if item.HasField("duration_seconds"):
+                summary.duration_seconds = item.duration_seconds
+            lesson.media.CopyFrom(summary)
+
+    def actions(self) -> list[Action]:
+        tag = "courses"
+        return [
+            Action("createCourse", s.CreateCourseInput, s.Course, self.create_course, True, "Create a course.", tag),
+            Action(
+                "listMyCourses",
+                s.ListMyCoursesInput,
+                s.CourseList,
+                self.list_my_courses,
+                False,
+                "The caller's courses.",
+                tag,
+            ),
+            Action(
+                "getCourseEdit",
+                s.GetCourseEditInput,
+                s.CourseEdit,
+                self.get_course_edit,
+                False,
+                "A course with its chapters, lessons and each lesson's media.",
+                tag,
+            ),
+            Action(
+                "updateCourse",
+                s.UpdateCourseInput,
+                s.Course,
+                self.update_course,
+                True,
+                "Change a course's title or description at the version it was read.",
+                tag,
+            ),
+            Action(
+                "saveCourseChanges",
+                s.SaveCourseChangesInput,
+                s.SaveCourseChangesData,
+                self.save_course_changes,
+                True,
+                "Apply a batch of edits in one transaction, or none.",
+                tag,
+                union_tags=s.OPERATION_TAGS,
+            ),
+            Action("deleteCourse", s.CourseIdInput, s.Course, self.delete_course, True, "Soft-delete a course.", tag),
+            Action(
+                "restoreCourse",
+                s.CourseIdInput,
+                s.Course,
+                self.restore_course,
+                True,
+                "Restore a soft-deleted course.",
+                tag,
+            ),
+        ]

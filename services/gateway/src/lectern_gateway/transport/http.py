@@ -1,0 +1,182 @@
+"""The FastAPI app: HTTP in, the action dispatcher, HTTP out. It only translates.
+
+``POST /actions/{name}`` hands the raw body and two headers to the dispatcher and writes its
+outcome; ``/healthz`` and ``/readyz`` are the probes; ``/auth/dev/token`` exists only in dev
+mode; ``/openapi.json`` is built from the action registry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from lectern_common.errors import HTTP_STATUS_BY_KIND, DomainError, ErrorKind
+from pydantic import Field, StringConstraints, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lectern_gateway import errors
+from lectern_gateway.actions.dispatch import ActionDispatcher, ActionOutcome, error_body
+from lectern_gateway.actions.schemas import DataModel, Identifier, InputModel
+from lectern_gateway.actions.validation import field_errors
+from lectern_gateway.auth.dev import DevTokenSigner
+from lectern_gateway.transport.openapi import build_openapi
+
+log = logging.getLogger("lectern_gateway.http")
+
+Readiness = Callable[[], Awaitable[dict[str, Any]]]
+
+_JSON_TYPES = ("application/json",)
+
+
+class DevTokenInput(InputModel):
+    user_id: Identifier
+    name: Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")] | None = None
+    roles: list[Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")]] = Field(
+        default_factory=list, max_length=20
+    )
+
+
+class DevToken(DataModel):
+    token: str
+    expires_at: datetime
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        content=json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _error(error: DomainError, status: int | None = None) -> Response:
+    return _json(status or HTTP_STATUS_BY_KIND[error.kind], error_body(error))
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise errors.body_too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise errors.body_too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_content_type(request: Request) -> None:
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        return  # a bare body is read as JSON
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type in _JSON_TYPES or media_type.endswith("+json"):
+        return
+    raise errors.unsupported_media_type(media_type)
+
+
+def create_app(
+    dispatcher: ActionDispatcher,
+    *,
+    readiness: Readiness,
+    max_body_bytes: int,
+    dev_signer: DevTokenSigner | None = None,
+    instrument: bool = True,
+) -> FastAPI:
+    app = FastAPI(
+        title="Lectern gateway",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    document = build_openapi(dispatcher.registry, dev_token=(DevTokenInput, DevToken) if dev_signer else None)
+    app.openapi = lambda: document  # type: ignore[method-assign]
+
+    @app.post("/actions/{name}", include_in_schema=False)
+    async def run_action(name: str, request: Request) -> Response:
+        try:
+            _check_content_type(request)
+            body = await _read_body(request, max_body_bytes)
+        except DomainError as exc:
+            return _error(exc)
+        outcome: ActionOutcome = await dispatcher.run(
+            name, body, bearer=_bearer(request), idempotency_key=request.headers.get("idempotency-key")
+        )
+        log.info(
+            "action",
+            extra={
+                "action": outcome.action,
+                "user_id": outcome.user_id,
+                "status": outcome.status,
+                "error_code": None if outcome.body.get("success") else outcome.body["error"]["code"],
+                "peer_ms": round(outcome.peer_seconds * 1000, 2),
+            },
+        )
+        return _json(outcome.status, outcome.body, outcome.headers)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> Response:
+        return _json(200, {"status": "ok"})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        report = await readiness()
+        return _json(200 if report["status"] == "ok" else 503, report)
+
+    if dev_signer is not None:
+
+        @app.post("/auth/dev/token", include_in_schema=False)
+        async def dev_token(request: Request) -> Response:
+            try:
+                _check_content_type(request)
+                body = await _read_body(request, 16 * 1024)
+                data = DevTokenInput.model_validate_json(body or b"{}", strict=True)
+            except DomainError as exc:
+                return _error(exc)
+            except ValidationError as exc:
+                if any(p["type"] == "json_invalid" for p in exc.errors()):
+                    return _error(errors.malformed_body("the body is not valid JSON"), 400)
+                if any(not p["loc"] for p in exc.errors()):
+                    return _error(errors.malformed_body("the body must be a JSON object"), 400)
+                return _error(errors.invalid_input(field_errors(exc)))
+            token, expires_at = dev_signer.issue(data.user_id, name=data.name, roles=data.roles)
+            return _json(200, {"success": True, "data": DevToken(token=token, expires_at=expires_at).to_json_dict()})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return _error(DomainError("route.not_found", "no such route", ErrorKind.NOT_FOUND))
+        if exc.status_code == 405:
+            return _error(DomainError("route.method", "method not allowed", ErrorKind.NOT_FOUND), 405)
+        return _error(DomainError("http.error", str(exc.detail), ErrorKind.VALIDATION_FAILED), exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_: Request, exc: RequestValidationError) -> Response:
+        return _error(errors.malformed_body("the request is malformed"), 400)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        log.exception("unexpected error", exc_info=exc)
+        return _error(errors.internal())
+
+    if instrument:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    return app
