@@ -1,0 +1,112 @@
+"""Realtime connection tokens: the gateway signs what a browser may watch, realtime verifies it.
+
+``getRealtimeToken`` answers a short-lived HS256 JWT signed with ``settings.realtime_token_secret``:
+``sub`` is the user id, ``courses`` the course ids whose ``course:<id>`` channels the connection
+may subscribe to, ``exp`` its end. The audience is ``lectern-realtime`` so an internal service token
+(audience ``lectern-internal``, same issuer) can never open a socket, and a realtime token can never
+call a service. The verifier says *why* a token is refused (``missing``, ``expired``, ``invalid``) so
+the WebSocket close reason can tell a client whether fetching a fresh token will help.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+import jwt
+
+ISSUER = "lectern-gateway"
+AUDIENCE = "lectern-realtime"
+MAX_COURSES = 1000
+"""Course ids one token may name; the token travels in a URL, so it must stay small."""
+
+RefusalReason = Literal["missing", "expired", "invalid"]
+
+
+@dataclass(frozen=True)
+class RealtimeClaims:
+    """What a verified token allows: the user's own channel and the named courses' channels."""
+
+    user_id: str
+    course_ids: frozenset[str]
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class IssuedRealtimeToken:
+    token: str
+    expires_at: datetime
+
+
+class RealtimeTokenError(Exception):
+    """A token that cannot open a connection; ``reason`` is one of missing, expired, invalid."""
+
+    def __init__(self, reason: RefusalReason, message: str) -> None:
+        super().__init__(message)
+        self.reason: RefusalReason = reason
+        self.message = message
+
+
+class RealtimeTokenIssuer:
+    """Signs realtime tokens (used by the gateway's ``getRealtimeToken``)."""
+
+    def __init__(self, secret: str, ttl_seconds: int = 3600) -> None:
+        if len(secret.encode()) < 32:
+            raise ValueError("realtime token secret must be at least 32 bytes")
+        self._secret = secret
+        self._ttl = ttl_seconds
+
+    def issue(self, user_id: str, course_ids: Iterable[str] = ()) -> IssuedRealtimeToken:
+        """A token for ``user_id`` that may watch ``course_ids`` (the caller checked ownership)."""
+        courses = sorted(set(course_ids))
+        if not user_id:
+            raise ValueError("user_id is required")
+        if len(courses) > MAX_COURSES:
+            raise ValueError(f"a realtime token names at most {MAX_COURSES} courses")
+        now = int(time.time())
+        exp = now + self._ttl
+        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": user_id, "courses": courses, "iat": now, "exp": exp}
+        return IssuedRealtimeToken(
+            token=jwt.encode(claims, self._secret, algorithm="HS256"),
+            expires_at=datetime.fromtimestamp(exp, tz=UTC),
+        )
+
+
+class RealtimeTokenVerifier:
+    """Verifies realtime tokens; raises :class:`RealtimeTokenError` saying why one is refused."""
+
+    def __init__(self, secret: str, leeway_seconds: int = 5) -> None:
+        self._secret = secret
+        self._leeway = leeway_seconds
+
+    def verify(self, token: str | None) -> RealtimeClaims:
+        if not token:
+            raise RealtimeTokenError("missing", "missing token")
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                leeway=self._leeway,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise RealtimeTokenError("expired", "token expired") from exc
+        except jwt.PyJWTError as exc:
+            raise RealtimeTokenError("invalid", "invalid token") from exc
+        courses = claims.get("courses", [])
+        if not isinstance(courses, list) or not all(isinstance(c, str) and c for c in courses):
+            raise RealtimeTokenError("invalid", "invalid token")
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not subject:
+            raise RealtimeTokenError("invalid", "invalid token")
+        return RealtimeClaims(
+            user_id=subject,
+            course_ids=frozenset(courses),
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
+        )

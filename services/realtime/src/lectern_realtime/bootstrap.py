@@ -1,0 +1,159 @@
+"""The one wiring point: Redis clients, store, hub, publish core, consumer, ASGI app, HTTP server.
+
+``async with build_realtime(settings) as realtime:`` gives a replica whose long-running parts
+(``realtime.parts()``) are run by ``lectern_common.runtime.Runtime`` in ``__main__`` and by the
+tests directly, so tests exercise the same wiring as production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import uvicorn
+from lectern_common.realtime_tokens import RealtimeTokenVerifier
+from redis.asyncio import Redis
+
+from lectern_realtime.broker.listener import FanoutListener
+from lectern_realtime.broker.repository import ChannelStore
+from lectern_realtime.connections.service import Hub
+from lectern_realtime.errors import CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN
+from lectern_realtime.events.service import EventTranslator
+from lectern_realtime.publishing.service import PublishService
+from lectern_realtime.settings import RealtimeSettings
+from lectern_realtime.transport.asgi import RealtimeApp
+from lectern_realtime.transport.consumers import EventFanoutConsumer
+
+log = logging.getLogger(__name__)
+
+Part = Callable[[asyncio.Event], Awaitable[None]]
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the Runtime owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Realtime:
+    """One replica, wired."""
+
+    def __init__(self, settings: RealtimeSettings, redis: Redis, pubsub_redis: Redis) -> None:
+        self.settings = settings
+        self.store = ChannelStore(
+            redis,
+            prefix=settings.redis_prefix,
+            history_size=settings.history_size,
+            history_ttl_seconds=settings.history_ttl_seconds,
+            seq_ttl_seconds=settings.seq_ttl_seconds,
+            dedup_ttl_seconds=settings.dedup_ttl_seconds,
+        )
+        self.hub = Hub(self.store, max_subscriptions=settings.max_subscriptions)
+        self.publisher = PublishService(self.store, max_message_bytes=settings.max_message_bytes)
+        self.listener = FanoutListener(
+            pubsub_redis,
+            self.store.fanout_channel,
+            on_message=self.hub.deliver,
+            on_lost=lambda: self.hub.close_all(CLOSE_TRY_AGAIN, "broker connection lost; reconnect with since"),
+        )
+        self.translator = EventTranslator(
+            upload_topic=settings.upload_topic, media_topic=settings.media_topic, course_topic=settings.course_topic
+        )
+        self.consumer = EventFanoutConsumer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=settings.consumer_group,
+            translator=self.translator,
+            publisher=self.publisher,
+        )
+        self.app = RealtimeApp(
+            hub=self.hub,
+            publisher=self.publisher,
+            verifier=RealtimeTokenVerifier(settings.realtime_token_secret.get_secret_value()),
+            publish_token=settings.realtime_publish_token.get_secret_value(),
+            readiness=self._readiness,
+            queue_size=settings.send_queue_size,
+            max_incoming_bytes=settings.max_incoming_bytes,
+            close_on_token_expiry=settings.close_on_token_expiry,
+        )
+        self.server = _Server(
+            uvicorn.Config(
+                self.app,
+                host=settings.bind_host,
+                port=settings.http_port,
+                loop="none",
+                lifespan="off",
+                http="httptools",
+                ws="websockets-sansio",
+                ws_max_size=settings.max_incoming_bytes,
+                ws_ping_interval=settings.ws_ping_interval_seconds,
+                ws_ping_timeout=settings.ws_ping_timeout_seconds,
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+                backlog=4096,
+            )
+        )
+
+    async def _readiness(self) -> list[str]:
+        failures = []
+        try:
+            await asyncio.wait_for(self.store.ping(), timeout=self.settings.redis_timeout_seconds)
+        except Exception as exc:
+            failures.append(f"redis: {exc!r}")
+        if not self.listener.subscribed.is_set():
+            failures.append("fan-out subscription: not subscribed")
+        return failures
+
+    def parts(self) -> list[tuple[str, Part]]:
+        """The long-running parts of this replica, for the Runtime."""
+        parts: list[tuple[str, Part]] = [("fanout", self.listener.run), ("http", self.serve_http)]
+        if self.settings.consume_events:
+            parts.append(("events", self.consumer.run))
+        return parts
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """All parts until ``stop`` (tests; ``__main__`` uses the Runtime for signals and failures)."""
+        await asyncio.gather(*(part(stop) for _, part in self.parts()))
+
+    async def serve_http(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop``, then drain: sockets get 1001 "going away" so clients reconnect elsewhere."""
+        server_task = asyncio.create_task(self.server.serve())
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({server_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if server_task.done():
+            server_task.result()  # the server died on its own (port taken): fail the part
+            raise RuntimeError("HTTP server stopped unexpectedly")
+        self.app.draining = True
+        self.hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
+        deadline = asyncio.get_running_loop().time() + min(5.0, self.settings.shutdown_grace_seconds / 2)
+        while self.hub.connections and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        self.server.should_exit = True
+        await server_task
+
+    async def wait_started(self, timeout: float = 10.0) -> None:
+        """Until the HTTP server listens and the fan-out subscription is live (tests, bench)."""
+        async with asyncio.timeout(timeout):
+            while not self.server.started:  # noqa: ASYNC110 (uvicorn offers no event)
+                await asyncio.sleep(0.01)
+            await self.listener.subscribed.wait()
+
+
+@contextlib.asynccontextmanager
+async def build_realtime(settings: RealtimeSettings) -> AsyncIterator[Realtime]:
+    timeout = settings.redis_timeout_seconds
+    redis = Redis.from_url(
+        settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, max_connections=64
+    )
+    # The subscription connection waits for messages indefinitely; health checks find a dead one.
+    pubsub_redis = Redis.from_url(settings.redis_url, socket_connect_timeout=timeout, health_check_interval=10)
+    try:
+        yield Realtime(settings, redis, pubsub_redis)
+    finally:
+        await redis.aclose()
+        await pubsub_redis.aclose()

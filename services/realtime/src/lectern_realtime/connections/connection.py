@@ -1,0 +1,126 @@
+"""One WebSocket as the hub sees it: a bounded send queue, a writer task, its subscriptions.
+
+The hub never awaits a socket. It puts the (shared, already serialized) text into the socket's
+queue; the socket's own writer task sends it. A queue that fills up means the browser does not
+read fast enough: the socket is cut off (1013 "slow consumer") instead of growing memory, and the
+client reconnects with ``since`` to recover from history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from lectern_common.realtime_tokens import RealtimeClaims
+
+from lectern_realtime.errors import CLOSE_TRY_AGAIN
+
+log = logging.getLogger(__name__)
+
+SendText = Callable[[str], Awaitable[None]]
+CloseSocket = Callable[[int, str], Awaitable[None]]
+
+_CLOSE = object()
+
+
+@dataclass
+class Subscription:
+    """A channel on one socket. Until ``ready``, live messages wait in ``pending`` (recovery runs)."""
+
+    ready: bool = False
+    last_seq: int = 0
+    pending: list[tuple[int, str]] = field(default_factory=list)
+
+
+class Connection:
+    """A socket's outgoing side. ``offer`` is called by the hub; it never blocks."""
+
+    def __init__(
+        self, *, claims: RealtimeClaims, send_text: SendText, close_socket: CloseSocket, queue_size: int
+    ) -> None:
+        self.claims = claims
+        self._send_text = send_text
+        self._close_socket = close_socket
+        self._queue_size = queue_size
+        self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=queue_size + 1)  # +1: room for close
+        self.subscriptions: dict[str, Subscription] = {}
+        self.closed = asyncio.Event()
+        self.close_code: int | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    @property
+    def user_id(self) -> str:
+        return self.claims.user_id
+
+    def start(self) -> None:
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    def offer(self, channel: str, seq: int, text: str) -> None:
+        """A live message for ``channel``: queue it, hold it while recovering, or drop a repeat."""
+        sub = self.subscriptions.get(channel)
+        if sub is None or self.close_code is not None:
+            return
+        if not sub.ready:
+            if len(sub.pending) >= self._queue_size:
+                self.close(CLOSE_TRY_AGAIN, "slow consumer")
+                return
+            sub.pending.append((seq, text))
+            return
+        if seq <= sub.last_seq:
+            return  # already sent from history
+        sub.last_seq = seq
+        self.send(text)
+
+    def send(self, text: str) -> None:
+        """Queue a frame; a full queue cuts the socket off."""
+        if self.close_code is not None:
+            return
+        if self._queue.qsize() >= self._queue_size:
+            log.info("cutting off slow consumer user=%s", self.user_id)
+            self.close(CLOSE_TRY_AGAIN, "slow consumer")
+            return
+        self._queue.put_nowait(text)
+
+    def close(self, code: int, reason: str) -> None:
+        """Ask the writer to send a close frame after what is queued (or now, for a slow consumer)."""
+        if self.close_code is not None:
+            return
+        self.close_code = code
+        if code == CLOSE_TRY_AGAIN:
+            # a slow consumer's queue is not worth waiting for
+            while not self._queue.empty():
+                self._queue.get_nowait()
+        self._queue.put_nowait((_CLOSE, code, reason))
+
+    async def _write_loop(self) -> None:
+        queue = self._queue
+        send_text = self._send_text
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, str):
+                    await send_text(item)
+                    continue
+                _, code, reason = item  # type: ignore[misc]
+                try:
+                    await asyncio.wait_for(self._close_socket(code, reason), timeout=5)
+                except Exception:
+                    log.debug("close failed", exc_info=True)
+                return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the peer went away mid-send
+            log.debug("socket write failed: %r", exc)
+        finally:
+            self.closed.set()
+
+    async def wait_writer(self, timeout: float) -> None:
+        if self._writer is not None:
+            await asyncio.wait({self._writer}, timeout=timeout)
+
+    def stop_writer(self) -> None:
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()
+        self.closed.set()

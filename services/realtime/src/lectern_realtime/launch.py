@@ -1,0 +1,13 @@
+"""How the dev stack launcher runs realtime (no database: Redis holds everything it keeps)."""
+
+from lectern_common.devstack.spec import ServiceSpec
+
+SPEC = ServiceSpec(
+    name="realtime",
+    module="lectern_realtime",
+    http_port=8082,
+    urls={
+        "websocket": "ws://127.0.0.1:{http_port}/ws",
+        "publish": "http://127.0.0.1:{http_port}/v1/publish",
+    },
+)

@@ -1,0 +1,229 @@
+"""The doors: ``/ws`` (browsers), ``POST /v1/publish`` (services), ``/healthz``, ``/readyz``.
+
+``/ws`` is plain ASGI, not a framework route: it is the hot path (one task per socket, every frame
+through it), and all it does is translate frames to hub calls. HTTP routes use Starlette.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from lectern_common.errors import HTTP_STATUS_BY_KIND, DomainError, ErrorKind
+from lectern_common.realtime_tokens import RealtimeTokenError, RealtimeTokenVerifier
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from lectern_realtime import errors
+from lectern_realtime.channels.schemas import error_message, pong_message
+from lectern_realtime.connections.connection import Connection
+from lectern_realtime.connections.service import Hub
+from lectern_realtime.publishing.service import PublishService
+
+log = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ReadinessProbe = Callable[[], Awaitable[list[str]]]
+
+MAX_PUBLISH_BODY = 16 * 1024
+
+
+def _error_response(error: DomainError) -> JSONResponse:
+    return JSONResponse({"success": False, "error": error.to_dict()}, status_code=HTTP_STATUS_BY_KIND[error.kind])
+
+
+class RealtimeApp:
+    """The ASGI application of one replica."""
+
+    def __init__(
+        self,
+        *,
+        hub: Hub,
+        publisher: PublishService,
+        verifier: RealtimeTokenVerifier,
+        publish_token: str,
+        readiness: ReadinessProbe,
+        queue_size: int,
+        max_incoming_bytes: int,
+        close_on_token_expiry: bool = True,
+    ) -> None:
+        self._hub = hub
+        self._publisher = publisher
+        self._verifier = verifier
+        self._publish_token = publish_token.encode()
+        self._readiness = readiness
+        self._queue_size = queue_size
+        self._max_incoming = max_incoming_bytes
+        self._close_on_expiry = close_on_token_expiry
+        self.draining = False
+        self._http = Starlette(
+            routes=[
+                Route("/v1/publish", self._publish, methods=["POST"]),
+                Route("/healthz", self._healthz, methods=["GET"]),
+                Route("/readyz", self._readyz, methods=["GET"]),
+            ]
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            if scope["path"] == "/ws":
+                await self._websocket(scope, receive, send)
+            else:
+                await send({"type": "websocket.close", "code": 1008, "reason": "not found"})
+            return
+        await self._http(scope, receive, send)
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    async def _healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def _readyz(self, request: Request) -> Response:
+        failures = ["draining"] if self.draining else await self._readiness()
+        if failures:
+            return JSONResponse({"status": "unready", "failures": failures}, status_code=503)
+        return JSONResponse({"status": "ready", "connections": len(self._hub.connections)})
+
+    def _authorized(self, request: Request) -> bool:
+        header = request.headers.get("authorization", "")
+        scheme, _, credential = header.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(credential.strip().encode(), self._publish_token)
+
+    async def _publish(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return _error_response(errors.unauthenticated_publisher())
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_PUBLISH_BODY:
+            return _error_response(errors.message_too_large(int(declared), MAX_PUBLISH_BODY))
+        body = bytearray()
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_PUBLISH_BODY:
+                    return _error_response(errors.message_too_large(len(body), MAX_PUBLISH_BODY))
+        except ClientDisconnect:
+            return Response(status_code=400)
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return _error_response(errors.invalid_message("body must be JSON", "body"))
+        if not isinstance(payload, dict) or set(payload) - {"channel", "message"} or "message" not in payload:
+            return _error_response(errors.invalid_message('body must be {"channel": …, "message": {…}}', "body"))
+        try:
+            published = await self._publisher.publish(payload.get("channel"), payload["message"])
+        except DomainError as error:
+            return _error_response(error)
+        return JSONResponse({"success": True, "data": {"channel": payload["channel"], "seq": published.seq}})
+
+    # --- WebSocket --------------------------------------------------------------------------
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        first = await receive()
+        if first["type"] != "websocket.connect":
+            return
+        # Accept first, then close with a code: a browser never sees a refused handshake's status,
+        # but it does see a close code and reason.
+        await send({"type": "websocket.accept"})
+        if self.draining:
+            await send({"type": "websocket.close", "code": errors.CLOSE_GOING_AWAY, "reason": "server shutting down"})
+            return
+        token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [None])[0]
+        try:
+            claims = self._verifier.verify(token)
+        except RealtimeTokenError as exc:
+            await send(
+                {
+                    "type": "websocket.close",
+                    "code": errors.CLOSE_UNAUTHENTICATED,
+                    "reason": f"unauthenticated: {exc.message}",
+                }
+            )
+            return
+
+        async def send_text(text: str) -> None:
+            await send({"type": "websocket.send", "text": text})
+
+        async def close_socket(code: int, reason: str) -> None:
+            await send({"type": "websocket.close", "code": code, "reason": reason})
+
+        conn = Connection(claims=claims, send_text=send_text, close_socket=close_socket, queue_size=self._queue_size)
+        hub = self._hub
+        hub.add(conn)
+        conn.start()
+        expiry: asyncio.TimerHandle | None = None
+        if self._close_on_expiry:
+            delay = (claims.expires_at - datetime.now(UTC)).total_seconds()
+            expiry = asyncio.get_running_loop().call_later(
+                max(delay, 0), conn.close, errors.CLOSE_UNAUTHENTICATED, "unauthenticated: token expired"
+            )
+        try:
+            try:
+                await hub.subscribe(conn, f"user:{claims.user_id}", None)
+            except DomainError as exc:
+                conn.close(errors.CLOSE_TRY_AGAIN, exc.message)
+            while True:
+                message = await receive()
+                kind = message["type"]
+                if kind == "websocket.disconnect":
+                    break
+                if kind == "websocket.receive":
+                    await self._on_frame(conn, message.get("text"), message.get("bytes"))
+        finally:
+            if expiry is not None:
+                expiry.cancel()
+            hub.remove(conn)
+            await conn.wait_writer(timeout=0.5)
+            conn.stop_writer()
+
+    async def _on_frame(self, conn: Connection, text: str | None, data: bytes | None) -> None:
+        if text is None:
+            if data is None:
+                return
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                conn.send(error_message("realtime.invalid_message", "frames must be UTF-8 JSON"))
+                return
+        if len(text) > self._max_incoming:
+            conn.send(error_message("realtime.invalid_message", "frame too large"))
+            return
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            conn.send(error_message("realtime.invalid_message", "frames must be JSON objects"))
+            return
+        if not isinstance(frame, dict):
+            conn.send(error_message("realtime.invalid_message", "frames must be JSON objects"))
+            return
+        kind = frame.get("type")
+        channel = frame.get("channel")
+        try:
+            if kind == "subscribe":
+                await self._hub.subscribe(conn, channel, frame.get("since"))
+            elif kind == "unsubscribe":
+                if isinstance(channel, str) and channel in conn.subscriptions:
+                    self._hub.unsubscribe(conn, channel)
+                    conn.send(json.dumps({"type": "unsubscribed", "channel": channel}, separators=(",", ":")))
+                else:
+                    raise errors.invalid_message("not subscribed to that channel", "channel")
+            elif kind == "ping":
+                conn.send(pong_message())
+            else:
+                raise errors.invalid_message("type must be subscribe, unsubscribe or ping", "type")
+        except DomainError as exc:
+            extra: dict[str, Any] = {"kind": exc.kind.value}
+            if isinstance(channel, str):
+                extra["channel"] = channel[:200]
+            if exc.kind is ErrorKind.VALIDATION_FAILED and exc.fields:
+                extra["fields"] = exc.fields
+            conn.send(error_message(exc.code, exc.message, **extra))
