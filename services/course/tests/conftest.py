@@ -13,7 +13,6 @@ import grpc
 import pytest
 import pytest_asyncio
 from lectern.course.v1 import course_pb2_grpc
-
 from lectern_common.identity import Identity, InternalTokenIssuer
 from lectern_common.migrations import upgrade
 from lectern_course.bootstrap import CourseApp

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
 from lectern_common.migrations import create_plumbing_tables, drop_plumbing_tables
 
 revision: str = "0001_create_courses"

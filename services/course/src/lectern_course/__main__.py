@@ -10,6 +10,7 @@ from lectern_common.migrations import upgrade
 from lectern_common.runtime import Runtime
 from lectern_common.structured_logging import setup_logging
 from lectern_common.telemetry import setup_telemetry, shutdown_telemetry
+
 from lectern_course.bootstrap import CourseApp
 from lectern_course.settings import CourseSettings
 

@@ -11,15 +11,15 @@ from types import TracebackType
 
 import grpc
 from lectern.course.v1 import course_pb2_grpc
-
 from lectern_common.consumer import EventConsumer
 from lectern_common.db import UnitOfWork, create_engine
-from lectern_common.health import database_check
 from lectern_common.grpc_server import GrpcServer
+from lectern_common.health import database_check
 from lectern_common.idempotency import IdempotencyStore
 from lectern_common.identity import InternalTokenVerifier
 from lectern_common.outbox import KafkaEventProducer, OutboxRelay, OutboxWriter
 from lectern_common.runtime import Part
+
 from lectern_course.courses.events import CourseEvents
 from lectern_course.courses.service import CourseService
 from lectern_course.editing.service import EditingService

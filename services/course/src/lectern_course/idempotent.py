@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from lectern_common.idempotency import IdempotencyStore, fingerprint
+from lectern_common.identity import Identity
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from lectern_common.identity import Identity
-from lectern_common.idempotency import IdempotencyStore, fingerprint
 
 T = TypeVar("T", bound=BaseModel)
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from lectern_common.db import new_metadata
 from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-from lectern_common.db import new_metadata
 
 ID = String(36)
 
@@ -79,7 +78,13 @@ class Lesson(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        Index("ix_lessons_live_by_course", "course_id", "chapter_id", "position", postgresql_where=text("deleted_at IS NULL")),
+        Index(
+            "ix_lessons_live_by_course",
+            "course_id",
+            "chapter_id",
+            "position",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
         Index("ix_lessons_id_by_chapter", "chapter_id"),
     )
 

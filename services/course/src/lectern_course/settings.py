@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
-
 from lectern_common.events import COURSE_TOPIC, MEDIA_TOPIC
 from lectern_common.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
 
 
 class CourseSettings(ServiceSettings):

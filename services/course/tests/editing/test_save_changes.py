@@ -6,8 +6,6 @@ import asyncio
 import uuid
 
 import pytest
-from sqlalchemy import select, text
-
 from lectern_common.errors import DomainError, ErrorKind
 from lectern_common.identity import Identity
 from lectern_common.plumbing_tables import outbox_events
@@ -15,6 +13,7 @@ from lectern_course.bootstrap import CourseApp
 from lectern_course.courses.schemas import CourseEditView
 from lectern_course.editing import schemas as ops
 from lectern_course.editing.schemas import SaveResult
+from sqlalchemy import select, text
 
 
 async def create_course(app: CourseApp, owner: Identity, title: str = "Course") -> str:
@@ -58,7 +57,9 @@ async def seeded(app: CourseApp, owner: Identity, chapters: int = 3, lessons: in
     operations: list[ops.Operation] = []
     for c in range(chapters):
         operations.append(ops.AddChapter(temp_id=f"c{c}", title=f"Chapter {c}"))
-        operations += [ops.AddLesson(chapter_id=f"c{c}", temp_id=f"c{c}l{n}", title=f"L{c}.{n}") for n in range(lessons)]
+        operations += [
+            ops.AddLesson(chapter_id=f"c{c}", temp_id=f"c{c}l{n}", title=f"L{c}.{n}") for n in range(lessons)
+        ]
     return course_id, await save(app, owner, course_id, 1, operations)
 
 
@@ -128,7 +129,7 @@ async def test_an_invalid_operation_names_its_index_and_field(
     app: CourseApp, new_user, bad: ops.Operation, field: str, problem: str
 ) -> None:
     owner = new_user()
-    course_id, seeded_result = await seeded(app, owner, chapters=2, lessons=1)
+    course_id, _seeded_result = await seeded(app, owner, chapters=2, lessons=1)
     before = await tree(app, owner, course_id)
     if isinstance(bad, ops.MoveChapter):
         bad = bad.model_copy(update={"chapter_id": before.chapters[0].id})
@@ -169,7 +170,9 @@ async def test_a_lesson_cannot_move_into_a_chapter_deleted_in_an_earlier_save(ap
     await save(app, owner, course_id, 2, [ops.DeleteChapter(chapter_id=second.id)])
 
     with pytest.raises(DomainError) as caught:
-        await save(app, owner, course_id, 3, [ops.MoveLesson(lesson_id=first.lessons[0].id, chapter_id=second.id, position=0)])
+        await save(
+            app, owner, course_id, 3, [ops.MoveLesson(lesson_id=first.lessons[0].id, chapter_id=second.id, position=0)]
+        )
 
     assert caught.value.fields == {"operations.0.chapterId": "chapter was deleted"}
 
@@ -331,5 +334,7 @@ async def test_the_editor_role_may_save_but_a_stranger_may_not(app: CourseApp, n
         await save(app, stranger, course_id, 3, [ops.AddChapter(title="By a stranger")])
     assert caught.value.kind is ErrorKind.NOT_FOUND
     async with app.uow.read_only() as session:
-        count = (await session.execute(text("SELECT count(*) FROM chapters WHERE course_id = :c"), {"c": course_id})).scalar()
+        count = (
+            await session.execute(text("SELECT count(*) FROM chapters WHERE course_id = :c"), {"c": course_id})
+        ).scalar()
     assert count == 2

@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from lectern_common.outbox import OutboxWriter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 COURSE_CREATED = "course.created"
 COURSE_UPDATED = "course.updated"

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lectern.events.v1 import course_events_pb2 as ev
+from lectern_common.identity import Identity
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lectern_common.identity import Identity
 from lectern_course.courses import events as types
 from lectern_course.courses.events import CourseEvents, PendingEvent
 from lectern_course.courses.repository import CourseRepository
@@ -36,7 +36,7 @@ from lectern_course.courses.schemas import (
     Role,
 )
 from lectern_course.editing.outline import media_view
-from lectern_course.errors import course_not_found, invalid_input, owner_only, version_conflict, chapter_not_found
+from lectern_course.errors import chapter_not_found, course_not_found, invalid_input, owner_only, version_conflict
 from lectern_course.idempotent import IdempotentResults
 from lectern_course.settings import CourseSettings
 
@@ -269,7 +269,9 @@ class CourseService:
         await self._emit(session, course, identity, [PendingEvent(event_type, payload)])
         return await self._results.remember(session, identity=identity, mutation=mutation, key=key, result=course)
 
-    async def add_editor(self, session: AsyncSession, identity: Identity, *, course_id: str, user_id: str) -> CourseView:
+    async def add_editor(
+        self, session: AsyncSession, identity: Identity, *, course_id: str, user_id: str
+    ) -> CourseView:
         """Make ``user_id`` a co-instructor (owner only); adding one twice changes nothing."""
         if not user_id.strip():
             raise invalid_input({"userId": "must not be empty"})
@@ -317,9 +319,7 @@ class CourseService:
         answers = []
         for ref in refs:
             row = rows.get((ref.type, ref.id)) if ref.type is not None else None
-            visible = row is not None and (
-                identity.is_service or row.owner_id == identity.user_id or row.is_editor
-            )
+            visible = row is not None and (identity.is_service or row.owner_id == identity.user_id or row.is_editor)
             if not visible or row.course_deleted_at is not None or row.resource_deleted_at is not None:
                 answers.append(ResolvedResource(ref=ref, exists=False))
                 continue

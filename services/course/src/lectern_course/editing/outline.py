@@ -150,7 +150,9 @@ class Outline:
                 title=chapter.title,
                 position=cpos,
                 lessons=[
-                    LessonView(id=lesson.id, title=lesson.title, position=lpos, media_id=lesson.media_id, media=lesson.media)
+                    LessonView(
+                        id=lesson.id, title=lesson.title, position=lpos, media_id=lesson.media_id, media=lesson.media
+                    )
                     for lpos, lesson in enumerate(chapter.lessons)
                 ],
             )
@@ -317,7 +319,9 @@ class Outline:
             raise invalid_operation(i, "lessonId", "unknown lesson")
         return lesson
 
-    def _media(self, i: int, media_id: str | None, media: dict[str, MediaFacts], actor_id: str) -> MediaSummaryView | None:
+    def _media(
+        self, i: int, media_id: str | None, media: dict[str, MediaFacts], actor_id: str
+    ) -> MediaSummaryView | None:
         if not media_id:
             return None
         facts = media.get(media_id)
@@ -335,9 +339,7 @@ class Outline:
             self.course_patch["title"] = self._title(i, "patch.title", patch.title)
         if patch.description is not None:
             if len(patch.description) > self._max_description:
-                raise invalid_operation(
-                    i, "patch.description", f"must be at most {self._max_description} characters"
-                )
+                raise invalid_operation(i, "patch.description", f"must be at most {self._max_description} characters")
             self.course_patch["description"] = patch.description
 
     # -- events ------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ import uuid
 from datetime import UTC, datetime
 
 from lectern.events.v1 import course_events_pb2 as ev
+from lectern_common.identity import Identity
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lectern_common.identity import Identity
 from lectern_course.courses import events as types
 from lectern_course.courses.events import CourseEvents, PendingEvent
 from lectern_course.courses.repository import CourseRepository
@@ -62,9 +62,7 @@ class EditingService:
         if replay is not None:
             return replay
         if len(operations) > self._settings.max_operations_per_save:
-            raise invalid_input(
-                {"operations": f"at most {self._settings.max_operations_per_save} operations per save"}
-            )
+            raise invalid_input({"operations": f"at most {self._settings.max_operations_per_save} operations per save"})
 
         repo = CourseRepository(session)
         row, role = await find_course(repo, identity, course_id, for_update=True)
@@ -89,7 +87,9 @@ class EditingService:
                 identity=identity,
                 mutation="save",
                 key=idempotency_key,
-                result=SaveResult(course=CourseEditView(course=course_view(row, role), chapters=outline.views()), id_map={}),
+                result=SaveResult(
+                    course=CourseEditView(course=course_view(row, role), chapters=outline.views()), id_map={}
+                ),
             )
 
         changes = outline.changes(datetime.now(UTC))

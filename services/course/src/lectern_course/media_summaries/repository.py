@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_course.models import MediaSummary

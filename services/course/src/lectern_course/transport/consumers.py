@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 
 from lectern.events.v1 import media_events_pb2 as media_ev
+from lectern_common.events import Event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lectern_common.events import Event
 from lectern_course.editing.service import EditingService
 from lectern_course.media_summaries.service import GONE_BY_LIFECYCLE_EVENT, MediaFileFacts, MediaSummaryService
 
@@ -49,7 +49,9 @@ class MediaEventHandler:
             facts = facts_from_event(event.unpack(media_ev.MediaFileChanged))
             await self._summaries.record_file(session, facts)
             if event.type == "media.file.ready":
-                lesson_id = await self._editing.add_uploaded_lesson(session, facts, actor_id=event.actor_id or facts.owner_id)
+                lesson_id = await self._editing.add_uploaded_lesson(
+                    session, facts, actor_id=event.actor_id or facts.owner_id
+                )
                 if lesson_id:
                     log.info("upload %s added lesson %s", facts.upload_operation_id, lesson_id)
         elif event.type in GONE_BY_LIFECYCLE_EVENT:

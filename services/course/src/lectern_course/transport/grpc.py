@@ -9,10 +9,10 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from lectern.course.v1 import course_pb2 as pb
 from lectern.course.v1 import course_pb2_grpc
-
 from lectern_common.db import UnitOfWork
 from lectern_common.errors import DomainError, ErrorKind
 from lectern_common.identity import Identity, current_identity
+
 from lectern_course.courses.schemas import (
     CourseEditView,
     CoursePatch,
@@ -152,7 +152,9 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
         self._courses = courses
         self._editing = editing
 
-    async def CreateCourse(self, request: pb.CreateCourseRequest, context: grpc.aio.ServicerContext) -> pb.CreateCourseResponse:
+    async def CreateCourse(
+        self, request: pb.CreateCourseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CreateCourseResponse:
         async with self._uow() as session:
             course = await self._courses.create_course(
                 session,
@@ -163,7 +165,9 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
             )
         return pb.CreateCourseResponse(course=course_to_pb(course))
 
-    async def ListMyCourses(self, request: pb.ListMyCoursesRequest, context: grpc.aio.ServicerContext) -> pb.ListMyCoursesResponse:
+    async def ListMyCourses(
+        self, request: pb.ListMyCoursesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMyCoursesResponse:
         async with self._uow.read_only() as session:
             page = await self._courses.list_my_courses(
                 session,
@@ -182,14 +186,18 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
             next_cursor=page.next_cursor,
         )
 
-    async def GetCourseEdit(self, request: pb.GetCourseEditRequest, context: grpc.aio.ServicerContext) -> pb.GetCourseEditResponse:
+    async def GetCourseEdit(
+        self, request: pb.GetCourseEditRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetCourseEditResponse:
         async with self._uow.read_only() as session:
             edit = await self._courses.get_course_edit(
                 session, _identity(), request.course_id, include_deleted=request.include_deleted
             )
         return pb.GetCourseEditResponse(course=edit_to_pb(edit))
 
-    async def UpdateCourse(self, request: pb.UpdateCourseRequest, context: grpc.aio.ServicerContext) -> pb.UpdateCourseResponse:
+    async def UpdateCourse(
+        self, request: pb.UpdateCourseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UpdateCourseResponse:
         async with self._uow() as session:
             course = await self._courses.update_course(
                 session,
@@ -216,14 +224,18 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
             )
         return pb.SaveCourseChangesResponse(course=edit_to_pb(result.course), id_map=result.id_map)
 
-    async def DeleteCourse(self, request: pb.DeleteCourseRequest, context: grpc.aio.ServicerContext) -> pb.DeleteCourseResponse:
+    async def DeleteCourse(
+        self, request: pb.DeleteCourseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteCourseResponse:
         async with self._uow() as session:
             course = await self._courses.delete_course(
                 session, _identity(), course_id=request.course_id, idempotency_key=request.idempotency_key
             )
         return pb.DeleteCourseResponse(course=course_to_pb(course))
 
-    async def RestoreCourse(self, request: pb.RestoreCourseRequest, context: grpc.aio.ServicerContext) -> pb.RestoreCourseResponse:
+    async def RestoreCourse(
+        self, request: pb.RestoreCourseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RestoreCourseResponse:
         async with self._uow() as session:
             course = await self._courses.restore_course(
                 session, _identity(), course_id=request.course_id, idempotency_key=request.idempotency_key
