@@ -1,0 +1,46 @@
+"""``python -m lectern_upload serve|migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from lectern_common.migrations import upgrade
+from lectern_common.runtime import Runtime
+from lectern_common.structured_logging import setup_logging
+from lectern_common.telemetry import setup_telemetry
+from lectern_upload.bootstrap import build
+from lectern_upload.settings import UploadSettings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+log = logging.getLogger("lectern_upload")
+
+
+async def serve(settings: UploadSettings) -> None:
+    # boto3 runs in threads: parts in flight for many uploads at once need more than the
+    # default executor's cpu+4 workers.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=64, thread_name_prefix="io"))
+    async with build(settings) as app:
+        runtime = Runtime(grace_seconds=settings.shutdown_grace_seconds)
+        app.add_parts(runtime)
+        await runtime.run()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="lectern_upload")
+    parser.add_argument("command", choices=["serve", "migrate"])
+    args = parser.parse_args()
+    settings = UploadSettings()
+    setup_logging(settings.service_name, settings.log_level, settings.log_json)
+    if args.command == "migrate":
+        upgrade(settings.database_url, MIGRATIONS_DIR)
+        return
+    setup_telemetry(settings.service_name, settings.otlp_endpoint)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Upload service settings (``LECTERN_UPLOAD_*``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from lectern_common.settings import ServiceSettings
+
+MIB = 1024 * 1024
+# S3 refuses parts under 5 MiB (except the last); 8 MiB is also boto3's default part size.
+MIN_PART_SIZE = 5 * MIB
+
+
+class UploadSettings(ServiceSettings):
+    """Plumbing from ServiceSettings plus the upload domain's limits and tuning."""
+
+    model_config = SettingsConfigDict(env_prefix="LECTERN_UPLOAD_", extra="ignore", frozen=True)
+
+    service_name: str = "upload"
+    grpc_port: int = 50054
+    http_port: int = 8081
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/lectern_upload"
+    database_pool_size: int = 20
+
+    # Where clients send bytes: CreateUpload answers <tus_public_url><upload id>.
+    tus_public_url: str = "http://127.0.0.1:8081/files/"
+    storage_prefix: str = "uploads/"
+
+    # Storage tuning: bytes are buffered up to one part, then sent with UploadPart; up to
+    # part_upload_concurrency parts of one upload are in flight while the next one is received.
+    part_size_bytes: int = 8 * MIB
+    part_upload_concurrency: int = 2
+    # The chunk size CreateUpload advises: a multiple of the part size, so PATCHes end on part
+    # boundaries and no tail object has to be written and read back between them.
+    advised_chunk_parts: int = 4
+
+    # Limits.
+    max_upload_bytes: int = 20 * 1024 * MIB
+    allowed_mime_types: tuple[str, ...] = ("video/*", "audio/*", "image/*", "application/pdf")
+    max_concurrent_uploads_per_user: int = 10
+    user_quota_bytes: int = 200 * 1024 * MIB
+    upload_ttl_seconds: int = 24 * 3600
+
+    # Tokens: HS256 key for upload-scoped and upload-creation tokens (shared with the gateway only
+    # if it mints creation tokens itself; the main path is CreateUpload over gRPC).
+    upload_token_secret: SecretStr = SecretStr("dev-upload-token-secret-change-me-0123456789")
+    creation_token_ttl_seconds: int = 3600
+
+    # Progress to realtime: at most one message per interval per upload, each with a short timeout.
+    progress_interval_seconds: float = 0.1
+    progress_timeout_seconds: float = 0.5
+
+    # Janitor: how often expired uploads are aborted.
+    janitor_interval_seconds: float = 60.0
+
+    # Browsers: origins allowed by CORS ("*" in dev).
+    cors_allow_origins: tuple[str, ...] = Field(default=("*",))
+
+    @field_validator("part_size_bytes")
+    @classmethod
+    def _part_size_is_s3_valid(cls, value: int) -> int:
+        if value < MIN_PART_SIZE or value % 64:
+            raise ValueError("part_size_bytes must be at least 5 MiB and a multiple of 64")
+        return value
+
+    @field_validator("tus_public_url")
+    @classmethod
+    def _ends_with_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"

@@ -1,0 +1,78 @@
+"""What goes in and out of the upload service (no transport types here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class UploadStatus(StrEnum):
+    PENDING = "pending"
+    UPLOADING = "uploading"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+ACTIVE = (UploadStatus.PENDING, UploadStatus.UPLOADING)
+# Uploads that count against the byte quota: everything that is or will be stored.
+STORED_OR_STORING = (UploadStatus.PENDING, UploadStatus.UPLOADING, UploadStatus.PROCESSING, UploadStatus.COMPLETED)
+
+
+class BodyInterrupted(Exception):
+    """The client went away in the middle of a PATCH body (the transport raises it)."""
+
+
+@dataclass(frozen=True)
+class NewUpload:
+    file_name: str
+    size_bytes: int | None  # None: Upload-Defer-Length
+    mime_type: str
+    course_id: str | None = None
+    chapter_id: str | None = None
+    lesson_title: str | None = None
+    tus_metadata: str | None = None
+
+
+@dataclass(frozen=True)
+class UploadView:
+    id: str
+    owner_id: str
+    status: UploadStatus
+    offset: int
+    size_bytes: int | None
+    file_name: str
+    mime_type: str
+    course_id: str | None
+    chapter_id: str | None
+    lesson_title: str | None
+    tus_metadata: str | None
+    checksum: str | None
+    storage_key: str
+    bucket: str
+    error: str | None
+    created_at: datetime
+    expires_at: datetime
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+
+@dataclass(frozen=True)
+class CreatedUpload:
+    upload: UploadView
+    upload_url: str
+    upload_token: str
+    chunk_size_bytes: int
+
+
+@dataclass(frozen=True)
+class ChunkChecksum:
+    """An Upload-Checksum header: algorithm and the expected digest (raw bytes)."""
+
+    algorithm: str
+    digest: bytes
