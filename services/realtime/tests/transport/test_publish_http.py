@@ -17,27 +17,64 @@ async def test_publish_needs_the_service_credential(start_replica, client, uniqu
 @pytest.mark.parametrize(
     ("channel", "message", "status", "code", "field"),
     [
-        ("lobby", {"type": "upload-progress", "operationId": "o", "data": {"progress": 1}}, 422,
-         "realtime.invalid_channel", "channel"),
-        ("user:a b", {"type": "upload-progress", "operationId": "o", "data": {"progress": 1}}, 422,
-         "realtime.invalid_channel", "channel"),
+        (
+            "lobby",
+            {"type": "upload-progress", "operationId": "o", "data": {"progress": 1}},
+            422,
+            "realtime.invalid_channel",
+            "channel",
+        ),
+        (
+            "user:a b",
+            {"type": "upload-progress", "operationId": "o", "data": {"progress": 1}},
+            422,
+            "realtime.invalid_channel",
+            "channel",
+        ),
         ("user:u", {"type": "subscribed"}, 422, "realtime.invalid_message", "type"),
-        ("user:u", {"type": "upload-progress", "data": {"progress": 1}}, 422, "realtime.invalid_message",
-         "operationId"),
-        ("user:u", {"type": "upload-progress", "operationId": "o", "data": {"progress": 101}}, 422,
-         "realtime.invalid_message", "data.progress"),
+        (
+            "user:u",
+            {"type": "upload-progress", "data": {"progress": 1}},
+            422,
+            "realtime.invalid_message",
+            "operationId",
+        ),
+        (
+            "user:u",
+            {"type": "upload-progress", "operationId": "o", "data": {"progress": 101}},
+            422,
+            "realtime.invalid_message",
+            "data.progress",
+        ),
         ("user:u", {"type": "upload-complete", "data": {}}, 422, "realtime.invalid_message", "data.mediaId"),
         ("user:u", {"type": "upload-failed", "data": {"error": ""}}, 422, "realtime.invalid_message", "data.error"),
-        ("user:u", {"type": "invalidate", "data": {"resources": []}}, 422, "realtime.invalid_message",
-         "data.resources"),
-        ("course:c1", {"type": "invalidate", "courseId": "c2", "data": {"resources": ["videos"]}}, 422,
-         "realtime.invalid_message", "courseId"),
-        ("user:u", {"type": "invalidate", "seq": 9, "data": {"resources": ["videos"]}}, 422,
-         "realtime.invalid_message", "message"),
+        (
+            "user:u",
+            {"type": "invalidate", "data": {"resources": []}},
+            422,
+            "realtime.invalid_message",
+            "data.resources",
+        ),
+        (
+            "course:c1",
+            {"type": "invalidate", "courseId": "c2", "data": {"resources": ["videos"]}},
+            422,
+            "realtime.invalid_message",
+            "courseId",
+        ),
+        (
+            "user:u",
+            {"type": "invalidate", "seq": 9, "data": {"resources": ["videos"]}},
+            422,
+            "realtime.invalid_message",
+            "message",
+        ),
         ("user:u", "hello", 422, "realtime.invalid_message", "message"),
     ],
 )
-async def test_invalid_publishes_answer_a_structured_error(start_replica, client, channel, message, status, code, field):
+async def test_invalid_publishes_answer_a_structured_error(
+    start_replica, client, channel, message, status, code, field
+):
     a = await start_replica()
     response = await client.publish(a, channel, message)
     assert response.status_code == status, response.text
@@ -63,7 +100,9 @@ async def test_a_message_over_4_kib_is_refused_and_nothing_is_lost(start_replica
         )
         assert huge.status_code == 413
         # the refused messages took no seq and reached nobody: the next one is seq 1
-        ok = await client.publish(a, f"user:{user}", {"type": "upload-failed", "operationId": "op", "data": {"error": "e"}})
+        ok = await client.publish(
+            a, f"user:{user}", {"type": "upload-failed", "operationId": "op", "data": {"error": "e"}}
+        )
         assert ok.json()["data"]["seq"] == 1
         assert (await client.recv_json(ws))["seq"] == 1
 

@@ -40,7 +40,9 @@ async def test_every_tab_of_a_user_gets_every_message_in_order(start_replica, cl
             assert (await client.recv_json(tab))["type"] == "subscribed"
         for i in range(30):
             replica = a if i % 2 else b
-            assert (await client.publish(replica, f"course:{course}", client.progress("op", i, course))).status_code == 200
+            assert (
+                await client.publish(replica, f"course:{course}", client.progress("op", i, course))
+            ).status_code == 200
         for tab in (tab1, tab2, tab3):
             got = [await client.recv_json(tab) for _ in range(30)]
             assert [m["seq"] for m in got] == list(range(1, 31))
@@ -135,7 +137,10 @@ async def test_live_messages_during_recovery_are_neither_lost_nor_repeated(start
 @pytest.mark.parametrize(
     ("make_token", "reason"),
     [
-        (lambda user: RealtimeTokenIssuer("forged-secret-forged-secret-forged-0123").issue(user).token, "invalid token"),
+        (
+            lambda user: RealtimeTokenIssuer("forged-secret-forged-secret-forged-0123").issue(user).token,
+            "invalid token",
+        ),
         (
             lambda user: jwt.encode(
                 {"iss": ISSUER, "aud": AUDIENCE, "sub": user, "courses": [], "exp": int(time.time()) - 60},

@@ -91,11 +91,7 @@ def validate_message(channel: Channel, message: object, *, max_bytes: int) -> st
         _require_str(data, "error", "data.error")
     elif kind == "invalidate":
         resources = data.get("resources")
-        if (
-            not isinstance(resources, list)
-            or not resources
-            or not all(isinstance(r, str) and r for r in resources)
-        ):
+        if not isinstance(resources, list) or not resources or not all(isinstance(r, str) and r for r in resources):
             raise errors.invalid_message("data.resources must be a non-empty list of names", "data.resources")
     body: dict[str, Any] = {"type": kind, "channel": channel.name}
     for key in ("courseId", "operationId"):

@@ -133,9 +133,7 @@ class EventFanoutConsumer:
             with tracer(__name__).start_as_current_span(f"realtime {event.type}"):
                 for index, out in enumerate(outgoing):
                     try:
-                        result = await self._publisher.publish(
-                            out.channel, out.message, dedup_id=f"{event.id}:{index}"
-                        )
+                        result = await self._publisher.publish(out.channel, out.message, dedup_id=f"{event.id}:{index}")
                     except DomainError as exc:
                         if exc.kind is ErrorKind.UNAVAILABLE:
                             raise

@@ -1,0 +1,90 @@
+"""Kafka → WebSocket, through a real broker, with Redis-based dedup of redelivered events."""
+
+from __future__ import annotations
+
+import uuid
+
+from lectern.events.v1 import course_events_pb2, upload_events_pb2
+from lectern_common.events import build_envelope
+from lectern_common.outbox import KafkaEventProducer
+
+
+async def test_durable_events_become_messages_on_the_right_channels(lectern_infra, start_replica, client, unique):
+    run = uuid.uuid4().hex[:8]
+    topics = {name: f"test.rt.{run}.{name}" for name in ("upload", "media", "course")}
+    await lectern_infra.create_topics(list(topics.values()), partitions=1)
+    a = await start_replica(
+        consume_events=True,
+        consumer_group=f"realtime-test-{run}",
+        upload_topic=topics["upload"],
+        media_topic=topics["media"],
+        course_topic=topics["course"],
+    )
+    user, course = unique("u"), unique("c")
+    producer = KafkaEventProducer(lectern_infra.urls.kafka_bootstrap, client_id="realtime-test")
+    lesson_added = build_envelope(
+        event_type="course.lesson.added",
+        aggregate_id=course,
+        aggregate_version=3,
+        actor_id=user,
+        payload=course_events_pb2.LessonChanged(
+            course_id=course, chapter_id="ch1", lesson_id="l1", media_id="m1", upload_operation_id="op1"
+        ),
+    )
+    upload_failed = build_envelope(
+        event_type="upload.expired",
+        aggregate_id="op2",
+        aggregate_version=2,
+        actor_id=user,
+        payload=upload_events_pb2.UploadChanged(operation_id="op2", owner_id=user),
+    )
+    async with client.socket(a, client.token(user, (course,))) as ws:
+        await ws.send(f'{{"type": "subscribe", "channel": "course:{course}"}}')
+        assert (await client.recv_json(ws))["type"] == "subscribed"
+        try:
+            await producer.send_batch(
+                [
+                    (topics["course"], course, lesson_added.SerializeToString(), []),
+                    (topics["upload"], "op2", upload_failed.SerializeToString(), []),
+                    (topics["upload"], "op3", b"not an envelope", []),  # skipped, never blocks
+                    (topics["course"], course, lesson_added.SerializeToString(), []),  # redelivered
+                ]
+            )
+        finally:
+            await producer.stop()
+        frames = [await client.recv_json(ws, timeout=20) for _ in range(3)]
+        await client.assert_silent(ws, wait=1.0)
+    by_type = {f["type"]: f for f in frames}
+    assert by_type["upload-complete"] == {
+        "seq": 1,
+        "type": "upload-complete",
+        "channel": f"course:{course}",
+        "courseId": course,
+        "operationId": "op1",
+        "data": {"mediaId": "m1", "lessonId": "l1"},
+    }
+    assert by_type["invalidate"]["data"] == {"resources": ["videos", "chapters"]}
+    assert by_type["invalidate"]["seq"] == 2
+    assert by_type["upload-failed"]["channel"] == f"user:{user}"
+    assert by_type["upload-failed"]["data"] == {"error": "upload expired", "status": "expired"}
+    assert a.realtime.consumer.duplicates == 2 and a.realtime.consumer.skipped == 1
+
+
+async def test_a_redelivered_event_publishes_nothing_twice(start_replica, client, unique):
+    a = await start_replica()
+    user, course = unique("u"), unique("c")
+    envelope = build_envelope(
+        event_type="course.chapter.renamed",
+        aggregate_id=course,
+        aggregate_version=1,
+        actor_id=user,
+        payload=course_events_pb2.ChapterChanged(course_id=course, chapter_id="ch1", title="t"),
+    )
+    consumer, topic = a.realtime.consumer, a.realtime.settings.course_topic
+    async with client.socket(a, client.token(user, (course,))) as ws:
+        await ws.send(f'{{"type": "subscribe", "channel": "course:{course}"}}')
+        await client.recv_json(ws)
+        assert await consumer.process(topic, envelope.SerializeToString()) == 1
+        assert await consumer.process(topic, envelope.SerializeToString()) == 0
+        assert (await client.recv_json(ws))["seq"] == 1
+        await client.assert_silent(ws)
