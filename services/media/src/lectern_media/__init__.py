@@ -1,0 +1,1 @@
+"""Lectern's media service: files, links to course content, usage, audit, soft delete, purge."""

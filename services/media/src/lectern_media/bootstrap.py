@@ -1,0 +1,155 @@
+"""The one wiring point: builds everything the media service runs from its settings, and closes it.
+
+Tests use the same ``MediaApp`` in-process, so they exercise the real wiring.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from types import TracebackType
+
+import grpc
+from lectern.media.v1 import media_pb2_grpc
+from lectern_common.consumer import EventConsumer
+from lectern_common.db import UnitOfWork, create_engine
+from lectern_common.grpc_client import open_channel
+from lectern_common.grpc_server import GrpcServer
+from lectern_common.health import database_check
+from lectern_common.idempotency import IdempotencyStore
+from lectern_common.identity import InternalTokenIssuer, InternalTokenVerifier
+from lectern_common.objectstore import ObjectStore, S3ObjectStore
+from lectern_common.outbox import KafkaEventProducer, OutboxRelay, OutboxWriter
+from lectern_common.runtime import Runtime
+
+from lectern_media.audit.service import AuditService
+from lectern_media.course_directory import CourseDirectory
+from lectern_media.deletion.purge import PurgeJob
+from lectern_media.deletion.service import DeletionService
+from lectern_media.events import MediaEvents
+from lectern_media.library.service import LibraryService
+from lectern_media.links.service import LinkService
+from lectern_media.settings import MediaSettings
+from lectern_media.transport.consumers import MediaEventHandler
+from lectern_media.transport.course_client import GrpcCourseDirectory
+from lectern_media.transport.grpc import SERVICE_NAME, MediaServicer
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def migrations_dir(settings: MediaSettings) -> Path:
+    return Path(settings.migrations_dir) if settings.migrations_dir else MIGRATIONS_DIR
+
+
+class ObjectStoreRegistry:
+    """One S3ObjectStore per bucket, made on first use (files remember the bucket they landed in)."""
+
+    def __init__(self, settings: MediaSettings) -> None:
+        self._settings = settings
+        self._stores: dict[str, ObjectStore] = {}
+
+    def __call__(self, bucket: str) -> ObjectStore:
+        if bucket not in self._stores:
+            s = self._settings
+            self._stores[bucket] = S3ObjectStore(
+                endpoint_url=s.s3_endpoint,
+                bucket=bucket or s.s3_bucket,
+                access_key=s.s3_access_key.get_secret_value(),
+                secret_key=s.s3_secret_key.get_secret_value(),
+                region=s.s3_region,
+            )
+        return self._stores[bucket]
+
+
+class MediaApp:
+    """Everything media runs, built from settings; ``async with MediaApp(settings) as app``."""
+
+    def __init__(self, settings: MediaSettings, *, course_directory: CourseDirectory | None = None) -> None:
+        self.settings = settings
+        self.engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        self.uow = UnitOfWork(self.engine)
+        issuer = InternalTokenIssuer(
+            settings.internal_token_secret.get_secret_value(), ttl_seconds=settings.internal_token_ttl_seconds
+        )
+        self._course_channel: grpc.aio.Channel | None = None
+        if course_directory is None:
+            self._course_channel = open_channel(settings.course_grpc_target)
+            course_directory = GrpcCourseDirectory(
+                self._course_channel, issuer, timeout=settings.course_call_timeout_seconds
+            )
+        self.course_directory = course_directory
+        self.object_stores = ObjectStoreRegistry(settings)
+        events = MediaEvents(OutboxWriter(), topic=settings.media_topic)
+        self.library = LibraryService(events)
+        self.links = LinkService(course_directory, events)
+        self.deletion = DeletionService(
+            course_directory, events, self.object_stores, retention=timedelta(days=settings.retention_days)
+        )
+        self.audit = AuditService()
+        self.servicer = MediaServicer(
+            uow=self.uow,
+            library=self.library,
+            links=self.links,
+            deletion=self.deletion,
+            audit=self.audit,
+            idempotency=IdempotencyStore(),
+        )
+        self.grpc_server = GrpcServer(
+            host=settings.bind_host,
+            port=settings.grpc_port,
+            verifier=InternalTokenVerifier(settings.internal_token_secret.get_secret_value()),
+            register=lambda server: media_pb2_grpc.add_MediaServiceServicer_to_server(self.servicer, server),
+            service_names=[SERVICE_NAME],
+            readiness_checks=[database_check(self.engine)],
+            grace_seconds=settings.shutdown_grace_seconds,
+        )
+        self.event_handler = MediaEventHandler(self.library, self.links)
+        self.consumer = EventConsumer(
+            name="media",
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=settings.consumer_group,
+            topics=[settings.upload_topic, settings.course_topic],
+            uow=self.uow,
+            handler=self.event_handler,
+        )
+        self.relay = OutboxRelay(
+            self.engine, KafkaEventProducer(settings.kafka_bootstrap, client_id="lectern-media"), name="media"
+        )
+        self.purge_job = PurgeJob(
+            self.uow,
+            self.deletion,
+            interval=settings.purge_interval_seconds,
+            batch_size=settings.purge_batch_size,
+        )
+
+    def parts(self) -> dict[str, Callable[[object], Awaitable[None]]]:
+        """Every long-running part, for one Runtime."""
+        return {
+            "grpc": self.grpc_server.run,
+            "outbox-relay": self.relay.run,
+            "consumer": self.consumer.run,
+            "purge": self.purge_job.run,
+        }  # type: ignore[dict-item]
+
+    def runtime(self) -> Runtime:
+        runtime = Runtime(grace_seconds=self.settings.shutdown_grace_seconds)
+        for name, part in self.parts().items():
+            runtime.add(name, part)  # type: ignore[arg-type]
+        return runtime
+
+    async def aclose(self) -> None:
+        if self._course_channel is not None:
+            await self._course_channel.close()
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> MediaApp:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,50 @@
+"""What deleting, previewing and restoring a file answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from lectern_media.library.schemas import MediaView
+from lectern_media.links.schemas import LinkView
+
+
+class DeleteMode(StrEnum):
+    SOFT = "soft"
+    HARD = "hard"
+
+
+@dataclass(frozen=True)
+class AffectedCourse:
+    course_id: str
+    title: str
+    published: bool
+    link_count: int
+
+
+@dataclass(frozen=True)
+class DeletionOutcome:
+    media: MediaView
+    removed_links: list[LinkView]
+    affected_courses: list[AffectedCourse]
+    bytes_reclaimed: int | None
+    dry_run: bool
+
+
+class SkipReason(StrEnum):
+    TARGET_DELETED = "target_deleted"
+    NOT_EDITABLE = "not_editable"
+    ALREADY_LINKED = "already_linked"
+
+
+@dataclass(frozen=True)
+class SkippedLink:
+    link: LinkView
+    reason: SkipReason
+
+
+@dataclass(frozen=True)
+class RestoreOutcome:
+    media: MediaView
+    restored_links: list[LinkView]
+    skipped_links: list[SkippedLink]

@@ -1,0 +1,311 @@
+"""Delete protection, soft delete with a snapshot of the file's links, restore, purge, and the
+object-store deletions that follow a hard delete.
+
+Every path that removes a file or adds a link locks the file's row first (SELECT ... FOR UPDATE),
+so a link and a hard delete of the same file are serialized: either the delete sees the link and
+refuses, or the link finds no file. The links' foreign key (ON DELETE RESTRICT) backs this up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from lectern_common.errors import DomainError
+from lectern_common.identity import Identity
+from lectern_common.objectstore import ObjectStore
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lectern_media.audit.repository import AuditAction, AuditRepository
+from lectern_media.course_directory import CourseDirectory, ResolvedTarget
+from lectern_media.deletion.repository import ObjectDeletionRepository, SnapshotRepository
+from lectern_media.deletion.schemas import (
+    AffectedCourse,
+    DeleteMode,
+    DeletionOutcome,
+    RestoreOutcome,
+    SkippedLink,
+    SkipReason,
+)
+from lectern_media.errors import has_dependencies, invalid, media_deleted, media_not_deleted
+from lectern_media.events import FILE_HARD_DELETED, FILE_PURGED, FILE_RESTORED, FILE_SOFT_DELETED, MediaEvents
+from lectern_media.library.access import find_owned, to_view
+from lectern_media.library.repository import MediaRepository
+from lectern_media.links.repository import LinkRepository
+from lectern_media.links.schemas import LinkView, ResourceRef, ResourceType
+
+log = logging.getLogger(__name__)
+
+ObjectStores = Callable[[str], ObjectStore]
+"""The object store for a bucket name."""
+
+SYSTEM_ACTOR = "system:media"
+
+
+class DeletionService:
+    def __init__(
+        self,
+        directory: CourseDirectory,
+        events: MediaEvents,
+        object_stores: ObjectStores,
+        *,
+        retention: timedelta,
+        object_call_timeout: float = 30.0,
+    ) -> None:
+        self._directory = directory
+        self._events = events
+        self._stores = object_stores
+        self.retention = retention
+        self._object_timeout = object_call_timeout
+
+    async def delete(
+        self,
+        session: AsyncSession,
+        identity: Identity,
+        media_id: str,
+        *,
+        mode: DeleteMode | None,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> DeletionOutcome:
+        """Soft or hard delete a file, or (``dry_run``) answer what that would do and change nothing.
+
+        Hard delete is refused with HAS_DEPENDENCIES while any link exists. Soft delete of a linked
+        file needs ``force``; it snapshots the links (for restore), removes them and records it.
+        A dry run never refuses: it lists the links that would go (or that block a hard delete),
+        the courses they sit in with their publish state, and the bytes a hard delete frees.
+        """
+        if mode is None:
+            raise invalid("mode", {"mode": "must be soft or hard"})
+        repo = MediaRepository(session)
+        if dry_run:
+            media = await find_owned(repo, identity, media_id)
+            links = await LinkRepository(session).for_media(media.id)
+            return DeletionOutcome(
+                media=to_view(media),
+                removed_links=links,
+                affected_courses=await self._affected_courses(identity, links, strict=True),
+                bytes_reclaimed=media.size_bytes if mode is DeleteMode.HARD else None,
+                dry_run=True,
+            )
+        media = await find_owned(repo, identity, media_id, lock=True)
+        links_repo = LinkRepository(session)
+        links = await links_repo.for_media(media.id)
+        audit = AuditRepository(session)
+        now = datetime.now(UTC)
+
+        if mode is DeleteMode.HARD:
+            if links:
+                raise has_dependencies(
+                    f"media {media.id} is used in {len(links)} place(s); unlink it first",
+                    [link.to_api() for link in links],
+                    len(links),
+                )
+            view = to_view(media)
+            await audit.add(
+                media_id=media.id,
+                owner_id=media.owner_id,
+                action=AuditAction.HARD_DELETE,
+                actor_id=identity.user_id,
+                details={"sizeBytes": media.size_bytes, "wasSoftDeleted": media.deleted_at is not None},
+            )
+            await self._events.lifecycle(session, FILE_HARD_DELETED, media, course_ids=(), actor_id=identity.user_id)
+            await ObjectDeletionRepository(session).enqueue(
+                media_id=media.id, bucket=media.bucket, storage_key=media.storage_key
+            )
+            await repo.delete(media.id)
+            return DeletionOutcome(
+                media=view, removed_links=[], affected_courses=[], bytes_reclaimed=media.size_bytes, dry_run=False
+            )
+
+        if media.deleted_at is not None:
+            raise media_deleted(media.id)
+        if links and not force:
+            raise has_dependencies(
+                f"media {media.id} is used in {len(links)} place(s); pass force to remove those links",
+                [link.to_api() for link in links],
+                len(links),
+            )
+        snapshot_id = await SnapshotRepository(session).add(
+            media_id=media.id, taken_by=identity.user_id, links=[link.to_api() for link in links]
+        )
+        removed = await links_repo.remove_all_for_media(media.id) if links else []
+        course_ids = sorted({link.course_id for link in removed})
+        media.usage_count = 0
+        media.deleted_at = now
+        media.deleted_by = identity.user_id
+        media.version += 1
+        media.updated_at = now
+        await session.flush()
+        await audit.add(
+            media_id=media.id,
+            owner_id=media.owner_id,
+            action=AuditAction.SOFT_DELETE,
+            actor_id=identity.user_id,
+            details={"force": force, "snapshotId": snapshot_id, "removedLinks": len(removed), "courseIds": course_ids},
+        )
+        # One event for the whole removal: it names the courses, so their caches can refresh.
+        await self._events.lifecycle(
+            session, FILE_SOFT_DELETED, media, course_ids=course_ids, actor_id=identity.user_id
+        )
+        return DeletionOutcome(
+            media=to_view(media),
+            removed_links=removed,
+            affected_courses=await self._affected_courses(identity, removed, strict=False),
+            bytes_reclaimed=None,
+            dry_run=False,
+        )
+
+    async def restore(
+        self, session: AsyncSession, identity: Identity, media_id: str, *, restore_links: bool
+    ) -> RestoreOutcome:
+        """Bring a soft-deleted file back; with ``restore_links``, re-create the links of its
+        deletion snapshot whose targets still exist and are editable (course decides), and report
+        each one skipped with the reason."""
+        repo = MediaRepository(session)
+        media = await find_owned(repo, identity, media_id)
+        if media.deleted_at is None:
+            raise media_not_deleted(media.id)
+        snapshot = await SnapshotRepository(session).latest_unconsumed(media.id)
+        wanted = [LinkView.from_api(d) for d in snapshot.links] if (snapshot and restore_links) else []
+        resolved: dict[ResourceRef, ResolvedTarget] = {}
+        if wanted:
+            # Asked before the row lock, like link: a slow peer must not hold the file.
+            resolved = await self._directory.resolve(identity, [link.ref for link in wanted])
+
+        media = await find_owned(repo, identity, media_id, lock=True)
+        if media.deleted_at is None:
+            raise media_not_deleted(media.id)  # a concurrent restore won
+        skipped: list[SkippedLink] = []
+        rows = []
+        for link in wanted:
+            target = resolved.get(link.ref)
+            if target is None or not target.exists:
+                skipped.append(SkippedLink(link, SkipReason.TARGET_DELETED))
+            elif not target.can_edit:
+                skipped.append(SkippedLink(link, SkipReason.NOT_EDITABLE))
+            else:
+                rows.append(
+                    {
+                        "media_id": media.id,
+                        "resource_type": link.resource_type.value,
+                        "resource_id": link.resource_id,
+                        "course_id": target.course_id or link.course_id,
+                        "linked_by": identity.user_id,
+                    }
+                )
+        restored = await LinkRepository(session).insert_many(rows)
+        restored_refs = {link.ref for link in restored}
+        skipped += [
+            SkippedLink(link, SkipReason.ALREADY_LINKED)
+            for link in wanted
+            if link.ref not in restored_refs and link.ref not in {s.link.ref for s in skipped}
+        ]
+        now = datetime.now(UTC)
+        media.deleted_at = None
+        media.deleted_by = None
+        media.usage_count += len(restored)
+        media.version += 1
+        media.updated_at = now
+        await session.flush()
+        await SnapshotRepository(session).consume_all(media.id, now)
+        await AuditRepository(session).add(
+            media_id=media.id,
+            owner_id=media.owner_id,
+            action=AuditAction.RESTORE,
+            actor_id=identity.user_id,
+            details={
+                "restoreLinks": restore_links,
+                "snapshotId": snapshot.id if snapshot else None,
+                "restoredLinks": len(restored),
+                "skippedLinks": [{**s.link.to_api(), "reason": s.reason.value} for s in skipped][:100],
+                "skippedCount": len(skipped),
+            },
+        )
+        await self._events.lifecycle(
+            session, FILE_RESTORED, media, course_ids=[link.course_id for link in restored], actor_id=identity.user_id
+        )
+        return RestoreOutcome(media=to_view(media), restored_links=restored, skipped_links=skipped)
+
+    async def purge_expired(self, session: AsyncSession, *, now: datetime, limit: int) -> list[str]:
+        """Hard-delete up to ``limit`` files soft-deleted longer than the retention. Rows another
+        purge holds are skipped (FOR UPDATE SKIP LOCKED), so concurrent runs never purge a file twice.
+        The bytes go to the object-deletion queue in the same transaction."""
+        repo = MediaRepository(session)
+        links = LinkRepository(session)
+        audit = AuditRepository(session)
+        purged: list[str] = []
+        for media in await repo.lock_purgeable(deleted_before=now - self.retention, limit=limit):
+            if await links.count_for_media(media.id):
+                # Cannot happen through this service (deleted files take no links); never force it.
+                log.error("purge: media %s is deleted but has links; leaving it", media.id)
+                continue
+            await audit.add(
+                media_id=media.id,
+                owner_id=media.owner_id,
+                action=AuditAction.PURGE,
+                actor_id=SYSTEM_ACTOR,
+                details={
+                    "sizeBytes": media.size_bytes,
+                    "deletedAt": media.deleted_at.isoformat() if media.deleted_at else None,
+                    "retentionDays": self.retention / timedelta(days=1),
+                },
+            )
+            await self._events.lifecycle(session, FILE_PURGED, media, course_ids=(), actor_id=SYSTEM_ACTOR)
+            await ObjectDeletionRepository(session).enqueue(
+                media_id=media.id, bucket=media.bucket, storage_key=media.storage_key
+            )
+            await repo.delete(media.id)
+            purged.append(str(media.id))
+        return purged
+
+    async def delete_pending_objects(self, session: AsyncSession, *, limit: int = 100) -> int:
+        """Delete queued objects from the store; failures stay queued for the next run. Rows another
+        worker holds are skipped."""
+        tasks = await ObjectDeletionRepository(session).claim(limit)
+        done: list[int] = []
+        failed: list[int] = []
+        for task in tasks:
+            try:
+                store = self._stores(task.bucket)
+                await asyncio.wait_for(store.delete_object(task.storage_key), timeout=self._object_timeout)
+                done.append(task.id)
+            except Exception as exc:
+                log.warning("could not delete object %s/%s: %r; will retry", task.bucket, task.storage_key, exc)
+                failed.append(task.id)
+        queue = ObjectDeletionRepository(session)
+        await queue.done(done)
+        await queue.failed(failed)
+        return len(done)
+
+    async def _affected_courses(
+        self, identity: Identity, links: Sequence[LinkView], *, strict: bool
+    ) -> list[AffectedCourse]:
+        """Courses the links sit in, with title and publish state from course. ``strict`` (dry run)
+        lets a course failure surface; after a real delete it only costs the titles."""
+        counts = Counter(link.course_id for link in links)
+        if not counts:
+            return []
+        refs = [ResourceRef(ResourceType.COURSE, cid) for cid in sorted(counts)]
+        try:
+            resolved = await self._directory.resolve(identity, refs)
+        except DomainError:
+            if strict:
+                raise
+            log.warning("course unavailable: affected courses answered without titles", exc_info=True)
+            resolved = {}
+        out = []
+        for ref in refs:
+            target = resolved.get(ref)
+            out.append(
+                AffectedCourse(
+                    course_id=ref.resource_id,
+                    title=target.course_title if target else "",
+                    published=bool(target and target.course_published),
+                    link_count=counts[ref.resource_id],
+                )
+            )
+        return out

@@ -1,0 +1,31 @@
+"""Media settings: the shared plumbing plus the domain's own knobs (env prefix LECTERN_MEDIA_)."""
+
+from __future__ import annotations
+
+from lectern_common.events import COURSE_TOPIC, MEDIA_TOPIC, UPLOAD_TOPIC
+from lectern_common.settings import ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+
+class MediaSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="LECTERN_MEDIA_", extra="ignore", frozen=True)
+
+    service_name: str = "media"
+    grpc_port: int = 50052
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/lectern_media"
+
+    # Soft-deleted files stay recoverable this long, then the purge job removes them and their bytes.
+    retention_days: float = Field(default=30.0, gt=0)
+    purge_interval_seconds: float = Field(default=300.0, gt=0)
+    purge_batch_size: int = Field(default=100, gt=0, le=1000)
+
+    # Course is asked to resolve link targets; each call has this deadline.
+    course_call_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    # Kafka: the group media consumes upload and course events as, and the topics (overridable so
+    # tests can use topics of their own on a shared broker).
+    consumer_group: str = "lectern-media"
+    media_topic: str = MEDIA_TOPIC
+    upload_topic: str = UPLOAD_TOPIC
+    course_topic: str = COURSE_TOPIC
