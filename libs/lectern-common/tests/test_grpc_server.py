@@ -1,0 +1,154 @@
+"""The shared gRPC bootstrap: readiness-gated health, the internal token, error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from lectern.course.v1 import course_pb2, course_pb2_grpc
+
+from lectern_common.errors import DomainError, ErrorKind
+from lectern_common.grpc_client import call, open_channel
+from lectern_common.grpc_server import GrpcServer
+from lectern_common.identity import Identity, InternalTokenIssuer, InternalTokenVerifier, current_identity
+
+SECRET = "test-secret-0123456789-0123456789-abcdef"
+
+
+class _Courses(course_pb2_grpc.CourseServiceServicer):
+    """A servicer that exercises the interceptor: who is calling, a domain error, a crash."""
+
+    async def CreateCourse(self, request, context):  # type: ignore[no-untyped-def]
+        identity = current_identity.get()
+        assert identity is not None
+        return course_pb2.CreateCourseResponse(course=course_pb2.Course(id="c1", owner_id=identity.user_id))
+
+    async def GetCourseEdit(self, request, context):  # type: ignore[no-untyped-def]
+        if request.course_id == "crash":
+            raise RuntimeError("SELECT secret FROM internals")  # must never reach the client
+        raise DomainError(
+            "course.version_conflict", "course changed", ErrorKind.CONFLICT, details={"currentVersion": 7}
+        )
+
+
+@dataclass
+class Running:
+    server: GrpcServer
+    channel: grpc.aio.Channel
+    dependency_up: asyncio.Event
+
+
+@pytest.fixture
+async def running() -> AsyncIterator[Running]:
+    dependency_up = asyncio.Event()
+
+    async def dependency_check() -> None:
+        if not dependency_up.is_set():
+            raise ConnectionError("database not reachable yet")
+
+    server = GrpcServer(
+        host="127.0.0.1",
+        port=0,
+        verifier=InternalTokenVerifier(SECRET),
+        register=lambda s: course_pb2_grpc.add_CourseServiceServicer_to_server(_Courses(), s),
+        service_names=["lectern.course.v1.CourseService"],
+        readiness_checks=[dependency_check],
+        check_interval=0.1,
+        grace_seconds=1,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(server.run(stop))
+    await asyncio.wait_for(server.started.wait(), timeout=10)
+    channel = open_channel(f"127.0.0.1:{server.bound_port}")
+    yield Running(server, channel, dependency_up)
+    await channel.close()
+    stop.set()
+    await asyncio.wait_for(task, timeout=10)
+
+
+async def _health(channel: grpc.aio.Channel, service: str) -> int:
+    response = await health_pb2_grpc.HealthStub(channel).Check(
+        health_pb2.HealthCheckRequest(service=service), timeout=2
+    )
+    return int(response.status)
+
+
+async def test_health_is_not_serving_until_dependencies_are_ready(running: Running) -> None:
+    await asyncio.sleep(0.3)
+    assert await _health(running.channel, "lectern.course.v1.CourseService") == health_pb2.HealthCheckResponse.NOT_SERVING
+    running.dependency_up.set()
+    async with asyncio.timeout(5):
+        while await _health(running.channel, "") != health_pb2.HealthCheckResponse.SERVING:
+            await asyncio.sleep(0.05)
+    assert await _health(running.channel, "lectern.course.v1.CourseService") == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_call_without_a_token_is_unauthenticated(running: Running) -> None:
+    stub = course_pb2_grpc.CourseServiceStub(running.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.CreateCourse(course_pb2.CreateCourseRequest(title="x"), timeout=2)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_call_with_a_forged_token_is_unauthenticated(running: Running) -> None:
+    forged = InternalTokenIssuer("another-secret-0123456789-0123456789-x").issue(Identity("u1"))
+    stub = course_pb2_grpc.CourseServiceStub(running.channel)
+    with pytest.raises(DomainError) as caught:
+        await call(stub.CreateCourse, course_pb2.CreateCourseRequest(title="x"), token=forged)
+    assert caught.value.kind is ErrorKind.UNAUTHENTICATED
+
+
+async def test_expired_token_is_unauthenticated(running: Running) -> None:
+    expired = InternalTokenIssuer(SECRET, ttl_seconds=-60).issue(Identity("u1"))
+    stub = course_pb2_grpc.CourseServiceStub(running.channel)
+    with pytest.raises(DomainError) as caught:
+        await call(stub.CreateCourse, course_pb2.CreateCourseRequest(title="x"), token=expired)
+    assert caught.value.kind is ErrorKind.UNAUTHENTICATED
+
+
+async def test_valid_token_reaches_the_servicer_as_the_callers_identity(running: Running) -> None:
+    token = InternalTokenIssuer(SECRET).issue(Identity("user-42"))
+    stub = course_pb2_grpc.CourseServiceStub(running.channel)
+    response = await call(stub.CreateCourse, course_pb2.CreateCourseRequest(title="x"), token=token)
+    assert response.course.owner_id == "user-42"
+
+
+async def test_domain_error_maps_to_its_status_with_details(running: Running) -> None:
+    token = InternalTokenIssuer(SECRET).issue(Identity("u1"))
+    stub = course_pb2_grpc.CourseServiceStub(running.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as raw:
+        await stub.GetCourseEdit(
+            course_pb2.GetCourseEditRequest(course_id="c1"), metadata=(("authorization", f"Bearer {token}"),)
+        )
+    assert raw.value.code() == grpc.StatusCode.ABORTED
+    with pytest.raises(DomainError) as caught:
+        await call(stub.GetCourseEdit, course_pb2.GetCourseEditRequest(course_id="c1"), token=token)
+    assert caught.value.kind is ErrorKind.CONFLICT
+    assert caught.value.code == "course.version_conflict"
+    assert caught.value.details == {"currentVersion": 7}
+
+
+async def test_unexpected_exception_is_internal_without_leaking(running: Running) -> None:
+    token = InternalTokenIssuer(SECRET).issue(Identity("u1"))
+    stub = course_pb2_grpc.CourseServiceStub(running.channel)
+    with pytest.raises(DomainError) as caught:
+        await call(stub.GetCourseEdit, course_pb2.GetCourseEditRequest(course_id="crash"), token=token)
+    assert caught.value.kind is ErrorKind.INTERNAL
+    assert "SELECT" not in caught.value.message
+
+
+async def test_client_reports_a_down_peer_as_unavailable_quickly() -> None:
+    channel = open_channel("127.0.0.1:1")  # nothing listens on port 1
+    stub = course_pb2_grpc.CourseServiceStub(channel)
+    token = InternalTokenIssuer(SECRET).issue(Identity("u1"))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(DomainError) as caught:
+        await call(stub.CreateCourse, course_pb2.CreateCourseRequest(), token=token, timeout=1.0)
+    await channel.close()
+    assert caught.value.kind is ErrorKind.UNAVAILABLE
+    assert loop.time() - started < 5  # a bound on hanging, not a performance assertion
