@@ -10,7 +10,7 @@ from pydantic_settings import SettingsConfigDict
 class GatewaySettings(ServiceSettings):
     """Everything the gateway reads from its environment, validated once at start-up."""
 
-    model_config = SettingsConfigDict(env_prefix="LECTERN_GATEWAY_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="LECTERN_GATEWAY_", extra="ignore", frozen=True, populate_by_name=True)
 
     service_name: str = "gateway"
     http_port: int = 8080
