@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$lectern/analytics/v1/analytics.proto\x12\x14lectern.analytics.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x01\n\x13GetDashboardRequest\x12\x32\n\tdashboard\x18\x01 \x01(\x0e\x32\x1f.lectern.analytics.v1.Dashboard\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\tcourse_id\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x0c\n\n_course_id\"\xdb\x01\n\x14GetDashboardResponse\x12H\n\x07\x64omains\x18\x01 \x03(\x0b\x32\x37.lectern.analytics.v1.GetDashboardResponse.DomainsEntry\x12\x30\n\x0cgenerated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1aG\n\x0c\x44omainsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x05value\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct:\x02\x38\x01\"\xc2\x01\n\x0f\x45ngagementEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x11\n\tcourse_id\x18\x02 \x01(\t\x12\x16\n\tlesson_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08media_id\x18\x04 \x01(\tH\x01\x88\x01\x01\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\x05value\x18\x06 \x01(\x01H\x02\x88\x01\x01\x42\x0c\n\n_lesson_idB\x0b\n\t_media_idB\x08\n\x06_value\"i\n\x17RecordEngagementRequest\x12\x35\n\x06\x65vents\x18\x01 \x03(\x0b\x32%.lectern.analytics.v1.EngagementEvent\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\",\n\x18RecordEngagementResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05*\x7f\n\tDashboard\x12\x19\n\x15\x44\x41SHBOARD_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x41SHBOARD_STORAGE\x10\x01\x12\x15\n\x11\x44\x41SHBOARD_CONTENT\x10\x02\x12\x11\n\rDASHBOARD_ROI\x10\x03\x12\x16\n\x12\x44\x41SHBOARD_CAPACITY\x10\x04\x32\xec\x01\n\x10\x41nalyticsService\x12\x65\n\x0cGetDashboard\x12).lectern.analytics.v1.GetDashboardRequest\x1a*.lectern.analytics.v1.GetDashboardResponse\x12q\n\x10RecordEngagement\x12-.lectern.analytics.v1.RecordEngagementRequest\x1a..lectern.analytics.v1.RecordEngagementResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$lectern/analytics/v1/analytics.proto\x12\x14lectern.analytics.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x01\n\x13GetDashboardRequest\x12\x32\n\tdashboard\x18\x01 \x01(\x0e\x32\x1f.lectern.analytics.v1.Dashboard\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\tcourse_id\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x0c\n\n_course_id\"\xdb\x01\n\x14GetDashboardResponse\x12H\n\x07\x64omains\x18\x01 \x03(\x0b\x32\x37.lectern.analytics.v1.GetDashboardResponse.DomainsEntry\x12\x30\n\x0cgenerated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1aG\n\x0c\x44omainsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x05value\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct:\x02\x38\x01\"\xc2\x01\n\x0f\x45ngagementEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x11\n\tcourse_id\x18\x02 \x01(\t\x12\x16\n\tlesson_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08media_id\x18\x04 \x01(\tH\x01\x88\x01\x01\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\x05value\x18\x06 \x01(\x01H\x02\x88\x01\x01\x42\x0c\n\n_lesson_idB\x0b\n\t_media_idB\x08\n\x06_value\"i\n\x17RecordEngagementRequest\x12\x35\n\x06\x65vents\x18\x01 \x03(\x0b\x32%.lectern.analytics.v1.EngagementEvent\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"\xd2\x01\n\x18RecordEngagementResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\x12\x10\n\x08rejected\x18\x02 \x01(\x05\x12[\n\x0frejected_fields\x18\x03 \x03(\x0b\x32\x42.lectern.analytics.v1.RecordEngagementResponse.RejectedFieldsEntry\x1a\x35\n\x13RejectedFieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\x7f\n\tDashboard\x12\x19\n\x15\x44\x41SHBOARD_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x41SHBOARD_STORAGE\x10\x01\x12\x15\n\x11\x44\x41SHBOARD_CONTENT\x10\x02\x12\x11\n\rDASHBOARD_ROI\x10\x03\x12\x16\n\x12\x44\x41SHBOARD_CAPACITY\x10\x04\x32\xec\x01\n\x10\x41nalyticsService\x12\x65\n\x0cGetDashboard\x12).lectern.analytics.v1.GetDashboardRequest\x1a*.lectern.analytics.v1.GetDashboardResponse\x12q\n\x10RecordEngagement\x12-.lectern.analytics.v1.RecordEngagementRequest\x1a..lectern.analytics.v1.RecordEngagementResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GETDASHBOARDRESPONSE_DOMAINSENTRY']._loaded_options = None
   _globals['_GETDASHBOARDRESPONSE_DOMAINSENTRY']._serialized_options = b'8\001'
-  _globals['_DASHBOARD']._serialized_start=893
-  _globals['_DASHBOARD']._serialized_end=1020
+  _globals['_RECORDENGAGEMENTRESPONSE_REJECTEDFIELDSENTRY']._loaded_options = None
+  _globals['_RECORDENGAGEMENTRESPONSE_REJECTEDFIELDSENTRY']._serialized_options = b'8\001'
+  _globals['_DASHBOARD']._serialized_start=1060
+  _globals['_DASHBOARD']._serialized_end=1187
   _globals['_GETDASHBOARDREQUEST']._serialized_start=126
   _globals['_GETDASHBOARDREQUEST']._serialized_end=319
   _globals['_GETDASHBOARDRESPONSE']._serialized_start=322
@@ -47,8 +49,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENGAGEMENTEVENT']._serialized_end=738
   _globals['_RECORDENGAGEMENTREQUEST']._serialized_start=740
   _globals['_RECORDENGAGEMENTREQUEST']._serialized_end=845
-  _globals['_RECORDENGAGEMENTRESPONSE']._serialized_start=847
-  _globals['_RECORDENGAGEMENTRESPONSE']._serialized_end=891
-  _globals['_ANALYTICSSERVICE']._serialized_start=1023
-  _globals['_ANALYTICSSERVICE']._serialized_end=1259
+  _globals['_RECORDENGAGEMENTRESPONSE']._serialized_start=848
+  _globals['_RECORDENGAGEMENTRESPONSE']._serialized_end=1058
+  _globals['_RECORDENGAGEMENTRESPONSE_REJECTEDFIELDSENTRY']._serialized_start=1005
+  _globals['_RECORDENGAGEMENTRESPONSE_REJECTEDFIELDSENTRY']._serialized_end=1058
+  _globals['_ANALYTICSSERVICE']._serialized_start=1190
+  _globals['_ANALYTICSSERVICE']._serialized_end=1426
 # @@protoc_insertion_point(module_scope)
