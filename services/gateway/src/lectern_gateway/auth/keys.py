@@ -81,6 +81,7 @@ class JwksKeySource:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
         self._attempted_at: float | None = None
+        self._forced_at: float | None = None
         self._lock = asyncio.Lock()
         self.fetches = 0
 
@@ -102,8 +103,10 @@ class JwksKeySource:
             if self._attempted_at != seen:
                 return  # another caller fetched while we waited for the lock
             now = self._clock()
-            if force and self._attempted_at is not None and now - self._attempted_at < self._min_refetch:
+            if force and self._forced_at is not None and now - self._forced_at < self._min_refetch:
                 return
+            if force:
+                self._forced_at = now
             fresh = self._fetched_at is not None and now - self._fetched_at < self._cache_seconds
             if not force and fresh:
                 return
