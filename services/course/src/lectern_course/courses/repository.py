@@ -11,12 +11,17 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, exists, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_course.models import Chapter, Course, CourseEditor, Lesson, MediaSummary
 
 _COURSE_COLUMNS = tuple(Course.__table__.c)
+
+
+# A result row with named columns (row.id, row.title, ...); typed loosely on purpose, as SQLAlchemy's
+# per-column Row generics differ between versions.
+ResultRow = Any
 
 
 class CourseRepository:
@@ -25,7 +30,7 @@ class CourseRepository:
 
     # -- courses ------------------------------------------------------------------------------
 
-    async def insert_course(self, *, course_id: str, owner_id: str, title: str, description: str) -> Row[Any]:
+    async def insert_course(self, *, course_id: str, owner_id: str, title: str, description: str) -> ResultRow:
         result = await self.session.execute(
             insert(Course)
             .values(id=course_id, owner_id=owner_id, title=title, description=description, version=1)
@@ -33,7 +38,7 @@ class CourseRepository:
         )
         return result.one()
 
-    async def find_with_editor(self, course_id: str, user_id: str, *, for_update: bool = False) -> Row[Any] | None:
+    async def find_with_editor(self, course_id: str, user_id: str, *, for_update: bool = False) -> ResultRow | None:
         """The course row plus ``editor_id`` (the caller's editor row, or None).
 
         ``for_update`` locks the course row: writers of one course queue here, so the version
@@ -48,7 +53,7 @@ class CourseRepository:
             query = query.with_for_update(of=Course.__table__)
         return (await self.session.execute(query)).one_or_none()
 
-    async def update_course(self, course_id: str, **values: Any) -> Row[Any]:
+    async def update_course(self, course_id: str, **values: Any) -> ResultRow:
         """Bump the version (and ``updated_at``) with the given column values; answers the new row."""
         result = await self.session.execute(
             update(Course)
@@ -72,7 +77,7 @@ class CourseRepository:
 
     async def list_for_user(
         self, user_id: str, *, include_deleted: bool, after: tuple[datetime, str] | None, limit: int
-    ) -> Sequence[Row[Any]]:
+    ) -> Sequence[ResultRow]:
         """Courses the user owns or edits, newest first, with live chapter and lesson counts."""
         is_editor = exists().where(CourseEditor.course_id == Course.id, CourseEditor.user_id == user_id)
         chapter_count = (
@@ -102,7 +107,7 @@ class CourseRepository:
 
     # -- the tree -----------------------------------------------------------------------------
 
-    async def load_chapters(self, course_id: str, *, include_deleted: bool = False) -> Sequence[Row[Any]]:
+    async def load_chapters(self, course_id: str, *, include_deleted: bool = False) -> Sequence[ResultRow]:
         query = select(Chapter.id, Chapter.title, Chapter.position, Chapter.deleted_at).where(
             Chapter.course_id == course_id
         )
@@ -110,7 +115,7 @@ class CourseRepository:
             query = query.where(Chapter.deleted_at.is_(None))
         return (await self.session.execute(query.order_by(Chapter.position, Chapter.created_at))).all()
 
-    async def load_lessons_with_media(self, course_id: str) -> Sequence[Row[Any]]:
+    async def load_lessons_with_media(self, course_id: str) -> Sequence[ResultRow]:
         """Live lessons of the course, each with its media summary columns (``ms_*``, None when unknown)."""
         query = (
             select(
@@ -161,7 +166,7 @@ class CourseRepository:
             )
         ).scalar_one()
 
-    async def find_live_chapter(self, course_id: str, chapter_id: str) -> Row[Any] | None:
+    async def find_live_chapter(self, course_id: str, chapter_id: str) -> ResultRow | None:
         return (
             await self.session.execute(
                 select(Chapter.id, Chapter.title).where(
@@ -172,7 +177,7 @@ class CourseRepository:
 
     # -- resolving link targets -----------------------------------------------------------------
 
-    async def resolve_courses(self, ids: Iterable[str], user_id: str) -> Sequence[Row[Any]]:
+    async def resolve_courses(self, ids: Iterable[str], user_id: str) -> Sequence[ResultRow]:
         editor = exists().where(CourseEditor.course_id == Course.id, CourseEditor.user_id == user_id)
         query = select(
             Course.id.label("resource_id"),
@@ -186,7 +191,7 @@ class CourseRepository:
         ).where(Course.id.in_(list(ids)))
         return (await self.session.execute(query)).all()
 
-    async def resolve_chapters(self, ids: Iterable[str], user_id: str) -> Sequence[Row[Any]]:
+    async def resolve_chapters(self, ids: Iterable[str], user_id: str) -> Sequence[ResultRow]:
         editor = exists().where(CourseEditor.course_id == Course.id, CourseEditor.user_id == user_id)
         query = (
             select(
@@ -204,7 +209,7 @@ class CourseRepository:
         )
         return (await self.session.execute(query)).all()
 
-    async def resolve_lessons(self, ids: Iterable[str], user_id: str) -> Sequence[Row[Any]]:
+    async def resolve_lessons(self, ids: Iterable[str], user_id: str) -> Sequence[ResultRow]:
         editor = exists().where(CourseEditor.course_id == Course.id, CourseEditor.user_id == user_id)
         query = (
             select(

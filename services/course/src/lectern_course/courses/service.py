@@ -318,19 +318,23 @@ class CourseService:
                     rows[(resource_type, row.resource_id)] = row
         answers = []
         for ref in refs:
-            row = rows.get((ref.type, ref.id)) if ref.type is not None else None
-            visible = row is not None and (identity.is_service or row.owner_id == identity.user_id or row.is_editor)
-            if not visible or row.course_deleted_at is not None or row.resource_deleted_at is not None:
+            found = rows.get((ref.type, ref.id)) if ref.type is not None else None
+            if (
+                found is None
+                or not (identity.is_service or found.owner_id == identity.user_id or found.is_editor)
+                or found.course_deleted_at is not None
+                or found.resource_deleted_at is not None
+            ):
                 answers.append(ResolvedResource(ref=ref, exists=False))
                 continue
             answers.append(
                 ResolvedResource(
                     ref=ref,
                     exists=True,
-                    course_id=row.course_id,
+                    course_id=found.course_id,
                     can_edit=True,
-                    course_published=row.published,
-                    course_title=row.course_title,
+                    course_published=found.published,
+                    course_title=found.course_title,
                 )
             )
         return answers

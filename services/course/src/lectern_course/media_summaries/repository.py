@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_course.models import MediaSummary
+
+# A result row with named columns (row.id, row.title, ...); typed loosely on purpose, as SQLAlchemy's
+# per-column Row generics differ between versions.
+ResultRow = Any
 
 
 class MediaSummaryRepository:
@@ -52,7 +56,7 @@ class MediaSummaryRepository:
             .values(gone=gone, version=version, updated_at=func.now())
         )
 
-    async def find(self, media_ids: Iterable[str]) -> Sequence[Row[Any]]:
+    async def find(self, media_ids: Iterable[str]) -> Sequence[ResultRow]:
         ids = sorted(set(media_ids))
         if not ids:
             return []

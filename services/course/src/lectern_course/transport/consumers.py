@@ -22,7 +22,8 @@ FILE_EVENTS = frozenset({"media.file.registered", "media.file.ready", "media.fil
 
 def facts_from_event(payload: media_ev.MediaFileChanged) -> MediaFileFacts:
     def optional(name: str) -> str | None:
-        return getattr(payload, name) if payload.HasField(name) and getattr(payload, name) else None
+        value = getattr(payload, name)
+        return str(value) if payload.HasField(name) and value else None  # type: ignore[arg-type]
 
     return MediaFileFacts(
         media_id=payload.media_id,

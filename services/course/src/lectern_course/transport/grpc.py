@@ -107,15 +107,15 @@ def _patch(message: pb.CoursePatch) -> CoursePatch:
     )
 
 
-def _optional(message: object, name: str) -> object | None:
-    return getattr(message, name) if message.HasField(name) else None  # type: ignore[attr-defined]
-
-
 def operation_from_pb(message: pb.Operation) -> ops.Operation:
     kind = message.WhichOneof("op")
     if kind == "add_chapter":
-        m = message.add_chapter
-        return ops.AddChapter(temp_id=m.temp_id, title=m.title, position=_optional(m, "position"))
+        add_chapter = message.add_chapter
+        return ops.AddChapter(
+            temp_id=add_chapter.temp_id,
+            title=add_chapter.title,
+            position=add_chapter.position if add_chapter.HasField("position") else None,
+        )
     if kind == "rename_chapter":
         return ops.RenameChapter(chapter_id=message.rename_chapter.chapter_id, title=message.rename_chapter.title)
     if kind == "move_chapter":
@@ -123,24 +123,26 @@ def operation_from_pb(message: pb.Operation) -> ops.Operation:
     if kind == "delete_chapter":
         return ops.DeleteChapter(chapter_id=message.delete_chapter.chapter_id)
     if kind == "add_lesson":
-        m = message.add_lesson
+        add_lesson = message.add_lesson
         return ops.AddLesson(
-            chapter_id=m.chapter_id,
-            temp_id=m.temp_id,
-            title=m.title,
-            media_id=_optional(m, "media_id"),
-            position=_optional(m, "position"),
+            chapter_id=add_lesson.chapter_id,
+            temp_id=add_lesson.temp_id,
+            title=add_lesson.title,
+            media_id=add_lesson.media_id if add_lesson.HasField("media_id") else None,
+            position=add_lesson.position if add_lesson.HasField("position") else None,
         )
     if kind == "rename_lesson":
         return ops.RenameLesson(lesson_id=message.rename_lesson.lesson_id, title=message.rename_lesson.title)
     if kind == "move_lesson":
-        m = message.move_lesson
-        return ops.MoveLesson(lesson_id=m.lesson_id, chapter_id=m.chapter_id, position=m.position)
+        move = message.move_lesson
+        return ops.MoveLesson(lesson_id=move.lesson_id, chapter_id=move.chapter_id, position=move.position)
     if kind == "delete_lesson":
         return ops.DeleteLesson(lesson_id=message.delete_lesson.lesson_id)
     if kind == "set_lesson_media":
-        m = message.set_lesson_media
-        return ops.SetLessonMedia(lesson_id=m.lesson_id, media_id=_optional(m, "media_id"))
+        set_media = message.set_lesson_media
+        return ops.SetLessonMedia(
+            lesson_id=set_media.lesson_id, media_id=set_media.media_id if set_media.HasField("media_id") else None
+        )
     if kind == "update_course":
         return ops.UpdateCourse(patch=_patch(message.update_course.patch))
     return ops.Unknown()

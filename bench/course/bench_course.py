@@ -1,0 +1,209 @@
+"""Course service benchmark: GetCourseEdit and a 20-operation SaveCourseChanges on a big course.
+
+Run by hand (never in CI):
+
+    .venv/bin/python bench/course/bench_course.py [--chapters 50] [--lessons 20] [--reads 200] [--saves 100]
+
+Uses the servers named by LECTERN_DATABASE_URL (admin URL) etc., or starts its own (the dev stack's
+Infra). It creates a fresh database, migrates it, loads one course of chapters x lessons, then
+measures, in-process through the real wiring (CourseApp), and GetCourseEdit also over a real gRPC
+channel. SQL statements are counted per call with a cursor-execute hook; the same figures for a
+course 10x smaller show the count does not grow with the number of chapters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import grpc
+from lectern.course.v1 import course_pb2 as pb
+from lectern.course.v1 import course_pb2_grpc
+from lectern_common.devstack.infra import Infra
+from lectern_common.identity import Identity, InternalTokenIssuer
+from lectern_common.migrations import upgrade
+from lectern_course.bootstrap import CourseApp
+from lectern_course.editing import schemas as ops
+from lectern_course.settings import CourseSettings
+from sqlalchemy import event
+
+ROOT = Path(__file__).resolve().parents[2]
+MIGRATIONS = ROOT / "services" / "course" / "migrations"
+SECRET = "bench-internal-secret-0123456789abcdef0123"
+
+
+class StatementCounter:
+    """Counts statements sent on the app's engine, except the gRPC server's readiness probe
+    (``SELECT 1`` every 2 s on the same engine), which is not part of any call."""
+
+    def __init__(self, app: CourseApp) -> None:
+        self.count = 0
+        event.listen(app.engine.sync_engine, "before_cursor_execute", self._hit)
+
+    def _hit(self, conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.strip().upper() != "SELECT 1":
+            self.count += 1
+
+
+def percentiles(samples: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return statistics.median(ordered), p99, statistics.fmean(ordered)
+
+
+async def measure(name: str, runs: int, call: Callable[[int], Awaitable[None]], counter: StatementCounter) -> None:
+    await call(-1)  # warm-up (connections, prepared statements)
+    times: list[float] = []
+    statements: list[int] = []
+    for n in range(runs):
+        before = counter.count
+        started = time.perf_counter()
+        await call(n)
+        times.append((time.perf_counter() - started) * 1000)
+        statements.append(counter.count - before)
+    p50, p99, mean = percentiles(times)
+    spread = f"{min(statements)}" if min(statements) == max(statements) else f"{min(statements)}-{max(statements)}"
+    print(f"  {name:<44} runs={runs:<4} p50={p50:7.2f} ms  p99={p99:7.2f} ms  mean={mean:7.2f} ms  SQL/call={spread}")
+
+
+async def load_course(app: CourseApp, owner: Identity, chapters: int, lessons: int) -> tuple[str, int]:
+    async with app.uow() as session:
+        course = await app.courses.create_course(session, owner, title="Bench course", description="")
+    operations: list[ops.Operation] = []
+    for c in range(chapters):
+        operations.append(ops.AddChapter(temp_id=f"c{c}", title=f"Chapter {c}"))
+        operations += [ops.AddLesson(chapter_id=f"c{c}", title=f"Lesson {c}.{n}") for n in range(lessons)]
+    async with app.uow() as session:
+        result = await app.editing.save_changes(
+            session, owner, course_id=course.id, expected_version=1, operations=operations
+        )
+    return course.id, result.course.course.version
+
+
+async def bench_size(
+    app: CourseApp, stub: course_pb2_grpc.CourseServiceStub, chapters: int, lessons: int, args
+) -> None:
+    owner = Identity(user_id=f"bench-{secrets.token_hex(4)}")
+    metadata = (("authorization", f"Bearer {InternalTokenIssuer(SECRET).issue(owner)}"),)
+    started = time.perf_counter()
+    course_id, version = await load_course(app, owner, chapters, lessons)
+    print(
+        f"\ncourse of {chapters} chapters x {lessons} lessons = {chapters * lessons} lessons "
+        f"(loaded in one save of {chapters * (lessons + 1)} ops, {time.perf_counter() - started:.2f} s)"
+    )
+    counter = StatementCounter(app)
+
+    async def get_edit(_: int) -> None:
+        async with app.uow.read_only() as session:
+            edit = await app.courses.get_course_edit(session, owner, course_id)
+        assert len(edit.chapters) == chapters
+
+    async def get_edit_grpc(_: int) -> None:
+        response = await stub.GetCourseEdit(pb.GetCourseEditRequest(course_id=course_id), metadata=metadata, timeout=10)
+        assert len(response.course.chapters) == chapters
+
+    state = {"version": version}
+
+    async def save_20(n: int) -> None:
+        async with app.uow.read_only() as session:
+            edit = await app.courses.get_course_edit(session, owner, course_id)
+        # Reading the ids is setup, not part of the measured save: only the save is counted below.
+        before_count, before_time = counter.count, time.perf_counter()
+        ch = edit.chapters
+        k = (n + 7) % len(ch)
+        operations: list[ops.Operation] = []
+        operations += [
+            ops.RenameChapter(chapter_id=ch[(k + i) % len(ch)].id, title=f"Renamed {n}.{i}") for i in range(4)
+        ]
+        operations += [
+            ops.RenameLesson(lesson_id=ch[k].lessons[i].id, title=f"Lesson renamed {n}.{i}") for i in range(4)
+        ]
+        operations += [ops.MoveLesson(lesson_id=ch[k].lessons[i].id, chapter_id=ch[k].id, position=0) for i in range(4)]
+        operations += [ops.MoveChapter(chapter_id=ch[k].id, position=(k + 3) % len(ch)) for _ in range(2)]
+        operations += [ops.AddChapter(temp_id="nc", title=f"New {n}", position=0)]
+        operations += [ops.AddLesson(chapter_id="nc", temp_id="nl", title="New lesson")]
+        operations += [ops.AddLesson(chapter_id=ch[k].id, title=f"Added {n}")]
+        operations += [ops.MoveLesson(lesson_id="nl", chapter_id=ch[k].id, position=1)]
+        operations += [ops.DeleteChapter(chapter_id="nc")]
+        operations += [ops.DeleteLesson(lesson_id=ch[(k + 1) % len(ch)].lessons[-1].id)]
+        assert len(operations) == 20
+        async with app.uow() as session:
+            result = await app.editing.save_changes(
+                session, owner, course_id=course_id, expected_version=state["version"], operations=operations
+            )
+        state["version"] = result.course.course.version
+        # Hand the measurement of this save back to the loop below.
+        state["save_ms"] = (time.perf_counter() - before_time) * 1000
+        state["save_sql"] = counter.count - before_count
+
+    await measure("GetCourseEdit (service, in-process)", args.reads, get_edit, counter)
+    await measure("GetCourseEdit (over gRPC, incl. proto encode)", args.reads, get_edit_grpc, counter)
+
+    await save_20(-1)
+    times, statements = [], []
+    for n in range(args.saves):
+        await save_20(n)
+        times.append(state["save_ms"])
+        statements.append(state["save_sql"])
+    p50, p99, mean = percentiles(times)
+    spread = f"{min(statements)}" if min(statements) == max(statements) else f"{min(statements)}-{max(statements)}"
+    print(
+        f"  {'SaveCourseChanges, 20 operations (service)':<44} runs={args.saves:<4} p50={p50:7.2f} ms  "
+        f"p99={p99:7.2f} ms  mean={mean:7.2f} ms  SQL/call={spread}"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chapters", type=int, default=50)
+    parser.add_argument("--lessons", type=int, default=20)
+    parser.add_argument("--reads", type=int, default=200)
+    parser.add_argument("--saves", type=int, default=100)
+    args = parser.parse_args()
+
+    infra = Infra(Path(tempfile.mkdtemp(prefix="lectern-bench-course-")))
+    urls = await infra.start()
+    name = f"bench_course_{secrets.token_hex(4)}"
+    try:
+        url = await infra.create_database(name)
+        await asyncio.to_thread(upgrade, url, MIGRATIONS)
+        settings = CourseSettings(
+            database_url=url,
+            grpc_port=0,
+            internal_token_secret=SECRET,
+            kafka_bootstrap=urls.kafka_bootstrap,
+            max_operations_per_save=10_000,
+        )
+        print("Lectern course benchmark")
+        print(f"  python {sys.version.split()[0]}, {os.cpu_count()} CPUs, PostgreSQL at {urls.database_admin_url}")
+        print(f"  fresh database {name}, migrated; in-process CourseApp; gRPC on a local port")
+        async with CourseApp(settings) as app:
+            stop = asyncio.Event()
+            server = asyncio.create_task(app.grpc.run(stop))
+            await app.grpc.started.wait()
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc.bound_port}") as channel:
+                stub = course_pb2_grpc.CourseServiceStub(channel)
+                await bench_size(app, stub, args.chapters, args.lessons, args)
+                await bench_size(app, stub, max(args.chapters // 10, 1), args.lessons, args)
+            stop.set()
+            await server
+        print(
+            "\nSQL/call counts every statement sent (BEGIN/COMMIT not included). A save is 7 fixed statements"
+            " (lock+version check, chapters, lessons+media, bulk inserts, bulk updates, course bump) plus 2 per"
+            " event (lectern_common OutboxWriter: INSERT + pg_notify), one event per operation."
+        )
+    finally:
+        await infra.drop_database(name)
+        await infra.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
