@@ -133,7 +133,8 @@ async def running(lectern_infra: Any, request: pytest.FixtureRequest) -> AsyncIt
     realtime = Realtime(port=free_port())
     await realtime.start()
     settings = settings_for(lectern_infra, database_url, realtime_publish_url=realtime.url,
-                            realtime_publish_token="test-publish-token")
+                            realtime_publish_token="test-publish-token",
+                            **getattr(request.module, "SETTINGS_OVERRIDES", {}))
     async with build(settings) as app:
         runtime = Runtime(grace_seconds=2)
         runtime.add("http", app.http.run)

@@ -28,9 +28,10 @@ async def precreate(running: Running, size: int, *, owner: str = "u-tus", course
 
 
 def tus_upload(url: str, token: str, path: Path, chunk_size: int, **kwargs: Any) -> int:
+    stop_at = kwargs.pop("stop_at", None)
     client = tus_client.TusClient(url.rsplit("/", 1)[0] + "/", headers={"Authorization": f"Bearer {token}"})
     uploader = client.uploader(str(path), url=url, chunk_size=chunk_size, **kwargs)
-    uploader.upload(stop_at=kwargs.pop("stop_at", None))
+    uploader.upload(stop_at=stop_at)
     return uploader.offset
 
 
