@@ -152,3 +152,10 @@ class S3ObjectStore:
     async def list_multipart_uploads(self, prefix: str = "") -> list[tuple[str, str]]:
         response = await self._call("list_multipart_uploads", Bucket=self.bucket, Prefix=prefix)
         return [(u["Key"], u["UploadId"]) for u in response.get("Uploads", [])]
+
+    # -- added for the upload service (streamed reads of large objects) --------------------------
+
+    async def get_object_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``start..end`` (inclusive) of an object, so large objects are read in bounded slices."""
+        response = await self._call("get_object", Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}")
+        return await asyncio.to_thread(response["Body"].read)
