@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import uvicorn
 from lectern_common.realtime_tokens import RealtimeTokenVerifier
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from lectern_realtime.broker.listener import FanoutListener
 from lectern_realtime.broker.repository import ChannelStore
@@ -147,13 +147,21 @@ class Realtime:
 @contextlib.asynccontextmanager
 async def build_realtime(settings: RealtimeSettings) -> AsyncIterator[Realtime]:
     timeout = settings.redis_timeout_seconds
-    redis = Redis.from_url(
-        settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, max_connections=64
+    # A blocking pool: a burst of reconnecting tabs (a replica restarted) waits for a connection
+    # instead of failing with "too many connections".
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_pool_wait_seconds,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
     )
+    redis = Redis(connection_pool=pool)
     # The subscription connection waits for messages indefinitely; health checks find a dead one.
     pubsub_redis = Redis.from_url(settings.redis_url, socket_connect_timeout=timeout, health_check_interval=10)
     try:
         yield Realtime(settings, redis, pubsub_redis)
     finally:
         await redis.aclose()
+        await pool.aclose()
         await pubsub_redis.aclose()

@@ -17,6 +17,8 @@ class RealtimeSettings(ServiceSettings):
     # deployments (or tests) can share one Redis without seeing each other.
     redis_prefix: str = "lectern:rt:"
     redis_timeout_seconds: float = 2.0
+    redis_max_connections: int = 64
+    redis_pool_wait_seconds: float = 10.0  # a connect burst queues for a pooled connection this long
 
     # Per-channel history (a Redis stream): bounded in length and in age.
     history_size: int = 300
