@@ -8,13 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
-from sqlalchemy import func, select, text, update
-
 from lectern.media.v1 import media_pb2
 from lectern_common.errors import ERROR_METADATA_KEY
 from lectern_common.plumbing_tables import outbox_events
 from lectern_media.models import AuditEntry, DeletionSnapshot, MediaFile, MediaLink, ObjectDeletion
 from media_testing import course_with, new_user, register, store, token_for
+from sqlalchemy import func, select, text, update
 
 LESSON = media_pb2.RESOURCE_TYPE_LESSON
 CHAPTER = media_pb2.RESOURCE_TYPE_CHAPTER
@@ -79,13 +78,17 @@ async def test_soft_delete_with_links_needs_force_then_snapshots_and_removes_the
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.DeleteMedia(media_pb2.DeleteMediaRequest(media_id=media.id, mode=SOFT), metadata=meta)
     assert error_of(caught.value)["kind"] == "HAS_DEPENDENCIES"
-    deleted = await stub.DeleteMedia(media_pb2.DeleteMediaRequest(media_id=media.id, mode=SOFT, force=True), metadata=meta)
+    deleted = await stub.DeleteMedia(
+        media_pb2.DeleteMediaRequest(media_id=media.id, mode=SOFT, force=True), metadata=meta
+    )
     assert deleted.media.HasField("deleted_at") and deleted.media.usage_count == 0
     assert {lk.resource_id for lk in deleted.removed_links} == set(c["lessons"])
     assert [(a.course_id, a.link_count) for a in deleted.affected_courses] == [(c["course"], 3)]
     async with app.uow.read_only() as session:
         links = (await session.execute(select(func.count()).where(MediaLink.media_id == media.id))).scalar()
-        snapshot = (await session.execute(select(DeletionSnapshot).where(DeletionSnapshot.media_id == media.id))).scalar_one()
+        snapshot = (
+            await session.execute(select(DeletionSnapshot).where(DeletionSnapshot.media_id == media.id))
+        ).scalar_one()
         assert links == 0 and {lk["resourceId"] for lk in snapshot.links} == set(c["lessons"])
         events = (
             await session.execute(select(outbox_events.c.event_type).where(outbox_events.c.key == media.id))
@@ -102,8 +105,13 @@ async def test_a_dry_run_answers_links_courses_and_bytes_and_changes_nothing(app
 
     async def state():
         async with app.uow.read_only() as session:
-            row = (await session.execute(select(MediaFile.version, MediaFile.usage_count, MediaFile.deleted_at)
-                                         .where(MediaFile.id == media.id))).one()
+            row = (
+                await session.execute(
+                    select(MediaFile.version, MediaFile.usage_count, MediaFile.deleted_at).where(
+                        MediaFile.id == media.id
+                    )
+                )
+            ).one()
             audit = (await session.execute(select(func.count()).where(AuditEntry.media_id == media.id))).scalar()
             events = (await session.execute(select(func.count()).where(outbox_events.c.key == media.id))).scalar()
         return tuple(row), audit, events
@@ -131,7 +139,9 @@ async def test_restore_recreates_snapshot_links_and_skips_exactly_the_one_whose_
     await stub.DeleteMedia(media_pb2.DeleteMediaRequest(media_id=media.id, mode=SOFT, force=True), metadata=meta)
     gone = c["lessons"][1]
     stand_in.delete("lesson", gone)
-    restored = await stub.RestoreMedia(media_pb2.RestoreMediaRequest(media_id=media.id, restore_links=True), metadata=meta)
+    restored = await stub.RestoreMedia(
+        media_pb2.RestoreMediaRequest(media_id=media.id, restore_links=True), metadata=meta
+    )
     assert not restored.media.HasField("deleted_at")
     assert {lk.resource_id for lk in restored.restored_links} == set(c["lessons"]) - {gone}
     assert [(s.link.resource_id, s.reason) for s in restored.skipped_links] == [(gone, "target_deleted")]
@@ -174,8 +184,13 @@ async def test_purge_hard_deletes_files_past_retention_with_their_objects(app, s
     await make_expired(app, [old.id], days=31)
     await make_expired(app, [recent.id], days=29)
     async with app.uow.read_only() as session:
-        keys = dict((await session.execute(select(MediaFile.id, MediaFile.storage_key)
-                                           .where(MediaFile.id.in_([old.id, recent.id])))).all())
+        keys = dict(
+            (
+                await session.execute(
+                    select(MediaFile.id, MediaFile.storage_key).where(MediaFile.id.in_([old.id, recent.id]))
+                )
+            ).all()
+        )
     report = await app.purge_job.run_once()
     assert old.id in report.purged and recent.id not in report.purged
     assert await store(app).head_object(keys[old.id]) is None
@@ -210,7 +225,9 @@ async def test_two_purge_runs_at_once_delete_each_file_once(app, stub):
         ).all()
         purged_events = (
             await session.execute(
-                select(func.count()).where(outbox_events.c.key.in_(ids), outbox_events.c.event_type == "media.file.purged")
+                select(func.count()).where(
+                    outbox_events.c.key.in_(ids), outbox_events.c.event_type == "media.file.purged"
+                )
             )
         ).scalar()
         left = (await session.execute(select(func.count()).where(MediaFile.id.in_(ids)))).scalar()

@@ -7,8 +7,6 @@ import uuid
 
 import grpc
 import pytest
-from sqlalchemy import func, select
-
 from lectern.events.v1 import media_events_pb2
 from lectern.media.v1 import media_pb2
 from lectern_common.errors import ERROR_METADATA_KEY
@@ -17,6 +15,7 @@ from lectern_common.identity import Identity
 from lectern_common.plumbing_tables import outbox_events
 from lectern_media.models import AuditEntry, MediaFile
 from media_testing import new_user, register, token_for
+from sqlalchemy import func, select
 
 
 def error_of(exc: grpc.aio.AioRpcError) -> dict:
@@ -30,7 +29,8 @@ async def events_for(app, media_id: str) -> list:
     async with app.uow.read_only() as session:
         rows = (
             await session.execute(
-                select(outbox_events.c.value, outbox_events.c.key).where(outbox_events.c.key == media_id)
+                select(outbox_events.c.value, outbox_events.c.key)
+                .where(outbox_events.c.key == media_id)
                 .order_by(outbox_events.c.id)
             )
         ).all()
@@ -135,9 +135,7 @@ async def test_bad_input_is_a_structured_error_and_changes_nothing(app, stub):
         await stub.ListMedia(media_pb2.ListMediaRequest(limit=1000, cursor="nonsense!"), metadata=token_for(owner))
     assert error_of(caught.value)["kind"] == "VALIDATION_FAILED"
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.LinkMedia(
-            media_pb2.LinkMediaRequest(media_id=media.id, resource_id=""), metadata=token_for(owner)
-        )
+        await stub.LinkMedia(media_pb2.LinkMediaRequest(media_id=media.id, resource_id=""), metadata=token_for(owner))
     assert set(error_of(caught.value)["fields"]) == {"resourceType", "resourceId"}
     after = await stub.GetMedia(media_pb2.GetMediaRequest(media_id=media.id), metadata=token_for(owner))
     assert after.media.title == media.title and after.media.version == media.version and list(after.links) == []
@@ -180,7 +178,9 @@ async def test_batch_summaries_answer_the_owners_files_and_any_file_to_a_service
     a = await register(app, owner, file_name="a.mp4")
     b = await register(app, owner, file_name="b.mp4")
     ids = [a.id, b.id, str(uuid.uuid4()), "not-a-uuid"]
-    mine = await stub.BatchGetMediaSummaries(media_pb2.BatchGetMediaSummariesRequest(media_ids=ids), metadata=token_for(owner))
+    mine = await stub.BatchGetMediaSummaries(
+        media_pb2.BatchGetMediaSummariesRequest(media_ids=ids), metadata=token_for(owner)
+    )
     assert {(s.id, s.file_name) for s in mine.items} == {(a.id, "a.mp4"), (b.id, "b.mp4")}
     assert all(s.status == media_pb2.MEDIA_STATUS_READY and s.size_bytes > 0 for s in mine.items)
     service = await stub.BatchGetMediaSummaries(

@@ -8,15 +8,14 @@ import json
 
 import grpc
 import pytest
-from sqlalchemy import func, select
-
 from lectern.media.v1 import media_pb2
 from lectern_common.errors import ERROR_METADATA_KEY, DomainError
 from lectern_common.plumbing_tables import outbox_events
 from lectern_media.deletion.schemas import DeleteMode
 from lectern_media.links.schemas import ResourceRef, ResourceType
-from lectern_media.models import AuditEntry, MediaFile, MediaLink
+from lectern_media.models import MediaFile, MediaLink
 from media_testing import course_with, new_user, register, token_for
+from sqlalchemy import func, select
 
 LESSON = media_pb2.RESOURCE_TYPE_LESSON
 CHAPTER = media_pb2.RESOURCE_TYPE_CHAPTER
@@ -41,7 +40,8 @@ async def test_link_and_unlink_keep_usage_audit_and_events_in_step(app, stub, co
     )
     assert first.link.course_id == c["course"] and first.link.linked_by == owner.user_id
     await stub.LinkMedia(
-        media_pb2.LinkMediaRequest(media_id=media.id, resource_type=CHAPTER, resource_id=c["chapters"][0]), metadata=meta
+        media_pb2.LinkMediaRequest(media_id=media.id, resource_type=CHAPTER, resource_id=c["chapters"][0]),
+        metadata=meta,
     )
     await stub.LinkMedia(
         media_pb2.LinkMediaRequest(media_id=media.id, resource_type=COURSE, resource_id=c["course"]), metadata=meta
@@ -111,7 +111,9 @@ async def test_linking_a_soft_deleted_file_is_a_conflict(app, stub, course):
     c = course_with(stand_in, owner)
     media = await register(app, owner)
     meta = token_for(owner)
-    await stub.DeleteMedia(media_pb2.DeleteMediaRequest(media_id=media.id, mode=media_pb2.DELETE_MODE_SOFT), metadata=meta)
+    await stub.DeleteMedia(
+        media_pb2.DeleteMediaRequest(media_id=media.id, mode=media_pb2.DELETE_MODE_SOFT), metadata=meta
+    )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.LinkMedia(
             media_pb2.LinkMediaRequest(media_id=media.id, resource_type=LESSON, resource_id=c["lessons"][0]),
@@ -153,9 +155,7 @@ async def test_concurrent_link_and_hard_delete_never_leave_a_link_to_a_deleted_f
                 await session.execute(select(MediaFile.usage_count).where(MediaFile.id == media.id))
             ).scalar_one_or_none()
             links_left = (
-                await session.execute(
-                    select(func.count()).select_from(MediaLink).where(MediaLink.media_id == media.id)
-                )
+                await session.execute(select(func.count()).select_from(MediaLink).where(MediaLink.media_id == media.id))
             ).scalar()
         if results[0] == "deleted":
             assert file_left is None and links_left == 0
