@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from lectern_common.telemetry import instrument_engine
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -28,7 +30,7 @@ def new_metadata() -> MetaData:
 
 def create_engine(database_url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     """An asyncpg engine with timeouts, so no query can hang a request forever."""
-    return create_async_engine(
+    engine = create_async_engine(
         database_url,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -37,6 +39,8 @@ def create_engine(database_url: str, *, pool_size: int = 10, echo: bool = False)
         echo=echo,
         connect_args={"timeout": 10, "command_timeout": 60},
     )
+    instrument_engine(engine)
+    return engine
 
 
 class UnitOfWork:

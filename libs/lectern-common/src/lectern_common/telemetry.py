@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -33,7 +34,26 @@ def setup_telemetry(service_name: str, otlp_endpoint: str | None = None) -> Trac
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url)))
     trace.set_tracer_provider(provider)
     _provider = provider
+    _instrument_clients()
     return provider
+
+
+def _instrument_clients() -> None:
+    """Spans for every outgoing HTTP call (httpx) and Redis command, process-wide."""
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+    HTTPXClientInstrumentor().instrument()
+    RedisInstrumentor().instrument()
+
+
+def instrument_engine(engine: Any) -> None:
+    """Spans for every SQL statement of ``engine`` (an AsyncEngine), once telemetry is set up."""
+    if _provider is None:
+        return
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, tracer_provider=_provider)
 
 
 def shutdown_telemetry() -> None:

@@ -1,0 +1,46 @@
+"""Trace context crosses Kafka headers, and log lines carry the trace id."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from lectern_common.structured_logging import JsonFormatter
+from lectern_common.telemetry import extract_context, inject_headers, setup_telemetry, tracer
+
+
+def test_headers_carry_the_trace_to_the_consumer_side() -> None:
+    setup_telemetry("test")
+    with tracer("producer").start_as_current_span("publish") as span:
+        headers = inject_headers()
+        produced_trace = span.get_span_context().trace_id
+    assert any(key == "traceparent" for key, _ in headers)
+    token = otel_context.attach(extract_context(headers))
+    try:
+        with tracer("consumer").start_as_current_span("consume") as child:
+            assert child.get_span_context().trace_id == produced_trace
+    finally:
+        otel_context.detach(token)
+
+
+def test_json_log_lines_carry_trace_and_span_ids() -> None:
+    setup_telemetry("test")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("test"))
+    logger = logging.getLogger("lectern.test.telemetry")
+    logger.addHandler(handler)
+    logger.propagate = False
+    with tracer("t").start_as_current_span("work") as span:
+        logger.warning("saved course", extra={"course_id": "c1"})
+        expected = format(span.get_span_context().trace_id, "032x")
+    line = json.loads(stream.getvalue().strip())
+    assert line["trace_id"] == expected
+    assert line["msg"] == "saved course"
+    assert line["course_id"] == "c1"
+    assert line["service"] == "test"
+    assert trace.get_current_span().get_span_context().is_valid is False
