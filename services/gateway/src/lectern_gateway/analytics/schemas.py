@@ -46,3 +46,5 @@ class Dashboard(DataModel):
 
 class EngagementAccepted(DataModel):
     accepted: int
+    rejected: int = Field(description="Invalid events skipped while others were accepted.")
+    rejected_fields: dict[str, str] = Field(description="Why, keyed `events.<i>.<field>`.")

@@ -54,7 +54,9 @@ class AnalyticsActions:
             events.append(message)
         request = analytics_pb2.RecordEngagementRequest(events=events, idempotency_key=ctx.service_idempotency_key)
         response = await self._analytics.write("RecordEngagement", request, ctx, retry_safe=True)
-        return s.EngagementAccepted(accepted=response.accepted)
+        return s.EngagementAccepted(
+            accepted=response.accepted, rejected=response.rejected, rejected_fields=dict(response.rejected_fields)
+        )
 
     def actions(self) -> list[Action]:
         tag = "analytics"

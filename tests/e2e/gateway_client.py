@@ -1,0 +1,42 @@
+"""A frontend's view of the stack: the gateway's actions and dev login, nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class ActionClient:
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=30)
+        self.token = token
+
+    @classmethod
+    async def login(cls, base_url: str, user_id: str) -> ActionClient:
+        client = cls(base_url)
+        response = await client.http.post("/auth/dev/token", json={"userId": user_id})
+        assert response.status_code == 200, response.text
+        client.token = response.json()["data"]["token"]
+        return client
+
+    async def raw(self, name: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
+        all_headers = dict(headers or {})
+        if self.token:
+            all_headers["Authorization"] = f"Bearer {self.token}"
+        return await self.http.post(f"/actions/{name}", json=body, headers=all_headers)
+
+    async def ok(self, name: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+        response = await self.raw(name, body, headers)
+        envelope = response.json()
+        assert envelope["success"] is True, f"{name}: {response.status_code} {envelope}"
+        return envelope["data"]
+
+    async def fails(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self.raw(name, body)
+        envelope = response.json()
+        assert envelope["success"] is False, f"{name} unexpectedly succeeded: {envelope}"
+        return dict(envelope["error"])
+
+    async def close(self) -> None:
+        await self.http.aclose()
