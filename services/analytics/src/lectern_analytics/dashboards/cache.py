@@ -1,0 +1,117 @@
+"""The per-domain dashboard cache in Redis, and invalidation that happens after a commit.
+
+Key of one cached domain: ``<prefix>:d:<owner>:<domain>:g<generation>:<from>:<to>:<course>``, the
+value its JSON. The generation is a per-(owner, domain) counter (``<prefix>:gen:<owner>:<domain>``):
+an event INCRs it, so every cached range and course of that domain for that owner is dropped in
+O(1) without scanning keys; the orphaned entries expire with their TTL.
+
+Invalidation runs after the transaction that changed the facts commits, never before: a reader
+that raced the transaction read the old generation and wrote under it, which the INCR orphans.
+
+Redis is an optimisation. Every call has a short timeout, and any failure is logged and answered
+as a miss (or a skipped write), so a dashboard never fails because the cache is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from lectern_common.db import UnitOfWork
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+log = logging.getLogger(__name__)
+
+_PENDING = "lectern_analytics.invalidate"
+
+
+class DomainCache:
+    def __init__(self, redis: Redis, *, prefix: str, ttl_seconds: int, timeout_seconds: float) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._ttl = ttl_seconds
+        self._timeout = timeout_seconds
+
+    def _generation_key(self, owner_id: str, domain: str) -> str:
+        return f"{self._prefix}:gen:{owner_id}:{domain}"
+
+    def _entry_key(
+        self,
+        owner_id: str,
+        domain: str,
+        generation: int,
+        start: datetime | None,
+        end: datetime | None,
+        course_id: str | None,
+    ) -> str:
+        span = f"{start.isoformat()}:{end.isoformat()}" if start and end else "-:-"
+        return f"{self._prefix}:d:{owner_id}:{domain}:g{generation}:{span}:{course_id or '-'}"
+
+    async def get(
+        self, owner_id: str, domain: str, start: datetime | None, end: datetime | None, course_id: str | None
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The cached answer (or None) and the key to store a fresh one under (None: cache down)."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                raw_generation = await self._redis.get(self._generation_key(owner_id, domain))
+                key = self._entry_key(owner_id, domain, int(raw_generation or 0), start, end, course_id)
+                raw = await self._redis.get(key)
+        except Exception as exc:  # any Redis trouble is a miss, never an error
+            log.warning("dashboard cache unavailable on read (%s): computing without it", exc)
+            return None, None
+        if raw is None:
+            return None, key
+        try:
+            return json.loads(raw), key
+        except ValueError:
+            return None, key
+
+    async def put(self, key: str, value: dict[str, Any]) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._redis.set(key, json.dumps(value, separators=(",", ":")), ex=self._ttl)
+        except Exception as exc:
+            log.warning("dashboard cache unavailable on write (%s)", exc)
+
+    async def invalidate(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Bump the generation of each (owner, domain): one INCR each, in one round trip."""
+        wanted = sorted(set(pairs))
+        if not wanted:
+            return
+        try:
+            async with asyncio.timeout(self._timeout):
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for owner_id, domain in wanted:
+                        pipe.incr(self._generation_key(owner_id, domain))
+                    await pipe.execute()
+        except Exception as exc:
+            # Cached answers then live out their TTL (five minutes): stale, never wrong for longer.
+            log.warning("dashboard cache unavailable on invalidate (%s)", exc)
+
+
+def invalidate_after_commit(session: AsyncSession, owner_id: str, domains: Iterable[str]) -> None:
+    """Ask for ``domains`` of ``owner_id`` to be invalidated once ``session`` commits."""
+    pending: set[tuple[str, str]] = session.info.setdefault(_PENDING, set())
+    pending.update((owner_id, domain) for domain in domains)
+
+
+class InvalidatingUnitOfWork(UnitOfWork):
+    """A unit of work that, after a successful commit, invalidates what the block asked for."""
+
+    def __init__(self, engine: AsyncEngine, cache: DomainCache) -> None:
+        super().__init__(engine)
+        self._cache = cache
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncSession]:
+        async with super().__call__() as session:
+            yield session
+        pending = session.info.pop(_PENDING, None)
+        if pending:
+            await self._cache.invalidate(pending)

@@ -1,0 +1,362 @@
+"""Every dashboard query: one method per domain, each answering its JSON-ready figures.
+
+Scope: an owner (the caller) and optionally one of their courses. A course's media are those its
+lessons hold plus those linked to it (course, chapter or lesson links). "Live" media are neither
+soft deleted nor gone. Ranged domains count facts with ``start <= time < end``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, literal, select, union
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lectern_analytics.models import CourseFact, EngagementFact, LessonFact, MediaFileFact, MediaLinkFact
+
+Figures = dict[str, Any]
+
+_LIVE_MEDIA = and_(MediaFileFact.deleted_at.is_(None), MediaFileFact.purged_at.is_(None))
+_UTC_DAY = "UTC"
+
+
+def _int(value: Any) -> int:
+    return int(value or 0)
+
+
+def _float(value: Any) -> float:
+    return float(value or 0)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _course_media() -> Any:
+    """(course_id, media_id) for every media a course holds in a lesson or through a link."""
+    return union(
+        select(LessonFact.course_id, LessonFact.media_id).where(LessonFact.media_id.is_not(None)),
+        select(MediaLinkFact.course_id, MediaLinkFact.media_id),
+    ).subquery("course_media")
+
+
+class DashboardQueries:
+    def __init__(self, session: AsyncSession, *, top_list_size: int = 10) -> None:
+        self._session = session
+        self._top = top_list_size
+
+    # -- scopes ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _media_scope(owner_id: str, course_id: str | None) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = [MediaFileFact.owner_id == owner_id]
+        if course_id is not None:
+            course_media = _course_media()
+            clauses.append(
+                MediaFileFact.media_id.in_(select(course_media.c.media_id).where(course_media.c.course_id == course_id))
+            )
+        return clauses
+
+    @staticmethod
+    def _course_scope(owner_id: str, course_id: str | None) -> list[ColumnElement[bool]]:
+        """The owner's live courses, or the one course asked for (even when deleted)."""
+        if course_id is not None:
+            return [CourseFact.owner_id == owner_id, CourseFact.course_id == course_id]
+        return [CourseFact.owner_id == owner_id, CourseFact.deleted_at.is_(None)]
+
+    @staticmethod
+    def _engagement_scope(
+        owner_id: str, course_id: str | None, start: datetime, end: datetime
+    ) -> list[ColumnElement[bool]]:
+        # Engagement belongs to whoever owns the course now (joined, not copied at record time).
+        clauses = [CourseFact.owner_id == owner_id, EngagementFact.at >= start, EngagementFact.at < end]
+        if course_id is not None:
+            clauses.append(EngagementFact.course_id == course_id)
+        return clauses
+
+    async def _rows(self, statement: Select[Any]) -> list[Any]:
+        return list((await self._session.execute(statement)).all())
+
+    # -- storage: bytes by mime and status, reclaimable soft-deleted bytes (snapshot) --------
+
+    async def storage(self, owner_id: str, course_id: str | None) -> Figures:
+        scope = self._media_scope(owner_id, course_id)
+        files, size = func.count(MediaFileFact.media_id), func.coalesce(func.sum(MediaFileFact.size_bytes), 0)
+        total = (await self._rows(select(files, size).where(*scope, _LIVE_MEDIA)))[0]
+        by_mime = await self._rows(
+            select(MediaFileFact.mime_type, files, size)
+            .where(*scope, _LIVE_MEDIA)
+            .group_by(MediaFileFact.mime_type)
+            .order_by(size.desc(), MediaFileFact.mime_type)
+        )
+        by_status = await self._rows(
+            select(MediaFileFact.status, files, size)
+            .where(*scope, _LIVE_MEDIA)
+            .group_by(MediaFileFact.status)
+            .order_by(MediaFileFact.status)
+        )
+        reclaimable = (
+            await self._rows(
+                select(files, size).where(
+                    *scope, MediaFileFact.deleted_at.is_not(None), MediaFileFact.purged_at.is_(None)
+                )
+            )
+        )[0]
+        return {
+            "totalFiles": _int(total[0]),
+            "totalBytes": _int(total[1]),
+            "byMimeType": [{"mimeType": r[0], "files": _int(r[1]), "bytes": _int(r[2])} for r in by_mime],
+            "byStatus": [{"status": r[0], "files": _int(r[1]), "bytes": _int(r[2])} for r in by_status],
+            "reclaimable": {"files": _int(reclaimable[0]), "bytes": _int(reclaimable[1])},
+        }
+
+    # -- usage: unused files (cleanup opportunities), most used files (snapshot) -------------
+
+    async def usage(self, owner_id: str, course_id: str | None) -> Figures:
+        scope = self._media_scope(owner_id, course_id)
+        files, size = func.count(MediaFileFact.media_id), func.coalesce(func.sum(MediaFileFact.size_bytes), 0)
+        unused_where = (*scope, _LIVE_MEDIA, MediaFileFact.usage_count == 0)
+        used_where = (*scope, _LIVE_MEDIA, MediaFileFact.usage_count > 0)
+        unused = (await self._rows(select(files, size).where(*unused_where)))[0]
+        used = (await self._rows(select(files, size).where(*used_where)))[0]
+        largest_unused = await self._rows(
+            select(MediaFileFact)
+            .where(*unused_where)
+            .order_by(MediaFileFact.size_bytes.desc(), MediaFileFact.media_id)
+            .limit(self._top)
+        )
+        top_used = await self._rows(
+            select(MediaFileFact)
+            .where(*used_where)
+            .order_by(MediaFileFact.usage_count.desc(), MediaFileFact.size_bytes.desc(), MediaFileFact.media_id)
+            .limit(self._top)
+        )
+
+        def item(media: MediaFileFact) -> Figures:
+            return {
+                "mediaId": media.media_id,
+                "title": media.title,
+                "fileName": media.file_name,
+                "sizeBytes": media.size_bytes,
+                "usageCount": media.usage_count,
+                "createdAt": _iso(media.created_at),
+            }
+
+        return {
+            "unused": {
+                "files": _int(unused[0]),
+                "bytes": _int(unused[1]),
+                "largest": [item(r[0]) for r in largest_unused],
+            },
+            "used": {"files": _int(used[0]), "bytes": _int(used[1])},
+            "topUsed": [item(r[0]) for r in top_used],
+        }
+
+    # -- content: courses, lessons, media counts (snapshot) ----------------------------------
+
+    async def content(self, owner_id: str, course_id: str | None) -> Figures:
+        course_scope = self._course_scope(owner_id, course_id)
+        courses = (await self._rows(select(func.count()).select_from(CourseFact).where(*course_scope)))[0][0]
+        lessons = (
+            await self._rows(
+                select(func.count(LessonFact.lesson_id), func.count(LessonFact.media_id))
+                .join(CourseFact, CourseFact.course_id == LessonFact.course_id)
+                .where(*course_scope)
+            )
+        )[0]
+        media = (
+            await self._rows(
+                select(
+                    func.count(MediaFileFact.media_id),
+                    func.count(MediaFileFact.media_id).filter(MediaFileFact.status == "ready"),
+                ).where(*self._media_scope(owner_id, course_id), _LIVE_MEDIA)
+            )
+        )[0]
+        return {
+            "courses": _int(courses),
+            "lessons": _int(lessons[0]),
+            "lessonsWithMedia": _int(lessons[1]),
+            "mediaFiles": _int(media[0]),
+            "mediaReady": _int(media[1]),
+        }
+
+    # -- engagement: views, watch time, completions, ratings in range ------------------------
+
+    @staticmethod
+    def _engagement_figures() -> list[Any]:
+        kind, value = EngagementFact.type, EngagementFact.value
+        return [
+            func.count().filter(kind == "view").label("views"),
+            func.coalesce(func.sum(value).filter(kind == "watch_seconds"), 0).label("watch_seconds"),
+            func.count().filter(kind == "completion").label("completions"),
+            func.count().filter(kind == "rating").label("ratings"),
+            func.avg(value).filter(kind == "rating").label("average_rating"),
+        ]
+
+    @staticmethod
+    def _engagement_row(row: Any) -> Figures:
+        return {
+            "views": _int(row.views),
+            "watchSeconds": _float(row.watch_seconds),
+            "completions": _int(row.completions),
+            "ratings": _int(row.ratings),
+            "averageRating": round(float(row.average_rating), 4) if row.average_rating is not None else None,
+        }
+
+    async def engagement(self, owner_id: str, course_id: str | None, start: datetime, end: datetime) -> Figures:
+        joined = EngagementFact.__table__.join(CourseFact, CourseFact.course_id == EngagementFact.course_id)
+        scope = self._engagement_scope(owner_id, course_id, start, end)
+        figures = self._engagement_figures()
+        totals = (await self._rows(select(*figures).select_from(joined).where(*scope)))[0]
+        per_course = await self._rows(
+            select(EngagementFact.course_id, CourseFact.title, *figures)
+            .select_from(joined)
+            .where(*scope)
+            .group_by(EngagementFact.course_id, CourseFact.title)
+            .order_by(EngagementFact.course_id)
+        )
+        per_lesson = await self._rows(
+            select(EngagementFact.course_id, EngagementFact.lesson_id, LessonFact.title, *figures)
+            .select_from(joined.outerjoin(LessonFact, LessonFact.lesson_id == EngagementFact.lesson_id))
+            .where(*scope, EngagementFact.lesson_id.is_not(None))
+            .group_by(EngagementFact.course_id, EngagementFact.lesson_id, LessonFact.title)
+            .order_by(EngagementFact.course_id, EngagementFact.lesson_id)
+        )
+        per_media = await self._rows(
+            select(EngagementFact.media_id, *figures)
+            .select_from(joined)
+            .where(*scope, EngagementFact.media_id.is_not(None))
+            .group_by(EngagementFact.media_id)
+            .order_by(EngagementFact.media_id)
+        )
+        return {
+            "totals": self._engagement_row(totals),
+            "perCourse": [{"courseId": r.course_id, "title": r.title, **self._engagement_row(r)} for r in per_course],
+            "perLesson": [
+                {"courseId": r.course_id, "lessonId": r.lesson_id, "title": r.title, **self._engagement_row(r)}
+                for r in per_lesson
+            ],
+            "perMedia": [{"mediaId": r.media_id, **self._engagement_row(r)} for r in per_media],
+        }
+
+    # -- sales: revenue per course in range ------------------------------------------------
+
+    async def sales(self, owner_id: str, course_id: str | None, start: datetime, end: datetime) -> Figures:
+        sold = and_(
+            EngagementFact.course_id == CourseFact.course_id,
+            EngagementFact.type == "sale",
+            EngagementFact.at >= start,
+            EngagementFact.at < end,
+        )
+        revenue = func.coalesce(func.sum(EngagementFact.value), 0)
+        rows = await self._rows(
+            select(CourseFact.course_id, CourseFact.title, func.count(EngagementFact.id), revenue)
+            .select_from(CourseFact)
+            .outerjoin(EngagementFact, sold)
+            .where(*self._course_scope(owner_id, course_id))
+            .group_by(CourseFact.course_id, CourseFact.title)
+            .order_by(revenue.desc(), CourseFact.course_id)
+        )
+        per_course = [{"courseId": r[0], "title": r[1], "sales": _int(r[2]), "revenue": _float(r[3])} for r in rows]
+        return {
+            "totalRevenue": sum(c["revenue"] for c in per_course),
+            "totalSales": sum(c["sales"] for c in per_course),
+            "perCourse": per_course,
+        }
+
+    # -- production: media bytes and minutes per course (a proxy for production cost) ------
+
+    async def production(self, owner_id: str, course_id: str | None) -> Figures:
+        course_media = _course_media()
+        live_media = and_(MediaFileFact.media_id == course_media.c.media_id, _LIVE_MEDIA)
+        size = func.coalesce(func.sum(MediaFileFact.size_bytes), 0)
+        seconds = func.coalesce(func.sum(MediaFileFact.duration_seconds), 0)
+        rows = await self._rows(
+            select(CourseFact.course_id, CourseFact.title, func.count(MediaFileFact.media_id), size, seconds)
+            .select_from(CourseFact)
+            .outerjoin(course_media, course_media.c.course_id == CourseFact.course_id)
+            .outerjoin(MediaFileFact, live_media)
+            .where(*self._course_scope(owner_id, course_id))
+            .group_by(CourseFact.course_id, CourseFact.title)
+            .order_by(CourseFact.course_id)
+        )
+        # Totals count a file shared by two courses once.
+        courses = select(CourseFact.course_id).where(*self._course_scope(owner_id, course_id))
+        distinct = _course_media()
+        totals = (
+            await self._rows(
+                select(func.count(MediaFileFact.media_id), size, seconds).where(
+                    _LIVE_MEDIA,
+                    MediaFileFact.media_id.in_(select(distinct.c.media_id).where(distinct.c.course_id.in_(courses))),
+                )
+            )
+        )[0]
+        return {
+            "totals": {
+                "mediaFiles": _int(totals[0]),
+                "mediaBytes": _int(totals[1]),
+                "mediaMinutes": round(_float(totals[2]) / 60, 4),
+            },
+            "perCourse": [
+                {
+                    "courseId": r[0],
+                    "title": r[1],
+                    "mediaFiles": _int(r[2]),
+                    "mediaBytes": _int(r[3]),
+                    "mediaMinutes": round(_float(r[4]) / 60, 4),
+                }
+                for r in rows
+            ],
+        }
+
+    # -- growth: per-day rows, filled and fitted by dashboards.series ----------------------
+
+    async def storage_growth(
+        self, owner_id: str, course_id: str | None, start: datetime, end: datetime
+    ) -> list[tuple[datetime, Figures]]:
+        """(UTC day, {files, bytesAdded}) for each day a file was added, purged ones included:
+        the bytes were added that day whatever happened to them later."""
+        day = func.date_trunc("day", func.timezone(_UTC_DAY, MediaFileFact.created_at)).label("day")
+        rows = await self._rows(
+            select(day, func.count(MediaFileFact.media_id), func.coalesce(func.sum(MediaFileFact.size_bytes), 0))
+            .where(
+                *self._media_scope(owner_id, course_id),
+                MediaFileFact.created_at >= start,
+                MediaFileFact.created_at < end,
+            )
+            .group_by(day)
+        )
+        return [(r[0], {"files": _int(r[1]), "bytesAdded": _int(r[2])}) for r in rows]
+
+    async def engagement_growth(
+        self, owner_id: str, course_id: str | None, start: datetime, end: datetime
+    ) -> list[tuple[datetime, Figures]]:
+        """(UTC day, {events, views, completions, sales}) for each day with engagement."""
+        day = func.date_trunc("day", func.timezone(_UTC_DAY, EngagementFact.at)).label("day")
+        kind = EngagementFact.type
+        rows = await self._rows(
+            select(
+                day,
+                func.count(),
+                func.count().filter(kind == "view"),
+                func.count().filter(kind == "completion"),
+                func.count().filter(kind == "sale"),
+            )
+            .select_from(EngagementFact)
+            .join(CourseFact, CourseFact.course_id == EngagementFact.course_id)
+            .where(*self._engagement_scope(owner_id, course_id, start, end))
+            .group_by(day)
+        )
+        return [
+            (r[0], {"events": _int(r[1]), "views": _int(r[2]), "completions": _int(r[3]), "sales": _int(r[4])})
+            for r in rows
+        ]
+
+    # -- ownership -------------------------------------------------------------------------
+
+    async def owns_course(self, owner_id: str, course_id: str) -> bool:
+        found = await self._rows(
+            select(literal(1)).where(CourseFact.course_id == course_id, CourseFact.owner_id == owner_id)
+        )
+        return bool(found)

@@ -1,0 +1,63 @@
+"""Every query of engagement recording: course lookups and the engagement fact table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lectern_analytics.models import CourseFact, EngagementFact
+
+
+class EngagementRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def live_course_owners(self, course_ids: Sequence[str]) -> dict[str, str]:
+        """Owner of each known, not deleted course among ``course_ids``."""
+        if not course_ids:
+            return {}
+        rows = await self._session.execute(
+            select(CourseFact.course_id, CourseFact.owner_id).where(
+                CourseFact.course_id.in_(sorted(set(course_ids))), CourseFact.deleted_at.is_(None)
+            )
+        )
+        return {row.course_id: row.owner_id for row in rows}
+
+    async def course_owner(self, course_id: str) -> str | None:
+        return (
+            await self._session.execute(select(CourseFact.owner_id).where(CourseFact.course_id == course_id))
+        ).scalar_one_or_none()
+
+    async def add(
+        self,
+        *,
+        event_id: str,
+        user_id: str,
+        type: str,
+        course_id: str,
+        lesson_id: str | None,
+        media_id: str | None,
+        at: datetime,
+        value: float | None,
+    ) -> bool:
+        """Store one fact under its event id; answers False when that id is already stored."""
+        inserted = await self._session.execute(
+            insert(EngagementFact)
+            .values(
+                id=event_id,
+                user_id=user_id,
+                type=type,
+                course_id=course_id,
+                lesson_id=lesson_id,
+                media_id=media_id,
+                at=at,
+                value=value,
+            )
+            .on_conflict_do_nothing()
+            .returning(EngagementFact.id)
+        )
+        return inserted.first() is not None

@@ -1,0 +1,208 @@
+"""RecordEngagement: validate player and sales facts, store the valid ones and emit each as
+``engagement.recorded`` through the outbox (topic lectern.engagement.v1, key = course id).
+
+Policy for a batch with invalid events (a player flushes a buffer; one bad clock or a course
+deleted meanwhile must not lose the rest): invalid events are skipped and counted (``rejected``,
+with ``rejected_fields`` keyed ``events.<i>.<field>``) as long as at least one event is valid.
+When none is valid the call fails as VALIDATION_FAILED with the same ``fields``, so a client
+that sent only garbage hears about it.
+
+A repeat with the same idempotency key and the same events answers the first result and stores
+nothing; the same key with other events is a CONFLICT (lectern_common.idempotency).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from lectern.events.v1 import engagement_events_pb2 as ev
+from lectern_common.idempotency import IdempotencyStore, fingerprint
+from lectern_common.identity import Identity
+from lectern_common.outbox import OutboxWriter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lectern_analytics import errors
+from lectern_analytics.dashboards.cache import invalidate_after_commit
+from lectern_analytics.dashboards.domains import Source, domains_reading
+from lectern_analytics.engagement.repository import EngagementRepository
+from lectern_analytics.engagement.schemas import AcceptedEngagement, EngagementInput, EngagementType, RecordResult
+from lectern_analytics.settings import AnalyticsSettings
+
+EVENT_TYPE = "engagement.recorded"
+_TYPE_VALUES = frozenset(t.value for t in EngagementType)
+_TYPES = ", ".join(t.value for t in EngagementType)
+_COUNTED = frozenset({EngagementType.VIEW, EngagementType.COMPLETION})
+
+
+class EngagementService:
+    def __init__(
+        self,
+        settings: AnalyticsSettings,
+        outbox: OutboxWriter,
+        idempotency: IdempotencyStore,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._outbox = outbox
+        self._idempotency = idempotency
+        self._clock = clock
+
+    async def record(
+        self, session: AsyncSession, identity: Identity, events: Sequence[EngagementInput], idempotency_key: str
+    ) -> RecordResult:
+        """Validate ``events``, store and emit the valid ones, and say how many were accepted and
+        skipped; VALIDATION_FAILED (fields ``events.<i>.<field>``) when none is valid."""
+        if not events:
+            raise errors.invalid_engagement({"events": "at least one event is required"})
+        if len(events) > self._settings.max_events_per_request:
+            raise errors.invalid_engagement(
+                {"events": f"at most {self._settings.max_events_per_request} events per request"}
+            )
+        scope = f"analytics.record_engagement:{identity.user_id}"
+        if idempotency_key:
+            stored = await self._idempotency.begin(
+                session, scope=scope, key=idempotency_key, request_fingerprint=self._fingerprint(events)
+            )
+            if stored is not None:
+                return RecordResult.model_validate_json(stored)
+
+        repository = EngagementRepository(session)
+        owners = await repository.live_course_owners([e.course_id for e in events if e.course_id])
+        accepted: list[AcceptedEngagement] = []
+        rejected: dict[str, str] = {}
+        for index, event in enumerate(events):
+            problems = self._problems(event, owners)
+            if problems:
+                rejected.update({f"events.{index}.{name}": message for name, message in problems.items()})
+            else:
+                accepted.append(self._normalised(event, owners[event.course_id]))
+        if not accepted:
+            raise errors.invalid_engagement(rejected)
+
+        for fact in accepted:
+            await self._store_and_emit(session, repository, identity, fact)
+        for owner_id in {fact.owner_id for fact in accepted}:
+            invalidate_after_commit(session, owner_id, domains_reading(Source.ENGAGEMENT))
+        result = RecordResult(accepted=len(accepted), rejected=len(events) - len(accepted), rejected_fields=rejected)
+        if idempotency_key:
+            await self._idempotency.complete(
+                session, scope=scope, key=idempotency_key, response=result.model_dump_json().encode()
+            )
+        return result
+
+    async def fold(
+        self,
+        session: AsyncSession,
+        *,
+        event_id: str,
+        user_id: str,
+        type: str,
+        course_id: str,
+        lesson_id: str | None,
+        media_id: str | None,
+        at: datetime,
+        value: float | None,
+    ) -> None:
+        """Fold an ``engagement.recorded`` event from the topic. Our own events are already
+        stored under their event id (a no-op here); another producer's are stored now."""
+        repository = EngagementRepository(session)
+        await repository.add(
+            event_id=event_id,
+            user_id=user_id,
+            type=type,
+            course_id=course_id,
+            lesson_id=lesson_id,
+            media_id=media_id,
+            at=at,
+            value=value,
+        )
+        owner_id = await repository.course_owner(course_id)
+        if owner_id:
+            invalidate_after_commit(session, owner_id, domains_reading(Source.ENGAGEMENT))
+
+    def _problems(self, event: EngagementInput, owners: dict[str, str]) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        settings = self._settings
+        kind = EngagementType(event.type) if event.type in _TYPE_VALUES else None
+        if kind is None:
+            problems["type"] = f"must be one of {_TYPES}"
+        if not event.course_id:
+            problems["courseId"] = "is required"
+        elif event.course_id not in owners:
+            problems["courseId"] = "course not found"
+        now = self._clock()
+        if event.at is None:
+            problems["at"] = "is required"
+        elif event.at > now + timedelta(seconds=settings.engagement_clock_skew_seconds):
+            problems["at"] = "must not be in the future"
+        elif event.at < now - timedelta(days=settings.engagement_max_age_days):
+            problems["at"] = f"must be within the last {settings.engagement_max_age_days} days"
+        value = event.value
+        if value is not None and not math.isfinite(value):
+            problems["value"] = "must be a finite number"
+        elif kind in _COUNTED:
+            if value is not None and value != 1:
+                problems["value"] = f"must be absent or 1 for a {kind}"
+        elif kind == EngagementType.WATCH_SECONDS:
+            if value is None or not 0 < value <= settings.max_watch_seconds:
+                problems["value"] = f"must be more than 0 and at most {settings.max_watch_seconds:g} seconds"
+        elif kind == EngagementType.SALE:
+            if value is None or not 0 <= value <= settings.max_sale_amount:
+                problems["value"] = f"must be an amount from 0 to {settings.max_sale_amount:g}"
+        elif kind == EngagementType.RATING and (value is None or not 1 <= value <= 5):
+            problems["value"] = "must be a rating from 1 to 5"
+        return problems
+
+    @staticmethod
+    def _normalised(event: EngagementInput, owner_id: str) -> AcceptedEngagement:
+        kind = EngagementType(event.type)
+        assert event.at is not None  # validated
+        return AcceptedEngagement(
+            type=kind,
+            course_id=event.course_id,
+            owner_id=owner_id,
+            lesson_id=event.lesson_id or None,
+            media_id=event.media_id or None,
+            at=event.at.astimezone(UTC),
+            value=1.0 if kind in _COUNTED else float(event.value or 0),
+        )
+
+    async def _store_and_emit(
+        self, session: AsyncSession, repository: EngagementRepository, identity: Identity, fact: AcceptedEngagement
+    ) -> None:
+        payload = ev.EngagementRecorded(user_id=identity.user_id, type=fact.type.value, course_id=fact.course_id)
+        payload.at.FromDatetime(fact.at)
+        payload.value = fact.value
+        if fact.lesson_id:
+            payload.lesson_id = fact.lesson_id
+        if fact.media_id:
+            payload.media_id = fact.media_id
+        event_id = await self._outbox.add(
+            session,
+            topic=self._settings.engagement_topic,
+            event_type=EVENT_TYPE,
+            aggregate_id=fact.course_id,
+            aggregate_version=0,
+            actor_id=identity.user_id,
+            payload=payload,
+        )
+        await repository.add(
+            event_id=event_id,
+            user_id=identity.user_id,
+            type=fact.type.value,
+            course_id=fact.course_id,
+            lesson_id=fact.lesson_id,
+            media_id=fact.media_id,
+            at=fact.at,
+            value=fact.value,
+        )
+
+    @staticmethod
+    def _fingerprint(events: Sequence[EngagementInput]) -> str:
+        body = [
+            [e.type, e.course_id, e.lesson_id, e.media_id, e.at.isoformat() if e.at else None, e.value] for e in events
+        ]
+        return fingerprint("record_engagement", json.dumps(body))
