@@ -193,3 +193,34 @@ async def test_consumer_parks_a_poison_record_and_moves_on(engine: AsyncEngine) 
         parked = (await conn.execute(select(parked_events.c.offset, parked_events.c.error))).one()
     assert parked.offset == 7
     assert "EventEnvelope" in parked.error or "envelope" in parked.error
+
+
+async def test_one_transaction_notifies_the_relay_once_however_many_events(engine: AsyncEngine) -> None:
+    from sqlalchemy import event
+
+    from lectern_common.outbox import PendingEvent
+
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        writer = OutboxWriter()
+        async with UnitOfWork(engine)() as session:
+            await writer.add(session, topic="t", event_type="course.created", aggregate_id="c4",
+                             aggregate_version=1, actor_id="u1", payload=CourseChanged(course_id="c4"))
+            ids = await writer.add_many(session, [
+                PendingEvent("t", "course.updated", "c4", v, "u1", CourseChanged(course_id="c4", version=v))
+                for v in (2, 3, 4)
+            ])
+        async with UnitOfWork(engine)() as session:  # a new transaction notifies again
+            await writer.add(session, topic="t", event_type="course.updated", aggregate_id="c4",
+                             aggregate_version=5, actor_id="u1", payload=CourseChanged(course_id="c4"))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert len(ids) == 3
+    assert sum("pg_notify" in s for s in statements) == 2
+    assert sum(s.lstrip().upper().startswith("INSERT INTO OUTBOX_EVENTS") for s in statements) == 3
+    assert await _outbox_size(engine) == 5

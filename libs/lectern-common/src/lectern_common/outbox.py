@@ -15,6 +15,7 @@ import asyncio
 import logging
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from google.protobuf.message import Message
@@ -29,6 +30,21 @@ from lectern_common.telemetry import inject_headers
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "lectern_outbox"
+
+_NOTIFIED = "lectern_outbox_notified"
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """One event for :meth:`OutboxWriter.add_many`."""
+
+    topic: str
+    event_type: str
+    aggregate_id: str
+    aggregate_version: int
+    actor_id: str
+    payload: Message
+
 
 class OutboxWriter:
     """Adds events to the outbox inside the caller's transaction."""
@@ -45,27 +61,50 @@ class OutboxWriter:
         payload: Message,
     ) -> str:
         """Record one event; it is published only if the surrounding transaction commits."""
+        row = self._row(
+            PendingEvent(topic, event_type, aggregate_id, aggregate_version, actor_id, payload)
+        )
+        await session.execute(insert(outbox_events).values(**row))
+        await self._notify_once(session)
+        return str(row["event_id"])
+
+    async def add_many(self, session: AsyncSession, events: Sequence[PendingEvent]) -> list[str]:
+        """Record several events with one INSERT (a save of many operations emits many events)."""
+        if not events:
+            return []
+        rows = [self._row(event) for event in events]
+        await session.execute(insert(outbox_events), rows)
+        await self._notify_once(session)
+        return [row["event_id"] for row in rows]
+
+    @staticmethod
+    def _row(event: PendingEvent) -> dict[str, Any]:
         envelope = build_envelope(
-            event_type=event_type,
-            aggregate_id=aggregate_id,
-            aggregate_version=aggregate_version,
-            actor_id=actor_id,
-            payload=payload,
+            event_type=event.event_type,
+            aggregate_id=event.aggregate_id,
+            aggregate_version=event.aggregate_version,
+            actor_id=event.actor_id,
+            payload=event.payload,
         )
         headers = [[k, v.decode()] for k, v in inject_headers()]
-        headers += [[EVENT_ID_HEADER, envelope.id], [EVENT_TYPE_HEADER, event_type]]
-        await session.execute(
-            insert(outbox_events).values(
-                event_id=envelope.id,
-                topic=topic,
-                key=aggregate_id,
-                event_type=event_type,
-                value=envelope.SerializeToString(),
-                headers=headers,
-            )
-        )
+        headers += [[EVENT_ID_HEADER, envelope.id], [EVENT_TYPE_HEADER, event.event_type]]
+        return {
+            "event_id": envelope.id,
+            "topic": event.topic,
+            "key": event.aggregate_id,
+            "event_type": event.event_type,
+            "value": envelope.SerializeToString(),
+            "headers": headers,
+        }
+
+    @staticmethod
+    async def _notify_once(session: AsyncSession) -> None:
+        # One NOTIFY per transaction is enough to wake the relay; PostgreSQL would fold repeats
+        # at commit anyway, but each would still cost a round trip.
+        if session.info.get(_NOTIFIED) is session.get_transaction():
+            return
         await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
-        return envelope.id
+        session.info[_NOTIFIED] = session.get_transaction()
 
 
 class EventProducer(Protocol):
