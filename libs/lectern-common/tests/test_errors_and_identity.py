@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import grpc
 import pytest
-
 from lectern_common.errors import (
     GRPC_STATUS_BY_KIND,
     HTTP_STATUS_BY_KIND,

@@ -10,7 +10,6 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from lectern.course.v1 import course_pb2, course_pb2_grpc
-
 from lectern_common.errors import DomainError, ErrorKind
 from lectern_common.grpc_client import call, open_channel
 from lectern_common.grpc_server import GrpcServer
@@ -79,7 +78,8 @@ async def _health(channel: grpc.aio.Channel, service: str) -> int:
 
 async def test_health_is_not_serving_until_dependencies_are_ready(running: Running) -> None:
     await asyncio.sleep(0.3)
-    assert await _health(running.channel, "lectern.course.v1.CourseService") == health_pb2.HealthCheckResponse.NOT_SERVING
+    not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+    assert await _health(running.channel, "lectern.course.v1.CourseService") == not_serving
     running.dependency_up.set()
     async with asyncio.timeout(5):
         while await _health(running.channel, "") != health_pb2.HealthCheckResponse.SERVING:

@@ -12,15 +12,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from lectern.events.v1.course_events_pb2 import CourseChanged
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-
 from lectern_common.consumer import EventConsumer
 from lectern_common.db import UnitOfWork, create_engine
 from lectern_common.devstack.infra import KafkaBroker
 from lectern_common.events import Event, decode_event
 from lectern_common.outbox import KafkaEventProducer, OutboxRelay, OutboxWriter
 from lectern_common.plumbing_tables import PLUMBING_METADATA, outbox_events
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 TEST_METADATA = MetaData()
 courses = Table("courses", TEST_METADATA, Column("id", String, primary_key=True), Column("title", String))
@@ -196,9 +195,8 @@ async def test_consumer_parks_a_poison_record_and_moves_on(engine: AsyncEngine) 
 
 
 async def test_one_transaction_notifies_the_relay_once_however_many_events(engine: AsyncEngine) -> None:
-    from sqlalchemy import event
-
     from lectern_common.outbox import PendingEvent
+    from sqlalchemy import event
 
     statements: list[str] = []
 

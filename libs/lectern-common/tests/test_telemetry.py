@@ -6,11 +6,10 @@ import io
 import json
 import logging
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-
 from lectern_common.structured_logging import JsonFormatter
 from lectern_common.telemetry import extract_context, inject_headers, setup_telemetry, tracer
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 
 
 def test_headers_carry_the_trace_to_the_consumer_side() -> None:
