@@ -26,6 +26,12 @@ from lectern_common.plumbing_tables import PLUMBING_METADATA
 FILE_TEMPLATE = "%%(year)d-%%(month).2d-%%(day).2d-%%(hour).2d%%(minute).2d_%%(slug)s"
 
 
+def migrations_dir(configured: str | None, package_file: str) -> Path:
+    """The service's Alembic folder: ``settings.migrations_dir`` when set (container images copy
+    it to /app/migrations), else ``services/<svc>/migrations`` beside the package's source."""
+    return Path(configured) if configured else Path(package_file).resolve().parents[2] / "migrations"
+
+
 def alembic_config(database_url: str, migrations_dir: Path) -> Config:
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))

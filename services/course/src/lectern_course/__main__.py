@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from pathlib import Path
 
-from lectern_common.migrations import upgrade
+from lectern_common.migrations import migrations_dir, upgrade
 from lectern_common.runtime import Runtime
 from lectern_common.structured_logging import setup_logging
 from lectern_common.telemetry import setup_telemetry, shutdown_telemetry
 
 from lectern_course.bootstrap import CourseApp
 from lectern_course.settings import CourseSettings
-
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
 async def serve(settings: CourseSettings) -> None:
@@ -32,7 +29,7 @@ def main() -> None:
     settings = CourseSettings()
     setup_logging("course", settings.log_level, settings.log_json)
     if args.command == "migrate":
-        upgrade(settings.database_url, MIGRATIONS_DIR)
+        upgrade(settings.database_url, migrations_dir(settings.migrations_dir, __file__))
         return
     setup_telemetry("course", settings.otlp_endpoint)
     try:
