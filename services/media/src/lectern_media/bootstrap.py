@@ -6,7 +6,6 @@ Tests use the same ``MediaApp`` in-process, so they exercise the real wiring.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
@@ -22,7 +21,7 @@ from lectern_common.idempotency import IdempotencyStore
 from lectern_common.identity import InternalTokenIssuer, InternalTokenVerifier
 from lectern_common.objectstore import ObjectStore, S3ObjectStore
 from lectern_common.outbox import KafkaEventProducer, OutboxRelay, OutboxWriter
-from lectern_common.runtime import Runtime
+from lectern_common.runtime import Part, Runtime
 
 from lectern_media.audit.service import AuditService
 from lectern_media.course_directory import CourseDirectory
@@ -126,19 +125,19 @@ class MediaApp:
             batch_size=settings.purge_batch_size,
         )
 
-    def parts(self) -> dict[str, Callable[[object], Awaitable[None]]]:
+    def parts(self) -> dict[str, Part]:
         """Every long-running part, for one Runtime."""
         return {
             "grpc": self.grpc_server.run,
             "outbox-relay": self.relay.run,
             "consumer": self.consumer.run,
             "purge": self.purge_job.run,
-        }  # type: ignore[dict-item]
+        }
 
     def runtime(self) -> Runtime:
         runtime = Runtime(grace_seconds=self.settings.shutdown_grace_seconds)
         for name, part in self.parts().items():
-            runtime.add(name, part)  # type: ignore[arg-type]
+            runtime.add(name, part)
         return runtime
 
     async def aclose(self) -> None:

@@ -123,7 +123,7 @@ class LibraryService:
         await self._events.file_changed(session, FILE_READY, media, actor_id=actor_id, upload=upload)
         return to_view(media)
 
-    async def list(self, session: AsyncSession, identity: Identity, query: ListQuery) -> Page[MediaView]:
+    async def list_media(self, session: AsyncSession, identity: Identity, query: ListQuery) -> Page[MediaView]:
         """The caller's files, newest first, optionally searched by title/file name and filtered."""
         limit = check_page_size(query.limit)
         text = query.query.strip()

@@ -86,7 +86,7 @@ class LinkRepository:
 
     @staticmethod
     def _targets_clause(refs: Sequence[ResourceRef], course_id: str | None) -> Any:
-        clauses = []
+        clauses: list[Any] = []
         if refs:
             clauses.append(
                 tuple_(MediaLink.resource_type, MediaLink.resource_id).in_(

@@ -45,7 +45,7 @@ class MediaEventHandler:
             await route(session, event)
 
     async def _upload_completed(self, session: AsyncSession, event: Event) -> None:
-        p = event.unpack(upload_events_pb2.UploadChanged)
+        p: upload_events_pb2.UploadChanged = event.unpack(upload_events_pb2.UploadChanged)
         await self._library.register_upload(
             session,
             CompletedUpload(
@@ -65,19 +65,19 @@ class MediaEventHandler:
         )
 
     async def _chapter_removed(self, session: AsyncSession, event: Event) -> None:
-        p = event.unpack(course_events_pb2.ChapterRemoved)
+        p: course_events_pb2.ChapterRemoved = event.unpack(course_events_pb2.ChapterRemoved)
         refs = [ResourceRef(ResourceType.CHAPTER, p.chapter_id)]
         refs += [ResourceRef(ResourceType.LESSON, lid) for lid in p.lesson_ids]
         await self._links.remove_for_targets(session, refs=refs, actor_id=_actor(event))
 
     async def _lesson_removed(self, session: AsyncSession, event: Event) -> None:
-        p = event.unpack(course_events_pb2.LessonRemoved)
+        p: course_events_pb2.LessonRemoved = event.unpack(course_events_pb2.LessonRemoved)
         await self._links.remove_for_targets(
             session, refs=[ResourceRef(ResourceType.LESSON, p.lesson_id)], actor_id=_actor(event)
         )
 
     async def _course_deleted(self, session: AsyncSession, event: Event) -> None:
-        p = event.unpack(course_events_pb2.CourseLifecycleChanged)
+        p: course_events_pb2.CourseLifecycleChanged = event.unpack(course_events_pb2.CourseLifecycleChanged)
         refs = [ResourceRef(ResourceType.COURSE, p.course_id)]
         refs += [ResourceRef(ResourceType.CHAPTER, cid) for cid in p.chapter_ids]
         refs += [ResourceRef(ResourceType.LESSON, lid) for lid in p.lesson_ids]
@@ -86,11 +86,11 @@ class MediaEventHandler:
         )
 
     async def _course_restored(self, session: AsyncSession, event: Event) -> None:
-        p = event.unpack(course_events_pb2.CourseLifecycleChanged)
+        p: course_events_pb2.CourseLifecycleChanged = event.unpack(course_events_pb2.CourseLifecycleChanged)
         await self._links.restore_course_links(session, course_id=p.course_id, actor_id=_actor(event))
 
     async def _lesson_added(self, session: AsyncSession, event: Event) -> None:
-        p = event.unpack(course_events_pb2.LessonChanged)
+        p: course_events_pb2.LessonChanged = event.unpack(course_events_pb2.LessonChanged)
         if p.HasField("media_id") and p.media_id:
             await self._links.set_lesson_media(
                 session,
@@ -102,7 +102,7 @@ class MediaEventHandler:
             )
 
     async def _lesson_media_changed(self, session: AsyncSession, event: Event) -> None:
-        p = event.unpack(course_events_pb2.LessonMediaChanged)
+        p: course_events_pb2.LessonMediaChanged = event.unpack(course_events_pb2.LessonMediaChanged)
         media_id = p.media_id if p.HasField("media_id") and p.media_id else None
         previous = p.previous_media_id if p.HasField("previous_media_id") and p.previous_media_id else None
         if event.type == "course.lesson.media_cleared":

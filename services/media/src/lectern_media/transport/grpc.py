@@ -159,7 +159,7 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
             limit=request.limit,
         )
         async with self._uow.read_only() as session:
-            page = await self._library.list(session, _identity(), query)
+            page = await self._library.list_media(session, _identity(), query)
         return media_pb2.ListMediaResponse(items=[media_to_proto(m) for m in page.items], next_cursor=page.next_cursor)
 
     async def GetMedia(self, request: media_pb2.GetMediaRequest, context: grpc.aio.ServicerContext) -> Any:
