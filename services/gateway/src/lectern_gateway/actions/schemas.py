@@ -71,7 +71,9 @@ class EmptyInput(InputModel):
 class ErrorBody(DataModel):
     """``fields`` and ``details`` appear only when there is something in them."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, json_schema_serialization_defaults_required=False
+    )
 
     code: Literal[
         "VALIDATION_FAILED",
