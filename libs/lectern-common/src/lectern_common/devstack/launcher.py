@@ -31,7 +31,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import IO, Literal
 
-from lectern_common.devstack.infra import Infra, InfraError
+from lectern_common.devstack.infra import Infra, InfraError, InfraUrls
 from lectern_common.devstack.ports import free_port, port_answers
 from lectern_common.devstack.process import ManagedProcess
 from lectern_common.devstack.spec import ServiceSpec
@@ -338,7 +338,7 @@ class StackSecrets:
 def service_environment(
     spec: ServiceSpec,
     ports: dict[str, ServicePorts],
-    infra: Infra,
+    urls: InfraUrls,
     stack_secrets: StackSecrets,
     database_url: str | None,
     bucket: str,
@@ -355,7 +355,6 @@ def service_environment(
         return ports[name].http if name in ports else DEFAULT_HTTP_PORTS[name]
 
     own = ports[spec.name]
-    urls = infra.urls
     fields: dict[str, str] = {
         "service_name": spec.name,
         "environment": "dev",
@@ -470,7 +469,7 @@ class Launcher:
             env = service_environment(
                 spec,
                 ports,
-                self.infra,
+                self.infra.urls,
                 self.secrets,
                 database_urls[spec.name],
                 options.bucket,
