@@ -44,7 +44,8 @@ class PartWriter:
         self._hasher = hasher
         self.parts_hash_state = hash_state  # SHA-256 state after exactly the settled parts
         self._on_part_stored = on_part_stored
-        self._in_flight: deque[tuple[asyncio.Task[UploadedPart], bytes | None]] = deque()
+        self._in_flight: deque[tuple[asyncio.Future[UploadedPart], asyncio.Future[bytes | None]]] = deque()
+        self._last_hash: asyncio.Future[bytes | None] | None = None
         self._next_number = len(parts) + 1
 
     @property
@@ -58,23 +59,35 @@ class PartWriter:
     async def feed(self, chunk: bytes) -> None:
         self._buffer += chunk
         while len(self._buffer) >= self._part_size:
-            part = bytes(self._buffer[: self._part_size])
+            with memoryview(self._buffer) as view:
+                part = bytes(view[: self._part_size])  # one copy, not slice-then-bytes
             del self._buffer[: self._part_size]
             await self._send(part)
 
     async def _send(self, part: bytes) -> None:
-        # Hash off the event loop (ctypes releases the GIL), strictly in byte order.
-        await asyncio.to_thread(self._hasher.update, part)
-        state = self._hasher.state()
+        # Hashing runs in a thread, chained so parts are hashed strictly in byte order, and
+        # overlaps with receiving the next part and with the uploads.
+        hashed = asyncio.ensure_future(self._hash_after(self._last_hash, part))
+        self._last_hash = hashed
         while len(self._in_flight) >= self._concurrency:
             await self._settle_oldest()
         number, self._next_number = self._next_number, self._next_number + 1
         task = asyncio.ensure_future(self._store.upload_part(self._key, self._upload_id, number, part))
-        self._in_flight.append((task, state))
+        self._in_flight.append((task, hashed))
+
+    async def _hash_after(self, previous: asyncio.Future[bytes | None] | None, data: bytes) -> bytes | None:
+        if previous is not None:
+            await previous
+        if data:
+            await asyncio.to_thread(self._hasher.update, data)
+        return self._hasher.state()
 
     async def _settle_oldest(self) -> None:
-        task, state = self._in_flight.popleft()
-        self.parts.append(await task)
+        task, hashed = self._in_flight[0]
+        part = await task
+        state = await hashed
+        self._in_flight.popleft()
+        self.parts.append(part)
         self.parts_hash_state = state
         if self._on_part_stored is not None:
             await self._on_part_stored(self.parts, state)
@@ -93,9 +106,13 @@ class PartWriter:
     async def abandon(self) -> None:
         """Forget parts in flight (S3 keeps them unreferenced until they are re-sent or aborted)."""
         while self._in_flight:
-            task, _ = self._in_flight.popleft()
+            task, hashed = self._in_flight.popleft()
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            hashed.cancel()
+            await asyncio.gather(task, hashed, return_exceptions=True)
+        if self._last_hash is not None:
+            self._last_hash.cancel()
+            await asyncio.gather(self._last_hash, return_exceptions=True)
         self._buffer.clear()
 
     async def complete(self) -> str:
@@ -103,7 +120,7 @@ class PartWriter:
         everything the hasher saw (the caller knows whether it saw the whole file)."""
         await self.drain()
         last = self.take_tail()
-        await asyncio.to_thread(self._hasher.update, last)
+        await self._hash_after(self._last_hash, last)
         if last or not self.parts:
             number, self._next_number = self._next_number, self._next_number + 1
             self.parts.append(await self._store.upload_part(self._key, self._upload_id, number, last))

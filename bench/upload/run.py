@@ -1,0 +1,222 @@
+"""Upload service benchmark (run by hand, never in CI).
+
+    .venv/bin/python bench/upload/run.py [--size-mib 1024] [--concurrent 8] [--concurrent-size-mib 256]
+
+1. One upload of ``--size-mib`` through the service (a real ``python -m lectern_upload serve``
+   subprocess; the client is tuspy, a stock tus client) versus boto3's own multipart upload
+   (``upload_file``, default TransferConfig: 8 MiB parts, 10 threads) of the same bytes to the same
+   S3. Prints both throughputs, their ratio (target >= 0.8) and the service's peak RSS (target
+   < 150 MiB), sampled every 20 ms with psutil.
+2. ``--concurrent`` uploads of ``--concurrent-size-mib`` each at once through the service: total
+   throughput.
+
+Infrastructure comes from the LECTERN_* variables when set (see lectern_common.devstack.infra),
+otherwise it is started for the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import platform
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import httpx
+import psutil
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from lectern.upload.v1 import upload_pb2, upload_pb2_grpc
+from tusclient import client as tus_client
+
+from lectern_common.devstack.infra import Infra
+from lectern_common.devstack.ports import free_port
+from lectern_common.grpc_client import call, open_channel
+from lectern_common.identity import Identity, InternalTokenIssuer
+from lectern_common.migrations import upgrade
+
+MIB = 1024 * 1024
+ROOT = Path(__file__).resolve().parents[2]
+MIGRATIONS = ROOT / "services" / "upload" / "migrations"
+BUCKET = "lectern-upload-bench"
+SECRET = "bench-internal-secret-0123456789abcdef0123"
+
+
+def make_file(path: Path, size: int) -> str:
+    block = os.urandom(64 * MIB)
+    digest = hashlib.sha256()
+    with path.open("wb") as f:
+        written = 0
+        counter = 0
+        while written < size:
+            chunk = (counter.to_bytes(8, "big") + block[8:])[: size - written]
+            f.write(chunk)
+            digest.update(chunk)
+            written += len(chunk)
+            counter += 1
+    return digest.hexdigest()
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self.baseline = self.process.memory_info().rss
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.02)
+
+    def stop(self) -> int:
+        self._halt.set()
+        self.join()
+        return self.peak
+
+
+def tus_upload(url: str, token: str, path: Path, chunk: int) -> None:
+    client = tus_client.TusClient(url.rsplit("/", 1)[0] + "/", headers={"Authorization": f"Bearer {token}"})
+    uploader = client.uploader(str(path), url=url, chunk_size=chunk)
+    uploader.upload()
+
+
+async def create(grpc_target: str, size: int, name: str) -> upload_pb2.CreateUploadResponse:
+    channel = open_channel(grpc_target, tracing=False)
+    try:
+        token = InternalTokenIssuer(SECRET).issue(Identity(user_id=f"bench-{secrets.token_hex(3)}"))
+        return await call(upload_pb2_grpc.UploadServiceStub(channel).CreateUpload, upload_pb2.CreateUploadRequest(
+            file_name=name, size_bytes=size, mime_type="video/mp4"), token=token, timeout=30)
+    finally:
+        await channel.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--concurrent", type=int, default=8)
+    parser.add_argument("--concurrent-size-mib", type=int, default=256)
+    parser.add_argument("--client-chunk-mib", type=int, default=64)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="lectern-upload-bench-"))
+    infra = Infra(work / "infra")
+    urls = await infra.start()
+    try:
+        await infra.ensure_bucket(BUCKET)
+        db = f"bench_upload_{secrets.token_hex(4)}"
+        database_url = await infra.create_database(db)
+        await asyncio.to_thread(upgrade, database_url, MIGRATIONS)
+        http_port, grpc_port = free_port(), free_port()
+        env = {
+            **os.environ,
+            "LECTERN_UPLOAD_DATABASE_URL": database_url,
+            "LECTERN_UPLOAD_KAFKA_BOOTSTRAP": urls.kafka_bootstrap,
+            "LECTERN_UPLOAD_S3_ENDPOINT": urls.s3_endpoint,
+            "LECTERN_UPLOAD_S3_ACCESS_KEY": urls.s3_access_key,
+            "LECTERN_UPLOAD_S3_SECRET_KEY": urls.s3_secret_key,
+            "LECTERN_UPLOAD_S3_BUCKET": BUCKET,
+            "LECTERN_UPLOAD_HTTP_PORT": str(http_port),
+            "LECTERN_UPLOAD_GRPC_PORT": str(grpc_port),
+            "LECTERN_UPLOAD_TUS_PUBLIC_URL": f"http://127.0.0.1:{http_port}/files/",
+            "LECTERN_UPLOAD_INTERNAL_TOKEN_SECRET": SECRET,
+            "LECTERN_UPLOAD_REALTIME_PUBLISH_URL": f"http://127.0.0.1:{free_port()}/v1/publish",
+            "LECTERN_UPLOAD_MAX_CONCURRENT_UPLOADS_PER_USER": "100",
+            "LECTERN_UPLOAD_LOG_LEVEL": "WARNING",
+        }
+        size = args.size_mib * MIB
+        path = work / "big.bin"
+        sha = make_file(path, size)
+        small_size = args.concurrent_size_mib * MIB
+        small = work / "small.bin"
+        make_file(small, small_size)
+
+        service = subprocess.Popen([sys.executable, "-m", "lectern_upload", "serve"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=(work / "service.log").open("wb"))
+        try:
+            async with httpx.AsyncClient() as http:
+                for _ in range(1200):
+                    try:
+                        if (await http.get(f"http://127.0.0.1:{http_port}/readyz")).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    await asyncio.sleep(0.1)
+            grpc_target = f"127.0.0.1:{grpc_port}"
+            chunk = args.client_chunk_mib * MIB
+
+            # 1. boto3's own multipart upload of the same bytes.
+            s3 = boto3.client("s3", endpoint_url=urls.s3_endpoint, aws_access_key_id=urls.s3_access_key,
+                              aws_secret_access_key=urls.s3_secret_key, region_name=urls.s3_region,
+                              config=Config(s3={"addressing_style": "path"}, max_pool_connections=32,
+                                            request_checksum_calculation="when_required"))
+            started = time.perf_counter()
+            await asyncio.to_thread(s3.upload_file, str(path), BUCKET, f"bench/boto3-{secrets.token_hex(4)}",
+                                    Config=TransferConfig())
+            boto_seconds = time.perf_counter() - started
+
+            # 2. The same bytes through the service.
+            created = await create(grpc_target, size, "big.bin")
+            sampler = RssSampler(service.pid)
+            sampler.start()
+            started = time.perf_counter()
+            await asyncio.to_thread(tus_upload, created.upload_url, created.upload_token, path, chunk)
+            service_seconds = time.perf_counter() - started
+            peak = sampler.stop()
+            stored = s3.head_object(Bucket=BUCKET, Key=f"uploads/{created.operation_id}")
+            assert stored["ContentLength"] == size
+
+            # 3. N concurrent uploads.
+            creations = [await create(grpc_target, small_size, f"c{i}.bin") for i in range(args.concurrent)]
+            sampler2 = RssSampler(service.pid)
+            sampler2.start()
+            started = time.perf_counter()
+            await asyncio.gather(*(asyncio.to_thread(tus_upload, c.upload_url, c.upload_token, small, chunk)
+                                   for c in creations))
+            concurrent_seconds = time.perf_counter() - started
+            peak2 = sampler2.stop()
+        finally:
+            service.send_signal(signal.SIGTERM)
+            service.wait(30)
+        rows = None
+        import asyncpg
+
+        conn = await asyncpg.connect(urls.database_admin_url.rsplit("/", 1)[0] + f"/{db}")
+        rows = await conn.fetchval("SELECT checksum FROM uploads WHERE id = $1", created.operation_id)
+        await conn.close()
+
+        mib = size / MIB
+        print("Lectern upload benchmark")
+        print(f"  machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+        print(f"  S3: {urls.s3_endpoint} (SeaweedFS), service part size 8 MiB, parts in flight per upload: 2")
+        print(f"  client: tuspy {args.client_chunk_mib} MiB PATCHes; boto3 upload_file default TransferConfig")
+        print(f"single {mib:.0f} MiB upload:")
+        print(f"  boto3 multipart : {boto_seconds:7.2f} s  {mib / boto_seconds:8.1f} MiB/s")
+        print(f"  service (tus)   : {service_seconds:7.2f} s  {mib / service_seconds:8.1f} MiB/s")
+        print(f"  ratio service/boto3 throughput: {boto_seconds / service_seconds:.2f}  (target >= 0.80)")
+        print(f"  service peak RSS: {peak / MIB:.1f} MiB (idle {sampler.baseline / MIB:.1f} MiB; target < 150)")
+        print(f"  checksum recorded matches source: {rows == 'sha256:' + sha}")
+        total = args.concurrent * small_size / MIB
+        print(f"{args.concurrent} concurrent uploads of {args.concurrent_size_mib} MiB:")
+        print(f"  total {total:.0f} MiB in {concurrent_seconds:.2f} s = {total / concurrent_seconds:.1f} MiB/s"
+              f"; service peak RSS {peak2 / MIB:.1f} MiB")
+        await infra.drop_database(db)
+    finally:
+        await infra.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
