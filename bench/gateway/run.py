@@ -1,0 +1,172 @@
+"""Gateway benchmark: actions/s and latency of getCourseEdit and saveCourseChanges at N concurrent
+users, and the gateway's own overhead (time not spent waiting for services).
+
+Run by hand, never in CI:
+
+    .venv/bin/python bench/gateway/run.py                      # starts the whole stack itself
+    .venv/bin/python bench/gateway/run.py --state .devstack/state.json   # a running `make up`
+
+Each user owns one course (5 chapters x 4 lessons). Each user loops: getCourseEdit, then a
+saveCourseChanges renaming a chapter at the version it just read. Overhead comes from the
+gateway's ``Server-Timing`` header (``total`` minus ``peer``, measured inside the gateway) and,
+as a cross-check, client-observed latency minus ``peer`` (adds HTTP parsing and the loopback).
+With a self-started stack, rate limits are raised so the benchmark measures the path, not the limiter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+_TIMING = re.compile(r"(\w+);dur=([0-9.]+)")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.inside: dict[str, list[float]] = defaultdict(list)
+        self.peer: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, int] = defaultdict(int)
+
+    def add(self, name: str, seconds: float, response: httpx.Response) -> None:
+        timing = dict(_TIMING.findall(response.headers.get("server-timing", "")))
+        self.latency[name].append(seconds * 1000)
+        self.inside[name].append(float(timing.get("total", "nan")))
+        self.peer[name].append(float(timing.get("peer", "nan")))
+        if response.status_code != 200:
+            self.errors[f"{name}:{response.json()['error']['code']}"] += 1
+
+
+async def setup_user(http: httpx.AsyncClient, index: int) -> dict[str, Any]:
+    token = (await http.post("/auth/dev/token", json={"userId": f"bench-{secrets.token_hex(3)}-{index}"})).json()[
+        "data"
+    ]["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    course = (await http.post("/actions/createCourse", json={"title": f"Bench {index}"}, headers=headers)).json()[
+        "data"
+    ]
+    operations: list[dict[str, Any]] = []
+    for c in range(5):
+        operations.append({"op": "addChapter", "tempId": f"c{c}", "title": f"Chapter {c}"})
+        operations.extend({"op": "addLesson", "chapterId": f"c{c}", "title": f"Lesson {c}.{n}"} for n in range(4))
+    saved = (
+        await http.post(
+            "/actions/saveCourseChanges",
+            json={"courseId": course["id"], "expectedVersion": course["version"], "operations": operations},
+            headers=headers,
+        )
+    ).json()["data"]
+    return {"headers": headers, "course": course["id"], "chapter": saved["idMap"]["c0"]}
+
+
+async def user_loop(http: httpx.AsyncClient, user: dict[str, Any], until: float, rec: Recorder) -> None:
+    n = 0
+    while time.perf_counter() < until:
+        started = time.perf_counter()
+        response = await http.post("/actions/getCourseEdit", json={"courseId": user["course"]}, headers=user["headers"])
+        rec.add("getCourseEdit", time.perf_counter() - started, response)
+        if response.status_code != 200:
+            continue
+        version = response.json()["data"]["version"]
+        n += 1
+        body = {
+            "courseId": user["course"],
+            "expectedVersion": version,
+            "operations": [{"op": "renameChapter", "chapterId": user["chapter"], "title": f"Chapter 0 ({n})"}],
+        }
+        started = time.perf_counter()
+        response = await http.post("/actions/saveCourseChanges", json=body, headers=user["headers"])
+        rec.add("saveCourseChanges", time.perf_counter() - started, response)
+
+
+async def bench(base: str, users: int, seconds: float, warmup: float) -> None:
+    limits = httpx.Limits(max_connections=users + 10, max_keepalive_connections=users + 10)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+        people = await asyncio.gather(*(setup_user(http, i) for i in range(users)))
+        if warmup:
+            await asyncio.gather(*(user_loop(http, p, time.perf_counter() + warmup, Recorder()) for p in people))
+        rec = Recorder()
+        began = time.perf_counter()
+        await asyncio.gather(*(user_loop(http, p, began + seconds, rec) for p in people))
+        elapsed = time.perf_counter() - began
+    print(f"setup: {users} concurrent users, {seconds:.0f}s measured after {warmup:.0f}s warm-up, gateway {base}")
+    print(f"machine: {os.cpu_count()} CPUs; the whole stack (every service, PostgreSQL, Redis, Kafka) shares them")
+    header = (
+        f"{'action':<18} {'count':>6} {'actions/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'in-gw p99':>9} "
+        f"{'peer p50':>8} {'overhead p50/p99 ms':>20} {'client-peer p50/p99':>20}"
+    )
+    print(header)
+    for name in ("getCourseEdit", "saveCourseChanges"):
+        latency, inside, peer = rec.latency[name], rec.inside[name], rec.peer[name]
+        overhead = [i - p for i, p in zip(inside, peer, strict=True)]
+        client_overhead = [lat - p for lat, p in zip(latency, peer, strict=True)]
+        print(
+            f"{name:<18} {len(latency):>6} {len(latency) / elapsed:>9.1f} {percentile(latency, 0.5):>8.1f} "
+            f"{percentile(latency, 0.99):>8.1f} {percentile(inside, 0.99):>9.1f} {percentile(peer, 0.5):>8.1f} "
+            f"{percentile(overhead, 0.5):>9.2f}/{percentile(overhead, 0.99):<10.2f} "
+            f"{percentile(client_overhead, 0.5):>9.2f}/{percentile(client_overhead, 0.99):<10.2f}"
+        )
+    total = sum(len(v) for v in rec.latency.values())
+    share = statistics.fmean(
+        (i - p) / i for name in rec.inside for i, p in zip(rec.inside[name], rec.peer[name], strict=True) if i > 0
+    )
+    print(f"total: {total / elapsed:.1f} actions/s; gateway's own share of in-gateway time: {share:.1%}")
+    print(f"errors: {dict(rec.errors) or 'none'}")
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--state", type=Path, help="state file of a running stack (default: start one)")
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--warmup", type=float, default=3)
+    args = parser.parse_args()
+    if args.state:
+        from lectern_common.devstack.state import StackState
+
+        await bench(StackState.read(args.state).urls["gateway"], args.users, args.seconds, args.warmup)
+        return 0
+    from lectern_common.testing.stack import LauncherProcess
+
+    env = {
+        **os.environ,
+        "LECTERN_GATEWAY_RATE_LIMIT_PER_MINUTE": "10000000",
+        "LECTERN_GATEWAY_RATE_LIMIT_BURST": "100000",
+        "LECTERN_GATEWAY_RATE_LIMIT_MUTATIONS_PER_MINUTE": "10000000",
+        "LECTERN_GATEWAY_RATE_LIMIT_MUTATIONS_BURST": "100000",
+        "LECTERN_GATEWAY_LOG_LEVEL": "WARNING",
+        "LECTERN_COURSE_LOG_LEVEL": "WARNING",
+    }
+    launcher = LauncherProcess(
+        Path(tempfile.mkdtemp(prefix="lectern-bench-")),
+        args=["--database-prefix", f"bench{secrets.token_hex(3)}_", "--stop-grace", "5"],
+        env=env,
+    )
+    launcher.start()
+    try:
+        state = await launcher.wait_ready()
+        await bench(state.urls["gateway"], args.users, args.seconds, args.warmup)
+    finally:
+        await launcher.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
