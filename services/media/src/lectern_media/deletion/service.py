@@ -30,7 +30,7 @@ from lectern_media.deletion.schemas import (
     SkippedLink,
     SkipReason,
 )
-from lectern_media.errors import has_dependencies, invalid, media_deleted, media_not_deleted
+from lectern_media.errors import MAX_LINKS_IN_DETAILS, has_dependencies, invalid, media_deleted, media_not_deleted
 from lectern_media.events import FILE_HARD_DELETED, FILE_PURGED, FILE_RESTORED, FILE_SOFT_DELETED, MediaEvents
 from lectern_media.library.access import find_owned, to_view
 from lectern_media.library.repository import MediaRepository
@@ -93,16 +93,18 @@ class DeletionService:
             )
         media = await find_owned(repo, identity, media_id, lock=True)
         links_repo = LinkRepository(session)
-        links = await links_repo.for_media(media.id)
+        # Counted from the links themselves (not usage_count): protection never trusts a counter.
+        # No link can be added meanwhile: adding one needs the row lock this transaction holds.
+        link_count = await links_repo.count_for_media(media.id)
         audit = AuditRepository(session)
         now = datetime.now(UTC)
 
         if mode is DeleteMode.HARD:
-            if links:
+            if link_count:
                 raise has_dependencies(
-                    f"media {media.id} is used in {len(links)} place(s); unlink it first",
-                    [link.to_api() for link in links],
-                    len(links),
+                    f"media {media.id} is used in {link_count} place(s); unlink it first",
+                    [link.to_api() for link in await links_repo.first_for_media(media.id, MAX_LINKS_IN_DETAILS)],
+                    link_count,
                 )
             view = to_view(media)
             await audit.add(
@@ -116,6 +118,7 @@ class DeletionService:
             await ObjectDeletionRepository(session).enqueue(
                 media_id=media.id, bucket=media.bucket, storage_key=media.storage_key
             )
+            # The links' foreign key (RESTRICT) would refuse this if a link existed after all.
             await repo.delete(media.id)
             return DeletionOutcome(
                 media=view, removed_links=[], affected_courses=[], bytes_reclaimed=media.size_bytes, dry_run=False
@@ -123,16 +126,17 @@ class DeletionService:
 
         if media.deleted_at is not None:
             raise media_deleted(media.id)
-        if links and not force:
+        if link_count and not force:
             raise has_dependencies(
-                f"media {media.id} is used in {len(links)} place(s); pass force to remove those links",
-                [link.to_api() for link in links],
-                len(links),
+                f"media {media.id} is used in {link_count} place(s); pass force to remove those links",
+                [link.to_api() for link in await links_repo.first_for_media(media.id, MAX_LINKS_IN_DETAILS)],
+                link_count,
             )
+        # One pass: the links are deleted and returned, and the snapshot is made from what went.
+        removed = await links_repo.remove_all_for_media(media.id)
         snapshot_id = await SnapshotRepository(session).add(
-            media_id=media.id, taken_by=identity.user_id, links=[link.to_api() for link in links]
+            media_id=media.id, taken_by=identity.user_id, links=[link.to_api() for link in removed]
         )
-        removed = await links_repo.remove_all_for_media(media.id) if links else []
         course_ids = sorted({link.course_id for link in removed})
         media.usage_count = 0
         media.deleted_at = now

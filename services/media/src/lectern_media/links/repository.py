@@ -22,10 +22,13 @@ _LINK_COLUMNS = (
 )
 
 
+_TYPES = {t.value: t for t in ResourceType}  # a dict lookup: Enum() is slow on 1,000-link files
+
+
 def _view(row: Any) -> LinkView:
     return LinkView(
         media_id=str(row.media_id),
-        resource_type=ResourceType(row.resource_type),
+        resource_type=_TYPES[row.resource_type],
         resource_id=row.resource_id,
         course_id=row.course_id,
         linked_by=row.linked_by,
@@ -39,6 +42,10 @@ class LinkRepository:
 
     async def for_media(self, media_id: str) -> list[LinkView]:
         stmt = select(*_LINK_COLUMNS).where(MediaLink.media_id == media_id).order_by(MediaLink.id)
+        return [_view(r) for r in await self.session.execute(stmt)]
+
+    async def first_for_media(self, media_id: str, limit: int) -> list[LinkView]:
+        stmt = select(*_LINK_COLUMNS).where(MediaLink.media_id == media_id).order_by(MediaLink.id).limit(limit)
         return [_view(r) for r in await self.session.execute(stmt)]
 
     async def count_for_media(self, media_id: str) -> int:
@@ -82,7 +89,7 @@ class LinkRepository:
 
     async def remove_all_for_media(self, media_id: str) -> list[LinkView]:
         stmt = delete(MediaLink).where(MediaLink.media_id == media_id).returning(*_LINK_COLUMNS)
-        return [_view(r) for r in await self.session.execute(stmt)]
+        return sorted((_view(r) for r in await self.session.execute(stmt)), key=lambda link: link.linked_at)
 
     @staticmethod
     def _targets_clause(refs: Sequence[ResourceRef], course_id: str | None) -> Any:

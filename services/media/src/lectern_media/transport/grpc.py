@@ -4,7 +4,7 @@ in the services."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
@@ -48,9 +48,9 @@ MAX_IDEMPOTENCY_KEY = 200
 
 
 def _ts(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    # Direct arithmetic: Timestamp.FromDatetime is a hot spot when a file has 1,000 links.
+    micros = int(value.timestamp() * 1_000_000) if value.tzinfo else int(value.replace(tzinfo=UTC).timestamp() * 1e6)
+    return Timestamp(seconds=micros // 1_000_000, nanos=(micros % 1_000_000) * 1000)
 
 
 def media_to_proto(view: MediaView) -> media_pb2.Media:
