@@ -88,7 +88,7 @@ async def wait_ready(ports: list[int]) -> None:
 
     async with httpx.AsyncClient(timeout=1) as http:
         for port in ports:
-            for _ in range(200):
+            for _ in range(1200):  # a minute: imports are slow on a busy machine
                 try:
                     if (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
                         break
@@ -123,18 +123,26 @@ async def _client_main(indexes: list[int], ports: list[int], courses: int, pipe:
     async def open_one(i: int) -> Any:
         user, course = f"u{i // 2}", f"k{i % courses}"
         token = issuer.issue(user, [course]).token
-        async with sem:
-            ws = await websockets.connect(
-                f"ws://127.0.0.1:{ports[i % len(ports)]}/ws?token={token}",
-                open_timeout=60,
-                ping_interval=None,
-                max_queue=None,
-                compression=None,
-            )
-            await ws.recv()  # subscribed to the user channel
-            await ws.send(json.dumps({"type": "subscribe", "channel": f"course:{course}"}))
-            await ws.recv()
-        return ws
+        for attempt in range(20):  # like a real client: 1013 / refused means retry with backoff
+            try:
+                async with sem:
+                    ws = await websockets.connect(
+                        f"ws://127.0.0.1:{ports[i % len(ports)]}/ws?token={token}",
+                        open_timeout=60,
+                        ping_interval=None,
+                        max_queue=None,
+                        compression=None,
+                    )
+                    await ws.recv()  # subscribed to the user channel
+                    await ws.send(json.dumps({"type": "subscribe", "channel": f"course:{course}"}))
+                    answer = json.loads(await ws.recv())
+                    if answer.get("type") != "subscribed":
+                        await ws.close()
+                        raise ConnectionError(answer)
+                return ws
+            except (OSError, TimeoutError, ConnectionError, websockets.WebSocketException):
+                await asyncio.sleep(min(0.1 * 2**attempt, 5) * random.random())
+        raise RuntimeError(f"connection {i} failed 20 times")
 
     async def reader(ws: Any) -> None:
         try:
