@@ -241,3 +241,13 @@ async def test_the_audit_trail_refuses_to_be_rewritten(app):
     with pytest.raises(Exception, match="append-only"):
         async with app.uow() as session:
             await session.execute(text("DELETE FROM media_audit WHERE media_id = :m"), {"m": media.id})
+
+
+async def test_has_dependencies_details_carry_the_first_links_and_the_count(app, stub, course):
+    owner = new_user()
+    media, c = await linked_file(app, stub, course[0], owner, lessons=25)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.DeleteMedia(media_pb2.DeleteMediaRequest(media_id=media.id, mode=SOFT), metadata=token_for(owner))
+    details = error_of(caught.value)["details"]
+    assert details["linkCount"] == 25 and details["truncated"] is True
+    assert [link["resourceId"] for link in details["links"]] == c["lessons"][:20]
