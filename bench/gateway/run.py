@@ -66,13 +66,14 @@ async def setup_user(http: httpx.AsyncClient, index: int) -> dict[str, Any]:
     for c in range(5):
         operations.append({"op": "addChapter", "tempId": f"c{c}", "title": f"Chapter {c}"})
         operations.extend({"op": "addLesson", "chapterId": f"c{c}", "title": f"Lesson {c}.{n}"} for n in range(4))
-    saved = (
-        await http.post(
-            "/actions/saveCourseChanges",
-            json={"courseId": course["id"], "expectedVersion": course["version"], "operations": operations},
-            headers=headers,
-        )
-    ).json()["data"]
+    response = await http.post(
+        "/actions/saveCourseChanges",
+        json={"courseId": course["id"], "expectedVersion": course["version"], "operations": operations},
+        headers=headers,
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"setting up user {index} failed: {response.status_code} {response.text[:500]}")
+    saved = response.json()["data"]
     return {"headers": headers, "course": course["id"], "chapter": saved["idMap"]["c0"]}
 
 
@@ -99,7 +100,13 @@ async def user_loop(http: httpx.AsyncClient, user: dict[str, Any], until: float,
 async def bench(base: str, users: int, seconds: float, warmup: float) -> None:
     limits = httpx.Limits(max_connections=users + 10, max_keepalive_connections=users + 10)
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
-        people = await asyncio.gather(*(setup_user(http, i) for i in range(users)))
+        gate = asyncio.Semaphore(5)  # setting up is not what is measured: keep it gentle
+
+        async def gentle(index: int) -> dict[str, Any]:
+            async with gate:
+                return await setup_user(http, index)
+
+        people = await asyncio.gather(*(gentle(i) for i in range(users)))
         if warmup:
             await asyncio.gather(*(user_loop(http, p, time.perf_counter() + warmup, Recorder()) for p in people))
         rec = Recorder()
