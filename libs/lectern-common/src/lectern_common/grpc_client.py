@@ -58,7 +58,9 @@ async def call(
                 await asyncio.sleep(delay)
                 delay *= 3
                 continue
-            if error.kind is ErrorKind.UNAVAILABLE:
+            if error.kind is ErrorKind.UNAVAILABLE and error.code.startswith("grpc."):
+                # A bare transport failure (peer down, deadline): say so plainly. A peer's own
+                # UNAVAILABLE DomainError keeps its code and details.
                 raise DomainError(
                     "peer.unavailable", "a service is unavailable, try again", ErrorKind.UNAVAILABLE
                 ) from exc
