@@ -7,6 +7,7 @@ headers carry the trace context and the event id and type.
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,7 +48,7 @@ class Event:
     payload: AnyProto
     headers: tuple[tuple[str, bytes], ...] = field(default=())
 
-    def unpack(self, message_type: type[M]) -> M:
+    def unpack(self, message_type: builtins.type[M]) -> M:
         """The payload as ``message_type``; a mismatch is a malformed event."""
         message = message_type()
         if not self.payload.Unpack(message):

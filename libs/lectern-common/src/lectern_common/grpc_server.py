@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 _PUBLIC_METHOD_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
 
-def _bearer(metadata: Sequence[tuple[str, Any]] | None) -> str | None:
+def _bearer(metadata: Any) -> str | None:
+    """The bearer token of the ``authorization`` metadata entry, if any."""
     for key, value in metadata or ():
         if key == "authorization":
             text = value.decode() if isinstance(value, bytes) else str(value)
@@ -47,9 +48,9 @@ class IdentityAndErrorsInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler | None:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
         if handler is None or method.startswith(_PUBLIC_METHOD_PREFIXES) or handler.unary_unary is None:
@@ -57,7 +58,7 @@ class IdentityAndErrorsInterceptor(grpc.aio.ServerInterceptor):
         behavior = handler.unary_unary
         verifier = self._verifier
 
-        async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def guarded(request: Any, context: Any) -> Any:  # a grpc.aio.ServicerContext
             try:
                 identity = verifier.verify(_bearer(context.invocation_metadata()) or "")
             except DomainError as exc:

@@ -52,6 +52,8 @@ def downgrade(database_url: str, migrations_dir: Path, revision: str) -> None:
 def run_alembic_env(target_metadata: MetaData) -> None:
     """The body of every service's env.py (online mode, asyncpg)."""
     url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("alembic config has no sqlalchemy.url; run migrations through upgrade()")
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=target_metadata, literal_binds=True)
         with context.begin_transaction():

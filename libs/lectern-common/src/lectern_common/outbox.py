@@ -218,6 +218,7 @@ class OutboxRelay:
                 return
             raw = await lock_conn.get_raw_connection()
             driver = raw.driver_connection
+            assert driver is not None, "a connection checked out of the pool has a driver connection"
             listener = lambda *_: self._wake.set()  # noqa: E731 - asyncpg wants a plain callable
             await driver.add_listener(NOTIFY_CHANNEL, listener)
             try:

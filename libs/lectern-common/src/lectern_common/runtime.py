@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 log = logging.getLogger(__name__)
 
-Part = Callable[[asyncio.Event], Awaitable[None]]
+Part = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
@@ -55,10 +56,12 @@ class Runtime:
         if install_signal_handlers:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stop.set)
-        tasks = {asyncio.create_task(part(self.stop), name=name): name for name, part in self._parts}
+        tasks: dict[asyncio.Task[Any], str] = {
+            asyncio.create_task(part(self.stop), name=name): name for name, part in self._parts
+        }
         failed: str | None = None
-        pending = set(tasks)
-        stop_waiter = asyncio.create_task(self.stop.wait())
+        pending: set[asyncio.Task[Any]] = set(tasks)
+        stop_waiter: asyncio.Task[Any] = asyncio.create_task(self.stop.wait())
         try:
             while pending and not self.stop.is_set():
                 done, pending = await asyncio.wait(pending | {stop_waiter}, return_when=asyncio.FIRST_COMPLETED)
