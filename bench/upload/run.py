@@ -36,13 +36,12 @@ import psutil
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from lectern.upload.v1 import upload_pb2, upload_pb2_grpc
-from tusclient import client as tus_client
-
 from lectern_common.devstack.infra import Infra
 from lectern_common.devstack.ports import free_port
 from lectern_common.grpc_client import call, open_channel
 from lectern_common.identity import Identity, InternalTokenIssuer
 from lectern_common.migrations import upgrade
+from tusclient import client as tus_client
 
 MIB = 1024 * 1024
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,8 +97,12 @@ async def create(grpc_target: str, size: int, name: str) -> upload_pb2.CreateUpl
     channel = open_channel(grpc_target, tracing=False)
     try:
         token = InternalTokenIssuer(SECRET).issue(Identity(user_id=f"bench-{secrets.token_hex(3)}"))
-        return await call(upload_pb2_grpc.UploadServiceStub(channel).CreateUpload, upload_pb2.CreateUploadRequest(
-            file_name=name, size_bytes=size, mime_type="video/mp4"), token=token, timeout=30)
+        return await call(
+            upload_pb2_grpc.UploadServiceStub(channel).CreateUpload,
+            upload_pb2.CreateUploadRequest(file_name=name, size_bytes=size, mime_type="video/mp4"),
+            token=token,
+            timeout=30,
+        )
     finally:
         await channel.close()
 
@@ -144,8 +147,12 @@ async def main() -> None:
         small = work / "small.bin"
         make_file(small, small_size)
 
-        service = subprocess.Popen([sys.executable, "-m", "lectern_upload", "serve"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=(work / "service.log").open("wb"))
+        service = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
+            [sys.executable, "-m", "lectern_upload", "serve"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(work / "service.log").open("wb"),
+        )
         try:
             async with httpx.AsyncClient() as http:
                 for _ in range(1200):
@@ -159,13 +166,22 @@ async def main() -> None:
             chunk = args.client_chunk_mib * MIB
 
             # 1. boto3's own multipart upload of the same bytes.
-            s3 = boto3.client("s3", endpoint_url=urls.s3_endpoint, aws_access_key_id=urls.s3_access_key,
-                              aws_secret_access_key=urls.s3_secret_key, region_name=urls.s3_region,
-                              config=Config(s3={"addressing_style": "path"}, max_pool_connections=32,
-                                            request_checksum_calculation="when_required"))
+            s3 = boto3.client(
+                "s3",
+                endpoint_url=urls.s3_endpoint,
+                aws_access_key_id=urls.s3_access_key,
+                aws_secret_access_key=urls.s3_secret_key,
+                region_name=urls.s3_region,
+                config=Config(
+                    s3={"addressing_style": "path"},
+                    max_pool_connections=32,
+                    request_checksum_calculation="when_required",
+                ),
+            )
             started = time.perf_counter()
-            await asyncio.to_thread(s3.upload_file, str(path), BUCKET, f"bench/boto3-{secrets.token_hex(4)}",
-                                    Config=TransferConfig())
+            await asyncio.to_thread(
+                s3.upload_file, str(path), BUCKET, f"bench/boto3-{secrets.token_hex(4)}", Config=TransferConfig()
+            )
             boto_seconds = time.perf_counter() - started
 
             # 2. The same bytes through the service.
@@ -184,8 +200,9 @@ async def main() -> None:
             sampler2 = RssSampler(service.pid)
             sampler2.start()
             started = time.perf_counter()
-            await asyncio.gather(*(asyncio.to_thread(tus_upload, c.upload_url, c.upload_token, small, chunk)
-                                   for c in creations))
+            await asyncio.gather(
+                *(asyncio.to_thread(tus_upload, c.upload_url, c.upload_token, small, chunk) for c in creations)
+            )
             concurrent_seconds = time.perf_counter() - started
             peak2 = sampler2.stop()
         finally:
@@ -211,8 +228,10 @@ async def main() -> None:
         print(f"  checksum recorded matches source: {rows == 'sha256:' + sha}")
         total = args.concurrent * small_size / MIB
         print(f"{args.concurrent} concurrent uploads of {args.concurrent_size_mib} MiB:")
-        print(f"  total {total:.0f} MiB in {concurrent_seconds:.2f} s = {total / concurrent_seconds:.1f} MiB/s"
-              f"; service peak RSS {peak2 / MIB:.1f} MiB")
+        print(
+            f"  total {total:.0f} MiB in {concurrent_seconds:.2f} s = {total / concurrent_seconds:.1f} MiB/s"
+            f"; service peak RSS {peak2 / MIB:.1f} MiB"
+        )
         await infra.drop_database(db)
     finally:
         await infra.stop()

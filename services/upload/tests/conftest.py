@@ -15,19 +15,18 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-
 from lectern_common.devstack.ports import free_port
 from lectern_common.migrations import upgrade
 from lectern_common.runtime import Runtime
 from lectern_upload.bootstrap import UploadApp, build
 from lectern_upload.settings import MIB, UploadSettings
 from lectern_upload.transport.http_server import HttpServer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 BUCKET = "lectern-upload-tests"
@@ -56,8 +55,12 @@ class Realtime:
             self.auth.append(request.headers.get("authorization", ""))
             return JSONResponse({"ok": True})
 
-        server = HttpServer(Starlette(routes=[Route("/v1/publish", publish, methods=["POST"])]),
-                            host="127.0.0.1", port=self.port, grace_seconds=1)
+        server = HttpServer(
+            Starlette(routes=[Route("/v1/publish", publish, methods=["POST"])]),
+            host="127.0.0.1",
+            port=self.port,
+            grace_seconds=1,
+        )
         self.stop = asyncio.Event()
         self.task = asyncio.create_task(server.run(self.stop))
         await asyncio.wait_for(server.started.wait(), 10)
@@ -132,9 +135,13 @@ async def running(lectern_infra: Any, request: pytest.FixtureRequest) -> AsyncIt
     database_url = await fresh_database(lectern_infra, request.module.__name__.rsplit(".", 1)[-1][:20])
     realtime = Realtime(port=free_port())
     await realtime.start()
-    settings = settings_for(lectern_infra, database_url, realtime_publish_url=realtime.url,
-                            realtime_publish_token="test-publish-token",
-                            **getattr(request.module, "SETTINGS_OVERRIDES", {}))
+    settings = settings_for(
+        lectern_infra,
+        database_url,
+        realtime_publish_url=realtime.url,
+        realtime_publish_token="test-publish-token",
+        **getattr(request.module, "SETTINGS_OVERRIDES", {}),
+    )
     async with build(settings) as app:
         runtime = Runtime(grace_seconds=2)
         runtime.add("http", app.http.run)

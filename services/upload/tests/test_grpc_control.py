@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from lectern.upload.v1 import upload_pb2, upload_pb2_grpc
-
 from lectern_common.errors import DomainError, ErrorKind
 from lectern_common.grpc_client import call, open_channel
 from lectern_common.identity import Identity, InternalTokenIssuer
@@ -28,8 +27,14 @@ async def test_create_then_tus_then_get_and_list(running: Running, tmp_path: Pat
     token = token_for(running, "u-grpc")
     try:
         request = upload_pb2.CreateUploadRequest(
-            file_name="intro.mp4", size_bytes=path.stat().st_size, mime_type="video/mp4",
-            course_id="c-grpc", chapter_id="ch-1", lesson_title="Intro", idempotency_key="k-1")
+            file_name="intro.mp4",
+            size_bytes=path.stat().st_size,
+            mime_type="video/mp4",
+            course_id="c-grpc",
+            chapter_id="ch-1",
+            lesson_title="Intro",
+            idempotency_key="k-1",
+        )
         created = await call(stub.CreateUpload, request, token=token)
         again = await call(stub.CreateUpload, request, token=token)
         assert again.operation_id == created.operation_id  # idempotent by key
@@ -44,20 +49,28 @@ async def test_create_then_tus_then_get_and_list(running: Running, tmp_path: Pat
         assert got.upload.course_id == "c-grpc" and got.upload.chapter_id == "ch-1"
         listed = await call(stub.ListUploads, upload_pb2.ListUploadsRequest(course_id="c-grpc"), token=token)
         assert [u.operation_id for u in listed.items] == [created.operation_id]
-        none = await call(stub.ListUploads, upload_pb2.ListUploadsRequest(
-            status=upload_pb2.UPLOAD_STATUS_PENDING), token=token)
+        none = await call(
+            stub.ListUploads, upload_pb2.ListUploadsRequest(status=upload_pb2.UPLOAD_STATUS_PENDING), token=token
+        )
         assert created.operation_id not in [u.operation_id for u in none.items]
 
         # Another user cannot see it; a service identity can.
         with pytest.raises(DomainError) as missing:
-            await call(stub.GetUpload, upload_pb2.GetUploadRequest(operation_id=created.operation_id),
-                       token=token_for(running, "u-other"))
+            await call(
+                stub.GetUpload,
+                upload_pb2.GetUploadRequest(operation_id=created.operation_id),
+                token=token_for(running, "u-other"),
+            )
         assert missing.value.kind is ErrorKind.NOT_FOUND
-        await call(stub.GetUpload, upload_pb2.GetUploadRequest(operation_id=created.operation_id),
-                   token=token_for(running, "", service=True))
+        await call(
+            stub.GetUpload,
+            upload_pb2.GetUploadRequest(operation_id=created.operation_id),
+            token=token_for(running, "", service=True),
+        )
 
         rows = await running.sql(
-            "SELECT event_type, value FROM outbox_events WHERE key = :k ORDER BY id", k=created.operation_id)
+            "SELECT event_type, value FROM outbox_events WHERE key = :k ORDER BY id", k=created.operation_id
+        )
         assert [r[0] for r in rows] == ["upload.created", "upload.completed"]
         from lectern.events.v1.envelope_pb2 import EventEnvelope
         from lectern.events.v1.upload_events_pb2 import UploadChanged
@@ -77,20 +90,31 @@ async def test_cancel_and_limit_errors_keep_their_kind(running: Running) -> None
     stub = upload_pb2_grpc.UploadServiceStub(channel)
     token = token_for(running, "u-grpc-2")
     try:
-        created = await call(stub.CreateUpload, upload_pb2.CreateUploadRequest(
-            file_name="a.mp3", size_bytes=10, mime_type="audio/mpeg"), token=token)
-        cancelled = await call(stub.CancelUpload, upload_pb2.CancelUploadRequest(
-            operation_id=created.operation_id), token=token)
+        created = await call(
+            stub.CreateUpload,
+            upload_pb2.CreateUploadRequest(file_name="a.mp3", size_bytes=10, mime_type="audio/mpeg"),
+            token=token,
+        )
+        cancelled = await call(
+            stub.CancelUpload, upload_pb2.CancelUploadRequest(operation_id=created.operation_id), token=token
+        )
         assert cancelled.upload.status == upload_pb2.UPLOAD_STATUS_CANCELLED
 
         with pytest.raises(DomainError) as bad_type:
-            await call(stub.CreateUpload, upload_pb2.CreateUploadRequest(
-                file_name="a.exe", size_bytes=10, mime_type="application/x-msdownload"), token=token)
+            await call(
+                stub.CreateUpload,
+                upload_pb2.CreateUploadRequest(file_name="a.exe", size_bytes=10, mime_type="application/x-msdownload"),
+                token=token,
+            )
         assert bad_type.value.kind is ErrorKind.UNSUPPORTED_MEDIA_TYPE
         with pytest.raises(DomainError) as too_big:
-            await call(stub.CreateUpload, upload_pb2.CreateUploadRequest(
-                file_name="a.mp4", size_bytes=running.settings.max_upload_bytes + 1, mime_type="video/mp4"),
-                token=token)
+            await call(
+                stub.CreateUpload,
+                upload_pb2.CreateUploadRequest(
+                    file_name="a.mp4", size_bytes=running.settings.max_upload_bytes + 1, mime_type="video/mp4"
+                ),
+                token=token,
+            )
         assert too_big.value.kind is ErrorKind.PAYLOAD_TOO_LARGE
         assert too_big.value.fields == {"sizeBytes": f"at most {running.settings.max_upload_bytes} bytes"}
         with pytest.raises(DomainError) as unauthenticated:

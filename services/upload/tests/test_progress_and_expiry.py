@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-
 from lectern_upload.settings import MIB
 from lectern_upload.uploads.schemas import NewUpload
 
@@ -18,13 +17,12 @@ from .test_tus_protocol import tus_upload
 TUS = {"Tus-Resumable": "1.0.0"}
 
 
-async def test_progress_is_throttled_and_upload_survives_realtime_going_down(
-    running: Running, tmp_path: Path
-) -> None:
+async def test_progress_is_throttled_and_upload_survives_realtime_going_down(running: Running, tmp_path: Path) -> None:
     size = 40 * MIB
     path, sha = random_file(tmp_path, size)
     created = await running.app.service.create(
-        "u-progress", NewUpload(file_name="a.mp4", size_bytes=size, mime_type="video/mp4", course_id="course-9"))
+        "u-progress", NewUpload(file_name="a.mp4", size_bytes=size, mime_type="video/mp4", course_id="course-9")
+    )
     realtime = running.realtime
     realtime.received.clear()
 
@@ -36,8 +34,12 @@ async def test_progress_is_throttled_and_upload_survives_realtime_going_down(
     assert all(m["channel"] == "course:course-9" for m in messages)
     assert realtime.auth[-1] == "Bearer test-publish-token"
     last = messages[-1]["message"]
-    assert last == {"type": "upload-progress", "courseId": "course-9", "operationId": created.upload.id,
-                    "data": {"progress": 50.0, "bytes": half, "total": size}}
+    assert last == {
+        "type": "upload-progress",
+        "courseId": "course-9",
+        "operationId": created.upload.id,
+        "data": {"progress": 50.0, "bytes": half, "total": size},
+    }
     times = [t for t, m in realtime.received if m["message"]["operationId"] == created.upload.id]
     span = max(times[-1] - times[0], 0.001)
     assert (len(times) - 1) / span <= 15, "more than ~10 messages a second"
@@ -52,11 +54,19 @@ async def test_progress_is_throttled_and_upload_survives_realtime_going_down(
 
 async def test_progress_without_course_goes_to_the_owner_channel(running: Running) -> None:
     created = await running.app.service.create(
-        "u-solo", NewUpload(file_name="a.pdf", size_bytes=100, mime_type="application/pdf"))
+        "u-solo", NewUpload(file_name="a.pdf", size_bytes=100, mime_type="application/pdf")
+    )
     async with httpx.AsyncClient() as http:
-        await http.patch(created.upload_url, content=b"x" * 100, headers={
-            **TUS, "Authorization": f"Bearer {created.upload_token}",
-            "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"})
+        await http.patch(
+            created.upload_url,
+            content=b"x" * 100,
+            headers={
+                **TUS,
+                "Authorization": f"Bearer {created.upload_token}",
+                "Content-Type": "application/offset+octet-stream",
+                "Upload-Offset": "0",
+            },
+        )
     await asyncio.sleep(0.3)
     mine = [m for _, m in running.realtime.received if m["message"]["operationId"] == created.upload.id]
     assert mine and mine[-1]["channel"] == "user:u-solo"
@@ -67,19 +77,26 @@ async def test_expired_uploads_leave_nothing_in_s3(running: Running, tmp_path: P
     size = 3 * PART
     path, _ = random_file(tmp_path, size)
     created = await running.app.service.create(
-        "u-expire", NewUpload(file_name="a.mp4", size_bytes=size, mime_type="video/mp4"))
+        "u-expire", NewUpload(file_name="a.mp4", size_bytes=size, mime_type="video/mp4")
+    )
     auth = {**TUS, "Authorization": f"Bearer {created.upload_token}"}
     async with httpx.AsyncClient() as http:
-        r = await http.patch(created.upload_url, content=path.read_bytes()[: PART + 1234], headers={
-            **auth, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"})
+        r = await http.patch(
+            created.upload_url,
+            content=path.read_bytes()[: PART + 1234],
+            headers={**auth, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"},
+        )
         assert r.status_code == 204
     key = created.upload.storage_key
     store = running.app.store
     assert [k for k, _ in await store.list_multipart_uploads(key)] == [key]
     assert await store.head_object(key + ".part") is not None
 
-    await running.sql("UPDATE uploads SET expires_at = :t WHERE id = :i",
-                      t=datetime.now(UTC) - timedelta(seconds=1), i=created.upload.id)
+    await running.sql(
+        "UPDATE uploads SET expires_at = :t WHERE id = :i",
+        t=datetime.now(UTC) - timedelta(seconds=1),
+        i=created.upload.id,
+    )
     async with httpx.AsyncClient() as http:  # already refused before the janitor runs
         assert (await http.head(created.upload_url, headers=auth)).status_code == 410
     assert await running.app.service.expire_due() >= 1

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from lectern_common.devstack.ports import free_port
 from lectern_common.grpc_client import call, open_channel
 from lectern_common.identity import Identity, InternalTokenIssuer
@@ -36,7 +35,7 @@ class ServiceProcess:
 
     async def start(self, http_port: int) -> None:
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
+            self.process = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
                 [sys.executable, "-m", "lectern_upload", "serve"], env=self.env, stdout=out, stderr=out
             )
         deadline = time.monotonic() + 120  # imports alone take seconds on a busy 2-core CI box
@@ -100,8 +99,11 @@ async def test_killed_service_resumes_upload_after_restart(lectern_infra: Any, t
 
         channel = open_channel(f"127.0.0.1:{grpc_port}", tracing=False)
         token = InternalTokenIssuer(SECRET).issue(Identity(user_id="u-restart"))
-        created = await call(upload_pb2_grpc.UploadServiceStub(channel).CreateUpload, upload_pb2.CreateUploadRequest(
-            file_name="long.mp4", size_bytes=size, mime_type="video/mp4"), token=token)
+        created = await call(
+            upload_pb2_grpc.UploadServiceStub(channel).CreateUpload,
+            upload_pb2.CreateUploadRequest(file_name="long.mp4", size_bytes=size, mime_type="video/mp4"),
+            token=token,
+        )
         await channel.close()
 
         data = path.read_bytes()
@@ -116,20 +118,29 @@ async def test_killed_service_resumes_upload_after_restart(lectern_infra: Any, t
                     service.kill()  # SIGKILL: no tail flush, no cleanup
                     killed.set()
                     await asyncio.sleep(0.5)
-                yield data[start:start + MIB]
+                yield data[start : start + MIB]
                 sent += MIB
 
         with pytest.raises(httpx.HTTPError):
             async with httpx.AsyncClient(timeout=30) as http:
-                await http.patch(created.upload_url, content=body(), headers={
-                    "Tus-Resumable": "1.0.0", "Authorization": f"Bearer {created.upload_token}",
-                    "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"})
+                await http.patch(
+                    created.upload_url,
+                    content=body(),
+                    headers={
+                        "Tus-Resumable": "1.0.0",
+                        "Authorization": f"Bearer {created.upload_token}",
+                        "Content-Type": "application/offset+octet-stream",
+                        "Upload-Offset": "0",
+                    },
+                )
         assert killed.is_set()
 
         await service.start(http_port)
         async with httpx.AsyncClient() as http:
-            head = await http.head(created.upload_url, headers={
-                "Tus-Resumable": "1.0.0", "Authorization": f"Bearer {created.upload_token}"})
+            head = await http.head(
+                created.upload_url,
+                headers={"Tus-Resumable": "1.0.0", "Authorization": f"Bearer {created.upload_token}"},
+            )
         offset = int(head.headers["upload-offset"])
         # Only whole parts S3 acknowledged survive a SIGKILL; nothing past what was sent.
         assert 0 < offset <= 23 * MIB and offset % PART == 0, offset
@@ -139,8 +150,9 @@ async def test_killed_service_resumes_upload_after_restart(lectern_infra: Any, t
     finally:
         service.stop()
 
-    store = S3ObjectStore(endpoint_url=urls.s3_endpoint, bucket=BUCKET, access_key=urls.s3_access_key,
-                          secret_key=urls.s3_secret_key)
+    store = S3ObjectStore(
+        endpoint_url=urls.s3_endpoint, bucket=BUCKET, access_key=urls.s3_access_key, secret_key=urls.s3_secret_key
+    )
     stored = hashlib.sha256(await store.get_object(f"uploads/{created.operation_id}")).hexdigest()
     assert stored == sha
     from sqlalchemy import text
@@ -148,7 +160,8 @@ async def test_killed_service_resumes_upload_after_restart(lectern_infra: Any, t
 
     engine = create_async_engine(database_url)
     async with engine.connect() as conn:
-        row = (await conn.execute(text("SELECT status, checksum FROM uploads WHERE id = :i"),
-                                  {"i": created.operation_id})).one()
+        row = (
+            await conn.execute(text("SELECT status, checksum FROM uploads WHERE id = :i"), {"i": created.operation_id})
+        ).one()
     await engine.dispose()
     assert row.status == "completed" and row.checksum == f"sha256:{sha}"

@@ -8,10 +8,9 @@ import base64
 from pathlib import Path
 
 import httpx
-from tusclient import client as tus_client
-
 from lectern_upload.settings import MIB
 from lectern_upload.uploads.schemas import NewUpload
+from tusclient import client as tus_client
 
 from .conftest import PART, Running, random_file
 
@@ -30,9 +29,11 @@ async def test_bad_requests_get_structured_errors_and_lose_nothing(running: Runn
     path, sha = random_file(tmp_path, size)
     data = path.read_bytes()
     created = await running.app.service.create(
-        "u-bad", NewUpload(file_name="a.mp4", size_bytes=size, mime_type="video/mp4"))
+        "u-bad", NewUpload(file_name="a.mp4", size_bytes=size, mime_type="video/mp4")
+    )
     other = await running.app.service.create(
-        "u-bad", NewUpload(file_name="b.mp4", size_bytes=size, mime_type="video/mp4"))
+        "u-bad", NewUpload(file_name="b.mp4", size_bytes=size, mime_type="video/mp4")
+    )
     auth = {"Authorization": f"Bearer {created.upload_token}"}
     url = created.upload_url
     async with httpx.AsyncClient() as http:
@@ -42,17 +43,26 @@ async def test_bad_requests_get_structured_errors_and_lose_nothing(running: Runn
 
         cases = [
             ({**TUS, **STREAM, "Upload-Offset": "1000"}, 401, "upload.unauthenticated"),
-            ({**TUS, **STREAM, "Upload-Offset": "1000", "Authorization": "Bearer not-a-jwt"}, 401,
-             "upload.unauthenticated"),
+            (
+                {**TUS, **STREAM, "Upload-Offset": "1000", "Authorization": "Bearer not-a-jwt"},
+                401,
+                "upload.unauthenticated",
+            ),
             ({**STREAM, **auth, "Upload-Offset": "1000"}, 412, "upload.tus_version_unsupported"),
             ({**TUS, **auth, "Content-Type": "text/plain", "Upload-Offset": "1000"}, 415, "upload.bad_content_type"),
             ({**TUS, **auth, **STREAM}, 422, "upload.missing_offset"),
             ({**TUS, **auth, **STREAM, "Upload-Offset": "abc"}, 422, "upload.invalid_upload_offset"),
             ({**TUS, **auth, **STREAM, "Upload-Offset": "0"}, 409, "upload.offset_mismatch"),
-            ({**TUS, **auth, **STREAM, "Upload-Offset": "1000", "Upload-Checksum": "md5 AAAA"}, 400,
-             "upload.checksum_algorithm_unsupported"),
-            ({**TUS, **auth, **STREAM, "Upload-Offset": "1000", "Upload-Checksum": "sha1 !!"}, 422,
-             "upload.invalid_checksum"),
+            (
+                {**TUS, **auth, **STREAM, "Upload-Offset": "1000", "Upload-Checksum": "md5 AAAA"},
+                400,
+                "upload.checksum_algorithm_unsupported",
+            ),
+            (
+                {**TUS, **auth, **STREAM, "Upload-Offset": "1000", "Upload-Checksum": "sha1 !!"},
+                422,
+                "upload.invalid_checksum",
+            ),
         ]
         for headers, status, code in cases:
             response = await http.patch(url, content=data[1000:5000], headers=headers)
@@ -65,13 +75,18 @@ async def test_bad_requests_get_structured_errors_and_lose_nothing(running: Runn
 
         # A token for one upload cannot touch another.
         for method in ("HEAD", "PATCH", "DELETE"):
-            response = await http.request(method, other.upload_url, content=b"x" if method == "PATCH" else None,
-                                          headers={**TUS, **auth, **STREAM, "Upload-Offset": "0"})
+            response = await http.request(
+                method,
+                other.upload_url,
+                content=b"x" if method == "PATCH" else None,
+                headers={**TUS, **auth, **STREAM, "Upload-Offset": "0"},
+            )
             assert response.status_code == 403, method
 
         # Too many bytes for the upload's length.
-        too_long = await http.patch(url, content=data[1000:] + b"extra",
-                                    headers={**TUS, **auth, **STREAM, "Upload-Offset": "1000"})
+        too_long = await http.patch(
+            url, content=data[1000:] + b"extra", headers={**TUS, **auth, **STREAM, "Upload-Offset": "1000"}
+        )
         assert too_long.status_code == 413
         assert too_long.json()["error"]["kind"] == "PAYLOAD_TOO_LARGE"
 
@@ -91,8 +106,9 @@ async def test_tus_post_with_creation_token_works_with_a_stock_client(running: R
 
     def upload() -> str:
         client = tus_client.TusClient(running.tus_url, headers={"Authorization": f"Bearer {token}"})
-        uploader = client.uploader(str(path), chunk_size=4 * MIB,
-                                   metadata={"filename": "talk.webm", "filetype": "video/webm"})
+        uploader = client.uploader(
+            str(path), chunk_size=4 * MIB, metadata={"filename": "talk.webm", "filetype": "video/webm"}
+        )
         uploader.upload()
         return str(uploader.url)
 
@@ -103,14 +119,21 @@ async def test_tus_post_with_creation_token_works_with_a_stock_client(running: R
     assert view.checksum == f"sha256:{sha}"
     # The creation token reaches only the uploads it created.
     other = await running.app.service.create(
-        "u-creator", NewUpload(file_name="x.mp4", size_bytes=10, mime_type="video/mp4"))
+        "u-creator", NewUpload(file_name="x.mp4", size_bytes=10, mime_type="video/mp4")
+    )
     async with httpx.AsyncClient() as http:
         response = await http.head(other.upload_url, headers={**TUS, "Authorization": f"Bearer {token}"})
         assert response.status_code == 403
         # An upload token cannot create.
-        response = await http.post(running.tus_url, headers={
-            **TUS, "Authorization": f"Bearer {other.upload_token}", "Upload-Length": "10",
-            "Upload-Metadata": meta(filename="a.mp4", filetype="video/mp4")})
+        response = await http.post(
+            running.tus_url,
+            headers={
+                **TUS,
+                "Authorization": f"Bearer {other.upload_token}",
+                "Upload-Length": "10",
+                "Upload-Metadata": meta(filename="a.mp4", filetype="video/mp4"),
+            },
+        )
         assert response.status_code == 403
         response = await http.post(running.tus_url, headers={**TUS, "Upload-Length": "10"})
         assert response.status_code == 401
@@ -120,15 +143,24 @@ async def test_creation_with_upload_and_deferred_length(running: Running, tmp_pa
     token = running.app.tokens.issue_creation_token(owner_id="u-defer")
     auth = {**TUS, "Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient() as http:
-        created = await http.post(running.tus_url, content=b"hello ", headers={
-            **auth, **STREAM, "Upload-Defer-Length": "1", "Upload-Metadata": meta(filename="n.pdf", filetype="application/pdf")})
+        created = await http.post(
+            running.tus_url,
+            content=b"hello ",
+            headers={
+                **auth,
+                **STREAM,
+                "Upload-Defer-Length": "1",
+                "Upload-Metadata": meta(filename="n.pdf", filetype="application/pdf"),
+            },
+        )
         assert created.status_code == 201, created.text
         assert created.headers["upload-offset"] == "6"
         url = created.headers["location"]
         head = await http.head(url, headers=auth)
         assert head.headers["upload-defer-length"] == "1" and "upload-length" not in head.headers
-        done = await http.patch(url, content=b"world", headers={
-            **auth, **STREAM, "Upload-Offset": "6", "Upload-Length": "11"})
+        done = await http.patch(
+            url, content=b"world", headers={**auth, **STREAM, "Upload-Offset": "6", "Upload-Length": "11"}
+        )
         assert done.status_code == 204 and done.headers["upload-offset"] == "11"
     view = await running.app.service.get("u-defer", url.rsplit("/", 1)[-1])
     assert view.status == "completed" and view.size_bytes == 11
@@ -139,11 +171,13 @@ async def test_termination_removes_stored_bytes_and_answers_gone(running: Runnin
     size = 2 * PART
     path, _ = random_file(tmp_path, size)
     created = await running.app.service.create(
-        "u-term", NewUpload(file_name="a.mp4", size_bytes=size, mime_type="video/mp4"))
+        "u-term", NewUpload(file_name="a.mp4", size_bytes=size, mime_type="video/mp4")
+    )
     auth = {**TUS, "Authorization": f"Bearer {created.upload_token}"}
     async with httpx.AsyncClient() as http:
-        await http.patch(created.upload_url, content=path.read_bytes()[: PART + 10],
-                         headers={**auth, **STREAM, "Upload-Offset": "0"})
+        await http.patch(
+            created.upload_url, content=path.read_bytes()[: PART + 10], headers={**auth, **STREAM, "Upload-Offset": "0"}
+        )
         deleted = await http.delete(created.upload_url, headers=auth)
         assert deleted.status_code == 204
         head = await http.head(created.upload_url, headers=auth)
@@ -159,19 +193,36 @@ async def test_limits_answer_status_and_kind(running: Running) -> None:
     token = running.app.tokens.issue_creation_token(owner_id="u-limits")
     auth = {**TUS, "Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient() as http:
-        too_big = await http.post(running.tus_url, headers={
-            **auth, "Upload-Length": str(running.settings.max_upload_bytes + 1),
-            "Upload-Metadata": meta(filename="a.mp4", filetype="video/mp4")})
+        too_big = await http.post(
+            running.tus_url,
+            headers={
+                **auth,
+                "Upload-Length": str(running.settings.max_upload_bytes + 1),
+                "Upload-Metadata": meta(filename="a.mp4", filetype="video/mp4"),
+            },
+        )
         assert too_big.status_code == 413 and too_big.json()["error"]["kind"] == "PAYLOAD_TOO_LARGE"
-        bad_type = await http.post(running.tus_url, headers={
-            **auth, "Upload-Length": "10", "Upload-Metadata": meta(filename="a.exe", filetype="application/x-msdownload")})
+        bad_type = await http.post(
+            running.tus_url,
+            headers={
+                **auth,
+                "Upload-Length": "10",
+                "Upload-Metadata": meta(filename="a.exe", filetype="application/x-msdownload"),
+            },
+        )
         assert bad_type.status_code == 415 and bad_type.json()["error"]["kind"] == "UNSUPPORTED_MEDIA_TYPE"
         no_length = await http.post(running.tus_url, headers={**auth, "Upload-Metadata": meta(filename="a.mp4")})
         assert no_length.status_code == 422
         statuses = []
         for _ in range(running.settings.max_concurrent_uploads_per_user + 1):
-            r = await http.post(running.tus_url, headers={
-                **auth, "Upload-Length": "10", "Upload-Metadata": meta(filename="a.mp4", filetype="video/mp4")})
+            r = await http.post(
+                running.tus_url,
+                headers={
+                    **auth,
+                    "Upload-Length": "10",
+                    "Upload-Metadata": meta(filename="a.mp4", filetype="video/mp4"),
+                },
+            )
             statuses.append(r.status_code)
         assert statuses[:-1] == [201] * running.settings.max_concurrent_uploads_per_user
         assert statuses[-1] == 403 and r.json()["error"]["kind"] == "QUOTA_EXCEEDED"
@@ -179,9 +230,11 @@ async def test_limits_answer_status_and_kind(running: Running) -> None:
     quota = running.settings.user_quota_bytes
     try:
         await running.app.service.create(
-            "u-quota", NewUpload(file_name="a.mp4", size_bytes=quota // 2 + 1, mime_type="video/mp4"))
+            "u-quota", NewUpload(file_name="a.mp4", size_bytes=quota // 2 + 1, mime_type="video/mp4")
+        )
         await running.app.service.create(
-            "u-quota", NewUpload(file_name="b.mp4", size_bytes=quota // 2 + 1, mime_type="video/mp4"))
+            "u-quota", NewUpload(file_name="b.mp4", size_bytes=quota // 2 + 1, mime_type="video/mp4")
+        )
     except Exception as exc:
         assert getattr(exc, "code", None) == "upload.quota_exceeded"
         assert exc.kind == "QUOTA_EXCEEDED"  # type: ignore[attr-defined]

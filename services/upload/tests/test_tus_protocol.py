@@ -9,19 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from tusclient import client as tus_client
-
 from lectern_upload.settings import MIB
 from lectern_upload.uploads.schemas import NewUpload
+from tusclient import client as tus_client
 
 from .conftest import PART, Running, random_file
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
 
-async def precreate(running: Running, size: int, *, owner: str = "u-tus", course_id: str | None = "c1",
-                    mime: str = "video/mp4") -> Any:
+async def precreate(
+    running: Running, size: int, *, owner: str = "u-tus", course_id: str | None = "c1", mime: str = "video/mp4"
+) -> Any:
     return await running.app.service.create(
         owner, NewUpload(file_name="lecture.mp4", size_bytes=size, mime_type=mime, course_id=course_id)
     )
@@ -51,7 +50,13 @@ async def test_options_advertises_version_extensions_and_checksums(running: Runn
     assert response.status_code == 204
     assert response.headers["tus-version"] == "1.0.0"
     assert set(response.headers["tus-extension"].split(",")) >= {
-        "creation", "creation-with-upload", "creation-defer-length", "checksum", "termination", "expiration"}
+        "creation",
+        "creation-with-upload",
+        "creation-defer-length",
+        "checksum",
+        "termination",
+        "expiration",
+    }
     assert response.headers["tus-checksum-algorithm"] == "sha1,sha256"
     assert "Upload-Offset" in response.headers["access-control-expose-headers"]
     assert "PATCH" in response.headers["access-control-allow-methods"]
@@ -84,7 +89,7 @@ async def test_cut_connection_resumes_from_head_offset_100mib(running: Running, 
 
     # Send part of one PATCH's body on a raw socket, then drop the connection.
     host, port = "127.0.0.1", running.settings.http_port
-    reader, writer = await asyncio.open_connection(host, port)
+    _reader, writer = await asyncio.open_connection(host, port)
     request = (
         f"PATCH /files/{created.upload.id} HTTP/1.1\r\nHost: {host}\r\nTus-Resumable: 1.0.0\r\n"
         f"Authorization: Bearer {created.upload_token}\r\nContent-Type: application/offset+octet-stream\r\n"
@@ -116,25 +121,37 @@ async def test_corrupted_chunk_is_refused_with_460_and_not_kept(running: Running
     path, sha = random_file(tmp_path, size)
     data = path.read_bytes()
     created = await precreate(running, size)
-    headers = {**TUS, "Authorization": f"Bearer {created.upload_token}",
-               "Content-Type": "application/offset+octet-stream"}
+    headers = {
+        **TUS,
+        "Authorization": f"Bearer {created.upload_token}",
+        "Content-Type": "application/offset+octet-stream",
+    }
     first = data[: PART + 10]
     good_sum = base64.b64encode(hashlib.sha1(first).digest()).decode()
     corrupted = bytearray(first)
     corrupted[PART - 3] ^= 0xFF
     async with httpx.AsyncClient() as http:
-        bad = await http.patch(created.upload_url, content=bytes(corrupted),
-                               headers={**headers, "Upload-Offset": "0", "Upload-Checksum": f"sha1 {good_sum}"})
+        bad = await http.patch(
+            created.upload_url,
+            content=bytes(corrupted),
+            headers={**headers, "Upload-Offset": "0", "Upload-Checksum": f"sha1 {good_sum}"},
+        )
         assert bad.status_code == 460
         assert bad.json()["error"]["code"] == "upload.checksum_mismatch"
         assert (await head(running, created.upload_url, created.upload_token)).headers["upload-offset"] == "0"
-        ok = await http.patch(created.upload_url, content=first,
-                              headers={**headers, "Upload-Offset": "0", "Upload-Checksum": f"sha1 {good_sum}"})
+        ok = await http.patch(
+            created.upload_url,
+            content=first,
+            headers={**headers, "Upload-Offset": "0", "Upload-Checksum": f"sha1 {good_sum}"},
+        )
         assert ok.status_code == 204 and ok.headers["upload-offset"] == str(len(first))
-        rest = data[len(first):]
+        rest = data[len(first) :]
         rest_sum = base64.b64encode(hashlib.sha256(rest).digest()).decode()
-        done = await http.patch(created.upload_url, content=rest, headers={
-            **headers, "Upload-Offset": str(len(first)), "Upload-Checksum": f"sha256 {rest_sum}"})
+        done = await http.patch(
+            created.upload_url,
+            content=rest,
+            headers={**headers, "Upload-Offset": str(len(first)), "Upload-Checksum": f"sha256 {rest_sum}"},
+        )
         assert done.status_code == 204
     view = await running.app.service.get("u-tus", created.upload.id)
     assert view.checksum == f"sha256:{sha}"
@@ -145,8 +162,7 @@ async def test_tuspy_checksummed_upload_completes(running: Running, tmp_path: Pa
     size = 2 * PART + 77
     path, sha = random_file(tmp_path, size)
     created = await precreate(running, size)
-    await asyncio.to_thread(tus_upload, created.upload_url, created.upload_token, path, 4 * MIB,
-                            upload_checksum=True)
+    await asyncio.to_thread(tus_upload, created.upload_url, created.upload_token, path, 4 * MIB, upload_checksum=True)
     view = await running.app.service.get("u-tus", created.upload.id)
     assert view.checksum == f"sha256:{sha}"
 
@@ -156,12 +172,16 @@ async def test_two_clients_patching_one_upload_never_corrupt_it(running: Running
     path, sha = random_file(tmp_path, size)
     data = path.read_bytes()
     created = await precreate(running, size)
-    headers = {**TUS, "Authorization": f"Bearer {created.upload_token}",
-               "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"}
+    headers = {
+        **TUS,
+        "Authorization": f"Bearer {created.upload_token}",
+        "Content-Type": "application/offset+octet-stream",
+        "Upload-Offset": "0",
+    }
 
     async def slow_body(tag: int):  # type: ignore[no-untyped-def]
         for start in range(0, size, MIB):
-            yield data[start:start + MIB]
+            yield data[start : start + MIB]
             await asyncio.sleep(0.02)
 
     async with httpx.AsyncClient(timeout=60) as a, httpx.AsyncClient(timeout=60) as b:

@@ -7,9 +7,8 @@ Create Date: 2026-11-28 10:30
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
-
 from lectern_common.migrations import create_plumbing_tables, drop_plumbing_tables
+from sqlalchemy.dialects import postgresql
 
 revision = "0001_create_uploads"
 down_revision = None

@@ -12,6 +12,7 @@ from lectern_common.migrations import upgrade
 from lectern_common.runtime import Runtime
 from lectern_common.structured_logging import setup_logging
 from lectern_common.telemetry import setup_telemetry
+
 from lectern_upload.bootstrap import build
 from lectern_upload.settings import UploadSettings
 

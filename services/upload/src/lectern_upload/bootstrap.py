@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from lectern.upload.v1 import upload_pb2_grpc
-
 from lectern_common.db import UnitOfWork, create_engine
 from lectern_common.grpc_server import GrpcServer
 from lectern_common.health import database_check, run_checks, tcp_check
@@ -17,6 +16,7 @@ from lectern_common.identity import InternalTokenVerifier
 from lectern_common.objectstore import S3ObjectStore
 from lectern_common.outbox import KafkaEventProducer, OutboxRelay, OutboxWriter
 from lectern_common.runtime import Runtime
+
 from lectern_upload.progress.publisher import HttpProgressPublisher, ProgressPublisher
 from lectern_upload.settings import UploadSettings
 from lectern_upload.tokens import UploadTokens
@@ -85,8 +85,9 @@ async def build(settings: UploadSettings, *, publisher: ProgressPublisher | None
         return await run_checks(checks)
 
     tus = TusApp(service, tokens, settings, readiness=readiness)
-    http = HttpServer(tus.app, host=settings.bind_host, port=settings.http_port,
-                      grace_seconds=settings.shutdown_grace_seconds)
+    http = HttpServer(
+        tus.app, host=settings.bind_host, port=settings.http_port, grace_seconds=settings.shutdown_grace_seconds
+    )
     servicer = UploadServicer(service)
     grpc_server = GrpcServer(
         host=settings.bind_host,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from lectern_common.settings import ServiceSettings
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
-
-from lectern_common.settings import ServiceSettings
 
 MIB = 1024 * 1024
 # S3 refuses parts under 5 MiB (except the last); 8 MiB is also boto3's default part size.

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from lectern_common.objectstore import ObjectStore, UploadedPart
+
 from lectern_upload.storage.sha256state import ResumableSha256
 
 PartStored = Callable[[list[UploadedPart], bytes | None], Awaitable[None]]

@@ -6,9 +6,9 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from lectern.upload.v1 import upload_pb2, upload_pb2_grpc
-
 from lectern_common.errors import DomainError, ErrorKind
 from lectern_common.identity import Identity, current_identity
+
 from lectern_upload.uploads.schemas import NewUpload, UploadStatus, UploadView
 from lectern_upload.uploads.service import UploadService
 
@@ -62,7 +62,9 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
     def __init__(self, service: UploadService) -> None:
         self._service = service
 
-    async def CreateUpload(self, request: upload_pb2.CreateUploadRequest, context: Any) -> upload_pb2.CreateUploadResponse:
+    async def CreateUpload(
+        self, request: upload_pb2.CreateUploadRequest, context: Any
+    ) -> upload_pb2.CreateUploadResponse:
         identity = _identity()
         created = await self._service.create(
             identity.user_id,
@@ -98,7 +100,9 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
         )
         return upload_pb2.ListUploadsResponse(items=[upload_to_proto(v) for v in views])
 
-    async def CancelUpload(self, request: upload_pb2.CancelUploadRequest, context: Any) -> upload_pb2.CancelUploadResponse:
+    async def CancelUpload(
+        self, request: upload_pb2.CancelUploadRequest, context: Any
+    ) -> upload_pb2.CancelUploadResponse:
         identity = _identity()
         view = await self._service.cancel(identity.user_id, request.operation_id, is_service=identity.is_service)
         return upload_pb2.CancelUploadResponse(upload=upload_to_proto(view))

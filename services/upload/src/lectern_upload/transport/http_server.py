@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -46,7 +46,7 @@ class HttpServer:
 
     async def run(self, stop: asyncio.Event) -> None:
         task = asyncio.create_task(self._server.serve())
-        while not self._server.started and not task.done():
+        while not self._server.started and not task.done():  # noqa: ASYNC110 - uvicorn exposes only a bool
             await asyncio.sleep(0.02)
         if task.done():
             await task

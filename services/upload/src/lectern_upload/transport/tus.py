@@ -16,12 +16,12 @@ from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
 
+from lectern_common.errors import DomainError, ErrorKind
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lectern_common.errors import DomainError, ErrorKind
 from lectern_upload import errors
 from lectern_upload.settings import UploadSettings
 from lectern_upload.tokens import UploadTokens
@@ -72,7 +72,9 @@ def _int_header(request: Request, name: str) -> int | None:
     if raw is None:
         return None
     if not raw.strip().isdigit():
-        raise errors.invalid(f"upload.invalid_{name.lower().replace('-', '_')}", f"{name} must be a non-negative integer")
+        raise errors.invalid(
+            f"upload.invalid_{name.lower().replace('-', '_')}", f"{name} must be a non-negative integer"
+        )
     return int(raw)
 
 
@@ -280,7 +282,10 @@ class TusApp:
             # creation-with-upload: the upload exists even if this body fails; report how far it got.
             try:
                 view = await self._service.write(
-                    grant, view.id, offset=0, body=self._body(request),
+                    grant,
+                    view.id,
+                    offset=0,
+                    body=self._body(request),
                     checksum=self._service.parse_checksum(request.headers.get("upload-checksum")),
                 )
             except DomainError as exc:

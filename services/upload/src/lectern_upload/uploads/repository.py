@@ -40,7 +40,7 @@ class UploadRepository:
         query = select(func.coalesce(func.sum(UploadRow.size_bytes), 0)).where(
             UploadRow.owner_id == owner_id, UploadRow.status.in_(list(STORED_OR_STORING))
         )
-        return int((await self.session.execute(query)).scalar_one())
+        return int((await self.session.execute(query)).scalar_one() or 0)
 
     async def list_for_owner(
         self, owner_id: str, *, course_id: str | None, status: UploadStatus | None, limit: int = 200
@@ -56,9 +56,7 @@ class UploadRepository:
     async def save_progress(self, upload_id: str, **values: Any) -> None:
         """Write the resumable state (parts, tail, hash state, offset) of an active upload."""
         await self.session.execute(
-            update(UploadRow)
-            .where(UploadRow.id == upload_id)
-            .values(**values, updated_at=func.now())
+            update(UploadRow).where(UploadRow.id == upload_id).values(**values, updated_at=func.now())
         )
 
     async def due_for_expiry(self, now: datetime, limit: int = 100) -> Sequence[str]:

@@ -23,13 +23,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lectern.events.v1.upload_events_pb2 import UploadChanged
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from lectern_common.db import UnitOfWork
 from lectern_common.errors import DomainError
 from lectern_common.events import UPLOAD_TOPIC
 from lectern_common.idempotency import IdempotencyStore, fingerprint
 from lectern_common.objectstore import S3ObjectStore, UploadedPart
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from lectern_upload import errors
 from lectern_upload.models import UploadRow
 from lectern_upload.progress.publisher import ProgressPublisher, ProgressThrottle
@@ -85,7 +85,7 @@ def _view(row: UploadRow) -> UploadView:
 
 
 def _is_storage_error(exc: BaseException) -> bool:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
     return isinstance(exc, BotoCoreError | ClientError | OSError)
 
@@ -119,12 +119,14 @@ class UploadService:
         """Check a new upload against the static limits (size, type, name)."""
         s = self._settings
         if not new.file_name.strip() or len(new.file_name) > 500:
-            raise errors.invalid("upload.invalid_file_name", "fileName must be 1 to 500 characters",
-                                 {"fileName": "1 to 500 characters"})
+            raise errors.invalid(
+                "upload.invalid_file_name", "fileName must be 1 to 500 characters", {"fileName": "1 to 500 characters"}
+            )
         if new.size_bytes is not None:
             if new.size_bytes <= 0:
-                raise errors.invalid("upload.invalid_size", "sizeBytes must be positive",
-                                     {"sizeBytes": "must be positive"})
+                raise errors.invalid(
+                    "upload.invalid_size", "sizeBytes must be positive", {"sizeBytes": "must be positive"}
+                )
             if new.size_bytes > s.max_upload_bytes:
                 raise errors.too_large(new.size_bytes, s.max_upload_bytes)
         mime = new.mime_type.strip().lower()
@@ -169,7 +171,9 @@ class UploadService:
             scope = f"upload.create:{owner_id}"
             if idempotency_key:
                 stored = await self._idempotency.begin(
-                    session, scope=scope, key=idempotency_key,
+                    session,
+                    scope=scope,
+                    key=idempotency_key,
                     request_fingerprint=fingerprint(repr(asdict(new))),
                 )
                 if stored:
@@ -206,8 +210,7 @@ class UploadService:
             await session.flush()
             await self._emit(session, row, "created", actor_id=owner_id)
             if idempotency_key:
-                await self._idempotency.complete(session, scope=scope, key=idempotency_key,
-                                                 response=upload_id.encode())
+                await self._idempotency.complete(session, scope=scope, key=idempotency_key, response=upload_id.encode())
         return self._created(_view(row))
 
     def _created(self, view: UploadView) -> CreatedUpload:
@@ -357,8 +360,12 @@ class UploadService:
         row = await self._load(upload_id)
         self._authorize(grant, row)
         if row.status == UploadStatus.COMPLETED:
-            raise errors.offset_mismatch(row.offset, offset) if offset != row.offset else DomainError(
-                "upload.already_completed", "the upload is already complete", errors.ErrorKind.CONFLICT
+            raise (
+                errors.offset_mismatch(row.offset, offset)
+                if offset != row.offset
+                else DomainError(
+                    "upload.already_completed", "the upload is already complete", errors.ErrorKind.CONFLICT
+                )
             )
         self._check_live(row)
         if offset != row.offset:
@@ -497,7 +504,8 @@ class UploadService:
             used = await repo.bytes_used(row.owner_id)
             if used + length > self._settings.user_quota_bytes:
                 raise errors.quota_exceeded(
-                    "upload.quota_exceeded", "this upload would exceed your storage quota",
+                    "upload.quota_exceeded",
+                    "this upload would exceed your storage quota",
                     {"usedBytes": used, "quotaBytes": self._settings.user_quota_bytes, "requestedBytes": length},
                 )
             await repo.save_progress(row.id, size_bytes=length)
@@ -582,15 +590,18 @@ class UploadService:
                     return _view(row)
                 if row.status not in ACTIVE:
                     raise DomainError(
-                        "upload.not_cancellable", f"an upload that is {row.status} cannot be cancelled",
-                        errors.ErrorKind.CONFLICT, details={"status": row.status},
+                        "upload.not_cancellable",
+                        f"an upload that is {row.status} cannot be cancelled",
+                        errors.ErrorKind.CONFLICT,
+                        details={"status": row.status},
                     )
                 return await self._end(row, UploadStatus.CANCELLED, "cancelled", actor_id=actor_id)
         except LockBusy:
             raise errors.locked(upload_id) from None
 
-    async def _end(self, row: UploadRow, status: UploadStatus, event: str, *, actor_id: str,
-                   error: str | None = None) -> UploadView:
+    async def _end(
+        self, row: UploadRow, status: UploadStatus, event: str, *, actor_id: str, error: str | None = None
+    ) -> UploadView:
         await self._release_storage(row)
         async with self._uow() as session:
             fresh = await UploadRepository(session).get(row.id, for_update=True)
@@ -636,8 +647,13 @@ class UploadService:
                 async with self._locks.hold(upload_id, wait_seconds=0):
                     row = await self._load(upload_id)
                     if row.status in ACTIVE and row.expires_at <= self._clock():
-                        await self._end(row, UploadStatus.EXPIRED, "expired", actor_id="system:upload",
-                                        error="the upload expired before it was complete")
+                        await self._end(
+                            row,
+                            UploadStatus.EXPIRED,
+                            "expired",
+                            actor_id="system:upload",
+                            error="the upload expired before it was complete",
+                        )
                         expired += 1
             except LockBusy:
                 continue
@@ -650,7 +666,7 @@ class UploadService:
         listed = await self._store.list_multipart_uploads(s.storage_prefix)
         aborted = 0
         for key, s3_upload_id in listed:
-            upload_id = key[len(s.storage_prefix):]
+            upload_id = key[len(s.storage_prefix) :]
             async with self._uow.read_only() as session:
                 row = await UploadRepository(session).get(upload_id)
                 session.expunge_all()
