@@ -21,8 +21,13 @@ def test_every_kind_has_a_grpc_status_and_an_http_status() -> None:
 
 
 def test_domain_error_round_trips_through_trailing_metadata() -> None:
-    error = DomainError("media.has_dependencies", "in use", ErrorKind.HAS_DEPENDENCIES,
-                        fields={"mediaId": "x"}, details={"links": [{"resourceId": "l1"}]})
+    error = DomainError(
+        "media.has_dependencies",
+        "in use",
+        ErrorKind.HAS_DEPENDENCIES,
+        fields={"mediaId": "x"},
+        details={"links": [{"resourceId": "l1"}]},
+    )
     back = decode_grpc_error(grpc.StatusCode.FAILED_PRECONDITION, "in use", encode_error_metadata(error))
     assert back.to_dict() == error.to_dict()
 

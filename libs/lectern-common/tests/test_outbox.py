@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 TEST_METADATA = MetaData()
 courses = Table("courses", TEST_METADATA, Column("id", String, primary_key=True), Column("title", String))
-applied = Table("applied", TEST_METADATA, Column("n", Integer, primary_key=True, autoincrement=True),
-                Column("event_id", String))
+applied = Table(
+    "applied", TEST_METADATA, Column("n", Integer, primary_key=True, autoincrement=True), Column("event_id", String)
+)
 
 
 @pytest.fixture
@@ -56,8 +57,13 @@ async def _create_topic(bootstrap: str, topic: str) -> None:
 
 
 async def _read_all(bootstrap: str, topic: str, expected: int, timeout: float = 20.0) -> list[Any]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                group_id=f"reader-{uuid.uuid4()}", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"reader-{uuid.uuid4()}",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     records: list[Any] = []
     try:
@@ -79,8 +85,13 @@ async def _write_course_with_event(uow: UnitOfWork, topic: str, course_id: str) 
     async with uow() as session:
         await session.execute(insert(courses).values(id=course_id, title="Intro"))
         return await OutboxWriter().add(
-            session, topic=topic, event_type="course.created", aggregate_id=course_id,
-            aggregate_version=1, actor_id="u1", payload=CourseChanged(course_id=course_id, title="Intro"),
+            session,
+            topic=topic,
+            event_type="course.created",
+            aggregate_id=course_id,
+            aggregate_version=1,
+            actor_id="u1",
+            payload=CourseChanged(course_id=course_id, title="Intro"),
         )
 
 
@@ -98,8 +109,13 @@ async def test_event_committed_while_broker_is_down_is_delivered_once_after_it_r
 
     event_id = await _write_course_with_event(UnitOfWork(engine), topic, "c1")
 
-    relay = OutboxRelay(engine, KafkaEventProducer(bootstrap, client_id="test-relay", request_timeout_ms=2000),
-                        name="test", poll_interval=0.2, max_backoff=0.5)
+    relay = OutboxRelay(
+        engine,
+        KafkaEventProducer(bootstrap, client_id="test-relay", request_timeout_ms=2000),
+        name="test",
+        poll_interval=0.2,
+        max_backoff=0.5,
+    )
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     try:
@@ -127,8 +143,15 @@ async def test_rolled_back_change_publishes_nothing(engine: AsyncEngine) -> None
     uow = UnitOfWork(engine)
     with pytest.raises(RuntimeError):
         async with uow() as session:
-            await OutboxWriter().add(session, topic="t", event_type="course.created", aggregate_id="c2",
-                                     aggregate_version=1, actor_id="u1", payload=CourseChanged(course_id="c2"))
+            await OutboxWriter().add(
+                session,
+                topic="t",
+                event_type="course.created",
+                aggregate_id="c2",
+                aggregate_version=1,
+                actor_id="u1",
+                payload=CourseChanged(course_id="c2"),
+            )
             raise RuntimeError("the change failed")
     assert await _outbox_size(engine) == 0
 
@@ -154,8 +177,14 @@ async def test_consumer_applies_an_event_seen_twice_once(engine: AsyncEngine, br
     async def handler(session: AsyncSession, event: Event) -> None:
         await session.execute(insert(applied).values(event_id=event.id))
 
-    consumer = EventConsumer(name="test-consumer", bootstrap_servers=bootstrap, group_id=f"g-{uuid.uuid4()}",
-                             topics=[topic], uow=uow, handler=handler)
+    consumer = EventConsumer(
+        name="test-consumer",
+        bootstrap_servers=bootstrap,
+        group_id=f"g-{uuid.uuid4()}",
+        topics=[topic],
+        uow=uow,
+        handler=handler,
+    )
     # Run the real consumer loop against the broker, then replay the same record by hand:
     # a redelivery after a crash between commit and offset commit looks exactly like this.
     stop = asyncio.Event()
@@ -181,8 +210,9 @@ async def test_consumer_parks_a_poison_record_and_moves_on(engine: AsyncEngine) 
     async def handler(session: AsyncSession, event: Event) -> None:
         seen.append(event.id)
 
-    consumer = EventConsumer(name="parker", bootstrap_servers="unused:1", group_id="g", topics=["t"],
-                             uow=UnitOfWork(engine), handler=handler)
+    consumer = EventConsumer(
+        name="parker", bootstrap_servers="unused:1", group_id="g", topics=["t"], uow=UnitOfWork(engine), handler=handler
+    )
     await consumer._process_with_retry(_Record(b"\x00not-an-envelope", [], 7), asyncio.Event())
     assert consumer.parked == 1
     assert seen == []
@@ -207,15 +237,32 @@ async def test_one_transaction_notifies_the_relay_once_however_many_events(engin
     try:
         writer = OutboxWriter()
         async with UnitOfWork(engine)() as session:
-            await writer.add(session, topic="t", event_type="course.created", aggregate_id="c4",
-                             aggregate_version=1, actor_id="u1", payload=CourseChanged(course_id="c4"))
-            ids = await writer.add_many(session, [
-                PendingEvent("t", "course.updated", "c4", v, "u1", CourseChanged(course_id="c4", version=v))
-                for v in (2, 3, 4)
-            ])
+            await writer.add(
+                session,
+                topic="t",
+                event_type="course.created",
+                aggregate_id="c4",
+                aggregate_version=1,
+                actor_id="u1",
+                payload=CourseChanged(course_id="c4"),
+            )
+            ids = await writer.add_many(
+                session,
+                [
+                    PendingEvent("t", "course.updated", "c4", v, "u1", CourseChanged(course_id="c4", version=v))
+                    for v in (2, 3, 4)
+                ],
+            )
         async with UnitOfWork(engine)() as session:  # a new transaction notifies again
-            await writer.add(session, topic="t", event_type="course.updated", aggregate_id="c4",
-                             aggregate_version=5, actor_id="u1", payload=CourseChanged(course_id="c4"))
+            await writer.add(
+                session,
+                topic="t",
+                event_type="course.updated",
+                aggregate_id="c4",
+                aggregate_version=5,
+                actor_id="u1",
+                payload=CourseChanged(course_id="c4"),
+            )
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
     assert len(ids) == 3

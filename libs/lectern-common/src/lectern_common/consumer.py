@@ -176,4 +176,3 @@ class EventConsumer:
                 )
             )
         self.parked += 1
-

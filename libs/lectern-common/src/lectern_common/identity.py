@@ -81,9 +81,7 @@ class InternalTokenVerifier:
             raise DomainError(
                 "auth.invalid_internal_token", "missing or invalid internal token", ErrorKind.UNAUTHENTICATED
             ) from exc
-        return Identity(
-            user_id=str(claims["sub"]), roles=frozenset(claims.get("roles", ())), name=claims.get("name")
-        )
+        return Identity(user_id=str(claims["sub"]), roles=frozenset(claims.get("roles", ())), name=claims.get("name"))
 
 
 # The identity of the request being served, set by the gRPC interceptor. Servicers read it and

@@ -61,9 +61,7 @@ class OutboxWriter:
         payload: Message,
     ) -> str:
         """Record one event; it is published only if the surrounding transaction commits."""
-        row = self._row(
-            PendingEvent(topic, event_type, aggregate_id, aggregate_version, actor_id, payload)
-        )
+        row = self._row(PendingEvent(topic, event_type, aggregate_id, aggregate_version, actor_id, payload))
         await session.execute(insert(outbox_events).values(**row))
         await self._notify_once(session)
         return str(row["event_id"])
@@ -277,4 +275,3 @@ class OutboxRelay:
             await conn.execute(delete(outbox_events).where(outbox_events.c.id.in_([r.id for r in rows])))
         self.published += len(rows)
         return len(rows)
-
