@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import Any
 
 import uvicorn
 from lectern_common.realtime_tokens import RealtimeTokenVerifier
@@ -28,7 +29,7 @@ from lectern_realtime.transport.consumers import EventFanoutConsumer
 
 log = logging.getLogger(__name__)
 
-Part = Callable[[asyncio.Event], Awaitable[None]]
+Part = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 class _Server(uvicorn.Server):

@@ -138,10 +138,10 @@ class ChannelStore:
         messages: list[tuple[int, str]] = []
         for entry_id, fields in answer[1] if len(answer) > 1 else []:
             fields_map = dict(zip(fields[::2], fields[1::2], strict=True))
-            if int(_text(fields_map.get(b"t", fields_map.get("t", 0)))) < oldest_allowed:
+            if int(_text(fields_map.get(b"t", fields_map.get("t", 0)) or 0)) < oldest_allowed:
                 continue
             seq = int(_text(entry_id).split("-", 1)[0])
-            messages.append((seq, _text(fields_map.get(b"m", fields_map.get("m", "")))))
+            messages.append((seq, _text(fields_map.get(b"m", fields_map.get("m", "")) or "")))
         whole = bool(messages) and messages[0][0] == since + 1 and messages[-1][0] == top
         return Recovery(top_seq=top, messages=messages, recovered=whole)
 

@@ -103,7 +103,8 @@ class Connection:
                 if isinstance(item, str):
                     await send_text(item)
                     continue
-                _, code, reason = item  # type: ignore[misc]
+                assert isinstance(item, tuple)
+                _, code, reason = item
                 try:
                     await asyncio.wait_for(self._close_socket(code, reason), timeout=5)
                 except Exception:
