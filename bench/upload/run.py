@@ -88,9 +88,30 @@ class RssSampler(threading.Thread):
 
 
 def tus_upload(url: str, token: str, path: Path, chunk: int) -> None:
+    if chunk <= 0:
+        return stream_upload(url, token, path)
     client = tus_client.TusClient(url.rsplit("/", 1)[0] + "/", headers={"Authorization": f"Bearer {token}"})
     uploader = client.uploader(str(path), url=url, chunk_size=chunk)
     uploader.upload()
+
+
+def stream_upload(url: str, token: str, path: Path) -> None:
+    """One PATCH streamed from the file, as tus-js-client does by default (chunkSize Infinity)."""
+
+    def body():  # type: ignore[no-untyped-def]
+        with path.open("rb") as f:
+            while block := f.read(MIB):
+                yield block
+
+    headers = {
+        "Tus-Resumable": "1.0.0",
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/offset+octet-stream",
+        "Upload-Offset": "0",
+        "Content-Length": str(path.stat().st_size),
+    }
+    response = httpx.patch(url, content=body(), headers=headers, timeout=600)
+    assert response.status_code == 204, response.text
 
 
 async def create(grpc_target: str, size: int, name: str) -> upload_pb2.CreateUploadResponse:
@@ -112,7 +133,13 @@ async def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--concurrent", type=int, default=8)
     parser.add_argument("--concurrent-size-mib", type=int, default=256)
-    parser.add_argument("--client-chunk-mib", type=int, default=64)
+    parser.add_argument(
+        "--client-chunk-mib",
+        type=int,
+        default=0,
+        help="tuspy PATCH size; 0 = one streamed PATCH (tus-js-client's default)",
+    )
+    parser.add_argument("--parts-in-flight", type=int, default=None, help="the service's part_upload_concurrency")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="lectern-upload-bench-"))
@@ -140,6 +167,8 @@ async def main() -> None:
             "LECTERN_UPLOAD_MAX_CONCURRENT_UPLOADS_PER_USER": "100",
             "LECTERN_UPLOAD_LOG_LEVEL": "WARNING",
         }
+        if args.parts_in_flight:
+            env["LECTERN_UPLOAD_PART_UPLOAD_CONCURRENCY"] = str(args.parts_in_flight)
         size = args.size_mib * MIB
         path = work / "big.bin"
         sha = make_file(path, size)
@@ -218,8 +247,12 @@ async def main() -> None:
         mib = size / MIB
         print("Lectern upload benchmark")
         print(f"  machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
-        print(f"  S3: {urls.s3_endpoint} (SeaweedFS), service part size 8 MiB, parts in flight per upload: 2")
-        print(f"  client: tuspy {args.client_chunk_mib} MiB PATCHes; boto3 upload_file default TransferConfig")
+        print(
+            f"  S3: {urls.s3_endpoint} (SeaweedFS), service part size 8 MiB, parts in flight per upload: "
+            f"{args.parts_in_flight or 'default (2)'}; load average {os.getloadavg()[0]:.1f}"
+        )
+        client = f"tuspy {args.client_chunk_mib} MiB PATCHes" if args.client_chunk_mib else "one streamed PATCH (httpx)"
+        print(f"  client: {client}; boto3 upload_file default TransferConfig")
         print(f"single {mib:.0f} MiB upload:")
         print(f"  boto3 multipart : {boto_seconds:7.2f} s  {mib / boto_seconds:8.1f} MiB/s")
         print(f"  service (tus)   : {service_seconds:7.2f} s  {mib / service_seconds:8.1f} MiB/s")
