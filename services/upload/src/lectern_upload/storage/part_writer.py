@@ -41,7 +41,11 @@ class PartWriter:
         self._part_size = part_size
         self._concurrency = max(1, concurrency)
         self.parts = list(parts)
-        self._buffer = bytearray(tail)
+        # One fixed buffer of one part, filled in place: growing and trimming a bytearray costs
+        # a reallocation (and fresh pages) for nearly every network chunk.
+        self._buffer = bytearray(part_size)
+        self._buffer[: len(tail)] = tail
+        self._fill = len(tail)
         self._hasher = hasher
         self.parts_hash_state = hash_state  # SHA-256 state after exactly the settled parts
         self._on_part_stored = on_part_stored
@@ -55,15 +59,20 @@ class PartWriter:
 
     @property
     def buffered(self) -> int:
-        return len(self._buffer)
+        return self._fill
 
     async def feed(self, chunk: bytes) -> None:
-        self._buffer += chunk
-        while len(self._buffer) >= self._part_size:
-            with memoryview(self._buffer) as view:
-                part = bytes(view[: self._part_size])  # one copy, not slice-then-bytes
-            del self._buffer[: self._part_size]
-            await self._send(part)
+        view = memoryview(chunk)
+        size = self._part_size
+        while view:
+            take = min(size - self._fill, len(view))
+            self._buffer[self._fill : self._fill + take] = view[:take]
+            self._fill += take
+            view = view[take:]
+            if self._fill == size:
+                part = bytes(self._buffer)
+                self._fill = 0
+                await self._send(part)
 
     async def _send(self, part: bytes) -> None:
         # Hashing runs in a thread, chained so parts are hashed strictly in byte order, and
@@ -100,8 +109,9 @@ class PartWriter:
 
     def take_tail(self) -> bytes:
         """The bytes past the last full part (to keep in the tail object between PATCHes)."""
-        tail = bytes(self._buffer)
-        self._buffer.clear()
+        with memoryview(self._buffer) as view:
+            tail = bytes(view[: self._fill])
+        self._fill = 0
         return tail
 
     async def abandon(self) -> None:
@@ -114,7 +124,7 @@ class PartWriter:
         if self._last_hash is not None:
             self._last_hash.cancel()
             await asyncio.gather(self._last_hash, return_exceptions=True)
-        self._buffer.clear()
+        self._fill = 0
 
     async def complete(self) -> str:
         """Send the last (short) part and complete the multipart upload; answer the sha256 hex of
