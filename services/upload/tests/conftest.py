@@ -80,7 +80,7 @@ class Running:
 
     @property
     def tus_url(self) -> str:
-        return self.settings.tus_public_url
+        return self.settings.upload_public_url
 
     @property
     def grpc_target(self) -> str:
@@ -111,11 +111,13 @@ def settings_for(infra: Any, database_url: str, **overrides: Any) -> UploadSetti
         s3_bucket=BUCKET,
         http_port=http_port,
         grpc_port=free_port(),
-        tus_public_url=f"http://127.0.0.1:{http_port}/files/",
+        upload_public_url=f"http://127.0.0.1:{http_port}/files/",
         part_size_bytes=PART,
         log_json=False,
         shutdown_grace_seconds=2,
         janitor_interval_seconds=3600,
+        # Tests stop and restart the realtime stand-in; let the breaker probe again at once.
+        progress_breaker_open_seconds=0.05,
     )
     values.update(overrides)
     return UploadSettings(**values)

@@ -84,7 +84,7 @@ async def test_killed_service_resumes_upload_after_restart(lectern_infra: Any, t
         "LECTERN_UPLOAD_S3_BUCKET": BUCKET,
         "LECTERN_UPLOAD_HTTP_PORT": str(http_port),
         "LECTERN_UPLOAD_GRPC_PORT": str(grpc_port),
-        "LECTERN_UPLOAD_TUS_PUBLIC_URL": f"http://127.0.0.1:{http_port}/files/",
+        "LECTERN_UPLOAD_UPLOAD_PUBLIC_URL": f"http://127.0.0.1:{http_port}/files/",
         "LECTERN_UPLOAD_PART_SIZE_BYTES": str(PART),
         "LECTERN_UPLOAD_INTERNAL_TOKEN_SECRET": SECRET,
         "LECTERN_UPLOAD_REALTIME_PUBLISH_URL": f"http://127.0.0.1:{free_port()}/v1/publish",

@@ -15,9 +15,10 @@ from lectern_common.health import database_check, run_checks, tcp_check
 from lectern_common.identity import InternalTokenVerifier
 from lectern_common.objectstore import S3ObjectStore
 from lectern_common.outbox import KafkaEventProducer, OutboxRelay, OutboxWriter
+from lectern_common.realtime_publisher import RealtimePublisher
 from lectern_common.runtime import Runtime
 
-from lectern_upload.progress.publisher import HttpProgressPublisher, ProgressPublisher
+from lectern_upload.progress.publisher import ProgressPublisher
 from lectern_upload.settings import UploadSettings
 from lectern_upload.tokens import UploadTokens
 from lectern_upload.transport.grpc import UploadServicer
@@ -62,10 +63,12 @@ async def build(settings: UploadSettings, *, publisher: ProgressPublisher | None
         max_pool_connections=64,
     )
     own_publisher = publisher is None
-    publisher = publisher or HttpProgressPublisher(
+    publisher = publisher or RealtimePublisher(
         settings.realtime_publish_url,
         settings.realtime_publish_token.get_secret_value(),
         timeout=settings.progress_timeout_seconds,
+        failure_threshold=settings.progress_breaker_failures,
+        open_seconds=settings.progress_breaker_open_seconds,
     )
     tokens = UploadTokens(
         settings.upload_token_secret.get_secret_value(), creation_ttl_seconds=settings.creation_token_ttl_seconds

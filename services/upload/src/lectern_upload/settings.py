@@ -22,8 +22,8 @@ class UploadSettings(ServiceSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/lectern_upload"
     database_pool_size: int = 20
 
-    # Where clients send bytes: CreateUpload answers <tus_public_url><upload id>.
-    tus_public_url: str = "http://127.0.0.1:8081/files/"
+    # Where clients send bytes: CreateUpload answers <upload_public_url><upload id>.
+    upload_public_url: str = "http://127.0.0.1:8081/files/"
     storage_prefix: str = "uploads/"
 
     # Storage tuning: bytes are buffered up to one part, then sent with UploadPart; up to
@@ -49,6 +49,10 @@ class UploadSettings(ServiceSettings):
     # Progress to realtime: at most one message per interval per upload, each with a short timeout.
     progress_interval_seconds: float = 0.1
     progress_timeout_seconds: float = 0.5
+    # The publisher's circuit breaker: after this many failures in a row, progress is dropped
+    # without a network call for this long, then one trial call probes realtime again.
+    progress_breaker_failures: int = 5
+    progress_breaker_open_seconds: float = 5.0
 
     # Janitor: how often expired uploads are aborted.
     janitor_interval_seconds: float = 60.0
@@ -63,7 +67,7 @@ class UploadSettings(ServiceSettings):
             raise ValueError("part_size_bytes must be at least 5 MiB and a multiple of 64")
         return value
 
-    @field_validator("tus_public_url")
+    @field_validator("upload_public_url")
     @classmethod
     def _ends_with_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"

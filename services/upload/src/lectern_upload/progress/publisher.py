@@ -1,9 +1,9 @@
 """Upload progress to realtime: ephemeral, throttled, never in the upload's way.
 
-``ProgressPublisher`` is the small Protocol the service needs; ``HttpProgressPublisher`` POSTs to
-realtime's ``/v1/publish`` with a short timeout and swallows every failure (a progress message
-may be dropped; an upload may not). When lectern_common grows its shared realtime publisher this
-module should switch to it and keep only :class:`ProgressThrottle`.
+``ProgressPublisher`` is the small Protocol the service needs; in production it is
+``lectern_common.realtime_publisher.RealtimePublisher``, which POSTs to realtime's ``/v1/publish``
+with a short deadline and a circuit breaker and never raises (a progress message may be dropped;
+an upload may not).
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import asyncio
 import logging
 import time
 from typing import Any, Protocol
-
-import httpx
 
 log = logging.getLogger(__name__)
 
@@ -24,34 +22,6 @@ class ProgressPublisher(Protocol):
         ...
 
     async def aclose(self) -> None: ...
-
-
-class HttpProgressPublisher:
-    def __init__(self, url: str, token: str, *, timeout: float = 0.5) -> None:
-        self._url = url
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout),
-            headers={"Authorization": f"Bearer {token}"},
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=8),
-        )
-        self.sent = 0
-        self.failed = 0
-
-    async def publish(self, channel: str, message: dict[str, Any]) -> bool:
-        try:
-            response = await self._client.post(self._url, json={"channel": channel, "message": message})
-            ok = response.status_code < 300
-        except Exception as exc:  # realtime down or slow: drop this message, the upload goes on
-            log.debug("progress publish failed: %r", exc)
-            ok = False
-        if ok:
-            self.sent += 1
-        else:
-            self.failed += 1
-        return ok
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
 
 
 class ProgressThrottle:

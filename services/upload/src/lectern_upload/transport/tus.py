@@ -276,7 +276,7 @@ class TusApp:
             self._require_offset_stream(request)
         created = await self._service.create(grant.owner_id, new, creation_token_id=grant.token_id)
         view = created.upload
-        location = f"{self._settings.tus_public_url}{view.id}"
+        location = f"{self._settings.upload_public_url}{view.id}"
         extra = {"Location": location, "Upload-Expires": _http_date(view)}
         if has_body:
             # creation-with-upload: the upload exists even if this body fails; report how far it got.

@@ -217,7 +217,7 @@ class UploadService:
         s = self._settings
         return CreatedUpload(
             upload=view,
-            upload_url=f"{s.tus_public_url}{view.id}",
+            upload_url=f"{s.upload_public_url}{view.id}",
             upload_token=self._tokens.issue_upload_token(
                 upload_id=view.id, owner_id=view.owner_id, expires_at=view.expires_at
             ),
