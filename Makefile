@@ -4,7 +4,7 @@
 #   make up     sync the workspace, then start infrastructure + every service (Ctrl-C stops all)
 #   make test   sync, then run every test suite (libs, services, end-to-end) in one pytest session,
 #               so the session's infrastructure is started once and shared
-#   make lint   ruff check + ruff format --check
+#   make lint   ruff check + ruff format --check + mypy on every package (make test runs it first)
 #
 # Extra arguments: `make up UP_ARGS="--only course,gateway"`, `make test PYTEST_ARGS="-k media -x"`.
 
@@ -45,7 +45,10 @@ up: sync
 	"$(UV)" run --no-sync python -m lectern_common.devstack up $(UP_ARGS)
 
 # pytest exits 5 when it collects no test (early in the project's life): not a failure here.
-test: sync
+# Every package's import name, for mypy.
+PACKAGES = $(patsubst services/%,-p lectern_%,$(wildcard services/*)) -p lectern_common
+
+test: sync lint
 	@dirs="$(TEST_DIRS)"; \
 	if [ -z "$$dirs" ]; then echo "no test directories yet"; exit 0; fi; \
 	set +e; "$(UV)" run --no-sync pytest $$dirs $(PYTEST_ARGS); code=$$?; set -e; \
@@ -55,3 +58,4 @@ test: sync
 lint: sync
 	"$(UV)" run --no-sync ruff check .
 	"$(UV)" run --no-sync ruff format --check .
+	"$(UV)" run --no-sync mypy $(PACKAGES)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, select, union
+from sqlalchemy import ColumnElement, and_, func, literal, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from lectern_analytics.models import CourseFact, EngagementFact, LessonFact, MediaFileFact, MediaLinkFact
 
@@ -75,7 +76,7 @@ class DashboardQueries:
             clauses.append(EngagementFact.course_id == course_id)
         return clauses
 
-    async def _rows(self, statement: Select[Any]) -> list[Any]:
+    async def _rows(self, statement: Executable) -> list[Any]:
         return list((await self._session.execute(statement)).all())
 
     # -- storage: bytes by mime and status, reclaimable soft-deleted bytes (snapshot) --------

@@ -37,7 +37,7 @@ def _identity() -> Identity:
 
 
 def _time(message: pb.GetDashboardRequest | pb.EngagementEvent, field: str) -> datetime | None:
-    if not message.HasField(field):
+    if not message.HasField(field):  # type: ignore[arg-type]  # field names come from our callers
         return None
     stamp: Timestamp = getattr(message, field)
     return stamp.ToDatetime(tzinfo=UTC)

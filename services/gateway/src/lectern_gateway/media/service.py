@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf.json_format import MessageToDict
 from lectern.media.v1 import media_pb2
 
@@ -29,7 +31,7 @@ def media_data(media: media_pb2.Media) -> s.Media:
     return s.Media(**_media_fields(media))
 
 
-def _media_fields(media: media_pb2.Media) -> dict[str, object]:
+def _media_fields(media: media_pb2.Media) -> dict[str, Any]:
     return {
         "id": media.id,
         "title": media.title,

@@ -23,7 +23,7 @@ _STATUS_IN = {name: value for value, name in _STATUS.items()}
 
 
 def _optional(message: upload_pb2.Upload, field: str) -> str | None:
-    return getattr(message, field) if message.HasField(field) else None
+    return getattr(message, field) if message.HasField(field) else None  # type: ignore[arg-type]
 
 
 def upload_data(upload: upload_pb2.Upload) -> s.Upload:
