@@ -145,7 +145,7 @@ async def test_roi_dashboard_relates_revenue_ratings_and_production(app, known: 
 async def test_capacity_dashboard_has_daily_growth_and_a_linear_trend(app, known: KnownData) -> None:
     domains = await dashboard(app, known, "capacity")
 
-    storage = domains["storage_growth"]
+    storage = domains["storageGrowth"]
     assert [(day["files"], day["bytesAdded"]) for day in storage["perDay"]] == [
         (1, 1000 * MB),
         (2, 502 * MB),
@@ -154,7 +154,7 @@ async def test_capacity_dashboard_has_daily_growth_and_a_linear_trend(app, known
     assert storage["perDay"][0]["day"] == known.day0.date().isoformat()
     assert storage["totalBytesAdded"] == 1803 * MB
     assert storage["trend"]["slopePerDay"] == -349.5 * MB and storage["trend"]["direction"] == "down"
-    growth = domains["engagement_growth"]
+    growth = domains["engagementGrowth"]
     assert [day["events"] for day in growth["perDay"]] == [3, 4, 5]
     assert growth["totalEvents"] == 12
     assert growth["trend"] == {"slopePerDay": 1.0, "intercept": 3.0, "direction": "up"}

@@ -19,7 +19,7 @@ DASHBOARDS: dict[str, tuple[str, ...]] = {
     "storage": ("storage", "usage"),
     "content": ("content", "engagement"),
     "roi": ("sales", "engagement", "production"),
-    "capacity": ("storage_growth", "engagement_growth"),
+    "capacity": ("storageGrowth", "engagementGrowth"),
 }
 
 # Every domain reads course facts: a course filter, titles or ownership go through them.
@@ -28,14 +28,14 @@ DOMAIN_SOURCES: dict[str, frozenset[Source]] = {
     "usage": frozenset({Source.MEDIA, Source.COURSE}),
     "content": frozenset({Source.MEDIA, Source.COURSE}),
     "production": frozenset({Source.MEDIA, Source.COURSE}),
-    "storage_growth": frozenset({Source.MEDIA, Source.COURSE}),
+    "storageGrowth": frozenset({Source.MEDIA, Source.COURSE}),
     "engagement": frozenset({Source.ENGAGEMENT, Source.COURSE}),
     "sales": frozenset({Source.ENGAGEMENT, Source.COURSE}),
-    "engagement_growth": frozenset({Source.ENGAGEMENT, Source.COURSE}),
+    "engagementGrowth": frozenset({Source.ENGAGEMENT, Source.COURSE}),
 }
 
 # Snapshot domains describe "now" and ignore the range, so their cache entry is shared by ranges.
-RANGED_DOMAINS = frozenset({"engagement", "sales", "storage_growth", "engagement_growth"})
+RANGED_DOMAINS = frozenset({"engagement", "sales", "storageGrowth", "engagementGrowth"})
 
 
 def domains_reading(source: Source) -> tuple[str, ...]:

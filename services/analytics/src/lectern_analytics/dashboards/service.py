@@ -59,8 +59,8 @@ DOMAIN_QUERIES: dict[str, DomainQuery] = {
     "production": lambda q, owner, course, start, end: q.production(owner, course),
     "engagement": lambda q, owner, course, start, end: q.engagement(owner, course, start, end),
     "sales": lambda q, owner, course, start, end: q.sales(owner, course, start, end),
-    "storage_growth": _storage_growth,
-    "engagement_growth": _engagement_growth,
+    "storageGrowth": _storage_growth,
+    "engagementGrowth": _engagement_growth,
 }
 
 
