@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import lectern_analytics
 import pytest
 import pytest_asyncio
 from lectern.analytics.v1 import analytics_pb2_grpc
-from lectern_analytics.__main__ import migrations_dir
 from lectern_analytics.bootstrap import AnalyticsApp
-from lectern_analytics.settings import AnalyticsSettings
 from lectern_common.identity import Identity, InternalTokenIssuer
-from lectern_common.migrations import upgrade
+from lectern_common.migrations import migrations_dir, upgrade
+from lectern_common.testing.grpc import serving
 
 sys.path.insert(0, str(Path(__file__).parent))
 from analytics_testing import SECRET, analytics_settings
@@ -30,7 +30,7 @@ async def analytics_database(lectern_infra: Any, request: pytest.FixtureRequest)
     module = request.module.__name__.rsplit(".", 1)[-1].lower()[:30]
     name = f"t_analytics_{module}_{secrets.token_hex(4)}"
     url = await lectern_infra.create_database(name)
-    await asyncio.to_thread(upgrade, url, migrations_dir(AnalyticsSettings()))
+    await asyncio.to_thread(upgrade, url, migrations_dir(None, lectern_analytics.__file__))
     yield url
     await lectern_infra.drop_database(name)
 
@@ -44,14 +44,8 @@ async def app(analytics_database: str, lectern_infra: Any) -> AsyncIterator[Anal
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def grpc_channel(app: AnalyticsApp) -> AsyncIterator[grpc.aio.Channel]:
     """The real server (interceptors, health, auth) on a free port, and a channel to it."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(app.grpc.run(stop))
-    await asyncio.wait_for(app.grpc.started.wait(), timeout=10)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc.bound_port}")
-    yield channel
-    await channel.close()
-    stop.set()
-    await asyncio.wait_for(task, timeout=10)
+    async with serving(app.grpc) as channel:
+        yield channel
 
 
 @pytest.fixture

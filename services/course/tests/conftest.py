@@ -15,6 +15,7 @@ import pytest_asyncio
 from lectern.course.v1 import course_pb2_grpc
 from lectern_common.identity import Identity, InternalTokenIssuer
 from lectern_common.migrations import upgrade
+from lectern_common.testing.grpc import serving
 from lectern_course.bootstrap import CourseApp
 from lectern_course.settings import CourseSettings
 
@@ -53,14 +54,8 @@ async def app(course_database: str, lectern_infra) -> AsyncIterator[CourseApp]:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def grpc_channel(app: CourseApp) -> AsyncIterator[grpc.aio.Channel]:
     """The real server (interceptors, health, auth) on a free port, and a channel to it."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(app.grpc.run(stop))
-    await asyncio.wait_for(app.grpc.started.wait(), timeout=10)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc.bound_port}")
-    yield channel
-    await channel.close()
-    stop.set()
-    await asyncio.wait_for(task, timeout=10)
+    async with serving(app.grpc) as channel:
+        yield channel
 
 
 @pytest.fixture

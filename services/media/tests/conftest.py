@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 from lectern.media.v1 import media_pb2_grpc
 from lectern_common.migrations import upgrade
+from lectern_common.testing.grpc import serving
 from lectern_media.bootstrap import MIGRATIONS_DIR, MediaApp
 from lectern_media.settings import MediaSettings
 
@@ -71,14 +72,8 @@ async def app(media_database: str, lectern_infra: Any, course: tuple[CourseStand
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def grpc_channel(app: MediaApp) -> AsyncIterator[grpc.aio.Channel]:
     """The real server (interceptors, health, auth) on a free port, and a channel to it."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(app.grpc_server.run(stop))
-    await asyncio.wait_for(app.grpc_server.started.wait(), timeout=10)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_server.bound_port}")
-    yield channel
-    await channel.close()
-    stop.set()
-    await task
+    async with serving(app.grpc_server) as channel:
+        yield channel
 
 
 @pytest.fixture

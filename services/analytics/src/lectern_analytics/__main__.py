@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from pathlib import Path
 
-from lectern_common.migrations import upgrade
+from lectern_common.migrations import migrations_dir, upgrade
 from lectern_common.runtime import Runtime
 from lectern_common.structured_logging import setup_logging
 from lectern_common.telemetry import setup_telemetry, shutdown_telemetry
 
 from lectern_analytics.bootstrap import AnalyticsApp
 from lectern_analytics.settings import AnalyticsSettings
-
-SOURCE_MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
-
-
-def migrations_dir(settings: AnalyticsSettings) -> Path:
-    """``settings.migrations_dir`` when set (container images), else the folder beside the source."""
-    return Path(settings.migrations_dir) if settings.migrations_dir else SOURCE_MIGRATIONS_DIR
 
 
 async def serve(settings: AnalyticsSettings) -> None:
@@ -37,7 +29,7 @@ def main() -> None:
     settings = AnalyticsSettings()
     setup_logging("analytics", settings.log_level, settings.log_json)
     if args.command == "migrate":
-        upgrade(settings.database_url, migrations_dir(settings))
+        upgrade(settings.database_url, migrations_dir(settings.migrations_dir, __file__))
         return
     setup_telemetry("analytics", settings.otlp_endpoint)
     try:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from lectern_common.migrations import upgrade
+from lectern_common.migrations import migrations_dir, upgrade
 from lectern_common.structured_logging import setup_logging
 from lectern_common.telemetry import setup_telemetry
 
-from lectern_media.bootstrap import MediaApp, migrations_dir
+from lectern_media.bootstrap import MediaApp
 from lectern_media.settings import MediaSettings
 
 
@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
     settings = MediaSettings()
     setup_logging(settings.service_name, settings.log_level, settings.log_json)
     if command == "migrate":
-        upgrade(settings.database_url, migrations_dir(settings))
+        upgrade(settings.database_url, migrations_dir(settings.migrations_dir, __file__))
         return 0
     if command == "serve":
         setup_telemetry(settings.service_name, settings.otlp_endpoint)

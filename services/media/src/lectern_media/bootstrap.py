@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from pathlib import Path
 from types import TracebackType
 
 import grpc
@@ -19,6 +18,7 @@ from lectern_common.grpc_server import GrpcServer
 from lectern_common.health import database_check
 from lectern_common.idempotency import IdempotencyStore
 from lectern_common.identity import InternalTokenIssuer, InternalTokenVerifier
+from lectern_common.migrations import migrations_dir
 from lectern_common.objectstore import ObjectStore, S3ObjectStore
 from lectern_common.outbox import KafkaEventProducer, OutboxRelay, OutboxWriter
 from lectern_common.runtime import Part, Runtime
@@ -37,11 +37,7 @@ from lectern_media.transport.grpc import SERVICE_NAME, MediaServicer
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
-
-
-def migrations_dir(settings: MediaSettings) -> Path:
-    return Path(settings.migrations_dir) if settings.migrations_dir else MIGRATIONS_DIR
+MIGRATIONS_DIR = migrations_dir(None, __file__)
 
 
 class ObjectStoreRegistry:

@@ -6,9 +6,8 @@ import argparse
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from lectern_common.migrations import upgrade
+from lectern_common.migrations import migrations_dir, upgrade
 from lectern_common.runtime import Runtime
 from lectern_common.structured_logging import setup_logging
 from lectern_common.telemetry import setup_telemetry
@@ -16,7 +15,6 @@ from lectern_common.telemetry import setup_telemetry
 from lectern_upload.bootstrap import build
 from lectern_upload.settings import UploadSettings
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 log = logging.getLogger("lectern_upload")
 
 
@@ -56,7 +54,7 @@ def main() -> None:
     settings = UploadSettings()
     setup_logging(settings.service_name, settings.log_level, settings.log_json)
     if args.command == "migrate":
-        upgrade(settings.database_url, MIGRATIONS_DIR)
+        upgrade(settings.database_url, migrations_dir(settings.migrations_dir, __file__))
         return
     if settings.otlp_endpoint:
         # Tracing only when an exporter is configured: the instrumentations cost ~20 MiB of RSS.
