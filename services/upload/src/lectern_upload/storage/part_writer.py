@@ -1,10 +1,14 @@
 """Cuts an upload's byte stream into S3 multipart parts with bounded memory.
 
-Bytes are buffered up to one part; a full part is hashed (into the resumable SHA-256) and sent
-with UploadPart while the next one is received. At most ``concurrency`` parts are in flight, so
-an upload holds at most ``(concurrency + 1) * part_size`` bytes plus one network chunk. Parts
-settle strictly in order, and each settled part is reported (with the hash state after it) so the
-caller can make it durable: the resumable state only ever names parts S3 acknowledged.
+Bytes are copied once, from the network chunk into a part-sized buffer. A full buffer is hashed
+(into the resumable SHA-256, in a thread) and sent with UploadPart as it is (no copy: botocore
+sends a ``bytearray`` body with one ``sendall``), while the next part is received into another
+buffer. An upload owns at most ``concurrency + 1`` buffers, reused for its whole life: fresh
+8 MiB allocations are mmaps whose every page faults in, which costs more CPU than the copy itself.
+A buffer returns to the free list only once S3 acknowledged its part *and* the hash consumed it.
+
+Parts settle strictly in order, and each settled part is reported (with the hash state after it)
+so the caller can make it durable: the resumable state only ever names parts S3 acknowledged.
 """
 
 from __future__ import annotations
@@ -12,12 +16,19 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import NamedTuple
 
 from lectern_common.objectstore import ObjectStore, UploadedPart
 
 from lectern_upload.storage.sha256state import ResumableSha256
 
 PartStored = Callable[[list[UploadedPart], bytes | None], Awaitable[None]]
+
+
+class _InFlight(NamedTuple):
+    upload: asyncio.Future[UploadedPart]
+    hashed: asyncio.Future[bytes | None]
+    buffer: bytearray
 
 
 class PartWriter:
@@ -41,15 +52,16 @@ class PartWriter:
         self._part_size = part_size
         self._concurrency = max(1, concurrency)
         self.parts = list(parts)
-        # One fixed buffer of one part, filled in place: growing and trimming a bytearray costs
-        # a reallocation (and fresh pages) for nearly every network chunk.
+        # The buffer being filled; buffers of settled parts wait in _free for reuse. At most
+        # concurrency + 1 exist: one filling, the others in flight.
         self._buffer = bytearray(part_size)
         self._buffer[: len(tail)] = tail
         self._fill = len(tail)
+        self._free: list[bytearray] = []
         self._hasher = hasher
         self.parts_hash_state = hash_state  # SHA-256 state after exactly the settled parts
         self._on_part_stored = on_part_stored
-        self._in_flight: deque[tuple[asyncio.Future[UploadedPart], asyncio.Future[bytes | None]]] = deque()
+        self._in_flight: deque[_InFlight] = deque()
         self._last_hash: asyncio.Future[bytes | None] | None = None
         self._next_number = len(parts) + 1
 
@@ -62,19 +74,23 @@ class PartWriter:
         return self._fill
 
     async def feed(self, chunk: bytes) -> None:
-        view = memoryview(chunk)
         size = self._part_size
+        fill = self._fill
+        if fill + len(chunk) < size:  # the common case: the chunk fits, one copy, no views
+            self._buffer[fill : fill + len(chunk)] = chunk
+            self._fill = fill + len(chunk)
+            return
+        view = memoryview(chunk)
         while view:
             take = min(size - self._fill, len(view))
             self._buffer[self._fill : self._fill + take] = view[:take]
             self._fill += take
             view = view[take:]
             if self._fill == size:
-                part = bytes(self._buffer)
-                self._fill = 0
-                await self._send(part)
+                await self._send_full()
 
-    async def _send(self, part: bytes) -> None:
+    async def _send_full(self) -> None:
+        part = self._buffer
         # Hashing runs in a thread, chained so parts are hashed strictly in byte order, and
         # overlaps with receiving the next part and with the uploads.
         hashed = asyncio.ensure_future(self._hash_after(self._last_hash, part))
@@ -83,9 +99,13 @@ class PartWriter:
             await self._settle_oldest()
         number, self._next_number = self._next_number, self._next_number + 1
         task = asyncio.ensure_future(self._store.upload_part(self._key, self._upload_id, number, part))
-        self._in_flight.append((task, hashed))
+        self._in_flight.append(_InFlight(task, hashed, part))
+        # At most `concurrency` parts are in flight now, so fewer than concurrency + 1 buffers
+        # are in use: one is free or may be made.
+        self._buffer = self._free.pop() if self._free else bytearray(self._part_size)
+        self._fill = 0
 
-    async def _hash_after(self, previous: asyncio.Future[bytes | None] | None, data: bytes) -> bytes | None:
+    async def _hash_after(self, previous: asyncio.Future[bytes | None] | None, data: bytes | bytearray) -> bytes | None:
         if previous is not None:
             await previous
         if data:
@@ -93,10 +113,11 @@ class PartWriter:
         return self._hasher.state()
 
     async def _settle_oldest(self) -> None:
-        task, hashed = self._in_flight[0]
-        part = await task
-        state = await hashed
+        oldest = self._in_flight[0]
+        part = await oldest.upload
+        state = await oldest.hashed
         self._in_flight.popleft()
+        self._free.append(oldest.buffer)
         self.parts.append(part)
         self.parts_hash_state = state
         if self._on_part_stored is not None:
@@ -106,6 +127,7 @@ class PartWriter:
         """Wait for every part in flight, settling (and reporting) them in order."""
         while self._in_flight:
             await self._settle_oldest()
+        self._free.clear()  # between PATCHes only the filling buffer is kept
 
     def take_tail(self) -> bytes:
         """The bytes past the last full part (to keep in the tail object between PATCHes)."""
@@ -115,15 +137,19 @@ class PartWriter:
         return tail
 
     async def abandon(self) -> None:
-        """Forget parts in flight (S3 keeps them unreferenced until they are re-sent or aborted)."""
+        """Forget parts in flight (S3 keeps them unreferenced until they are re-sent or aborted).
+
+        A cancelled UploadPart may still be running in its thread and reading its buffer, so
+        buffers in flight are dropped here, never reused."""
         while self._in_flight:
-            task, hashed = self._in_flight.popleft()
+            task, hashed, _ = self._in_flight.popleft()
             task.cancel()
             hashed.cancel()
             await asyncio.gather(task, hashed, return_exceptions=True)
         if self._last_hash is not None:
             self._last_hash.cancel()
             await asyncio.gather(self._last_hash, return_exceptions=True)
+        self._free.clear()
         self._fill = 0
 
     async def complete(self) -> str:

@@ -35,7 +35,7 @@ def _libcrypto() -> ctypes.CDLL | None:
             continue
         if all(hasattr(lib, f) for f in ("SHA256_Init", "SHA256_Update", "SHA256_Final")):
             lib.SHA256_Init.argtypes = [ctypes.c_void_p]
-            lib.SHA256_Update.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+            lib.SHA256_Update.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
             lib.SHA256_Final.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
             return lib
     return None
@@ -73,9 +73,17 @@ class ResumableSha256:
         if self._fallback is not None:
             self._fallback.update(data)
             return
-        view = bytes(data) if not isinstance(data, bytes) else data
         assert self._lib is not None
-        self._lib.SHA256_Update(self._ctx, view, len(view))
+        if isinstance(data, bytes):
+            self._lib.SHA256_Update(self._ctx, data, len(data))
+            return
+        # A writable buffer (the part buffers are bytearrays) is hashed in place, not copied.
+        view = memoryview(data).cast("B")
+        if view.readonly:
+            self._lib.SHA256_Update(self._ctx, view.tobytes(), view.nbytes)
+            return
+        if view.nbytes:
+            self._lib.SHA256_Update(self._ctx, (ctypes.c_char * view.nbytes).from_buffer(view), view.nbytes)
 
     def state(self) -> bytes | None:
         """The saveable state, or None when only the in-memory fallback is available."""
