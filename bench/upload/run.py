@@ -141,6 +141,7 @@ async def main() -> None:
     )
     parser.add_argument("--parts-in-flight", type=int, default=None, help="the service's part_upload_concurrency")
     args = parser.parse_args()
+    load_before = os.getloadavg()
 
     work = Path(tempfile.mkdtemp(prefix="lectern-upload-bench-"))
     infra = Infra(work / "infra")
@@ -249,7 +250,12 @@ async def main() -> None:
         print(f"  machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
         print(
             f"  S3: {urls.s3_endpoint} (SeaweedFS), service part size 8 MiB, parts in flight per upload: "
-            f"{args.parts_in_flight or 'default (2)'}; load average {os.getloadavg()[0]:.1f}"
+            f"{args.parts_in_flight or 'default (2)'}"
+        )
+        print(
+            "  load average (1/5/15 min) before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(
+                *load_before, *os.getloadavg()
+            )
         )
         client = f"tuspy {args.client_chunk_mib} MiB PATCHes" if args.client_chunk_mib else "one streamed PATCH (httpx)"
         print(f"  client: {client}; boto3 upload_file default TransferConfig")

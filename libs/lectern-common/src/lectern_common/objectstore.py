@@ -46,7 +46,11 @@ class S3ObjectStore:
         secret_key: str,
         region: str = "us-east-1",
         max_pool_connections: int = 32,
+        payload_signing: bool | None = None,
     ) -> None:
+        """``payload_signing``: None is botocore's choice (SigV4 signs every body's SHA-256 over
+        plain http; over https it does not for streamed bodies with a checksum); False sends
+        ``UNSIGNED-PAYLOAD`` (headers stay signed), True always signs."""
         import boto3
         from botocore.config import Config
 
@@ -62,7 +66,10 @@ class S3ObjectStore:
                 read_timeout=60,
                 retries={"max_attempts": 3, "mode": "standard"},
                 max_pool_connections=max_pool_connections,
-                s3={"addressing_style": "path"},
+                s3={
+                    "addressing_style": "path",
+                    **({} if payload_signing is None else {"payload_signing_enabled": payload_signing}),
+                },
                 request_checksum_calculation="when_required",
                 response_checksum_validation="when_required",
             ),

@@ -7,15 +7,14 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from lectern_common.migrations import migrations_dir, upgrade
 from lectern_common.runtime import Runtime
 from lectern_common.structured_logging import setup_logging
-from lectern_common.telemetry import setup_telemetry
 
-from lectern_upload.bootstrap import build
 from lectern_upload.settings import UploadSettings
 
 log = logging.getLogger("lectern_upload")
+
+STARTUP_TRIM_DELAY_SECONDS = 3.0
 
 
 def tune_malloc() -> None:
@@ -37,13 +36,31 @@ def tune_malloc() -> None:
         pass
 
 
+def trim_heap() -> None:
+    """Give the heap's free pages back to the OS (glibc keeps them otherwise): building the app
+    parses botocore's S3 model and endpoint rules, whose temporaries would stay resident."""
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 async def serve(settings: UploadSettings) -> None:
+    from lectern_upload.bootstrap import build
+
     # boto3 runs in threads: parts in flight for many uploads at once need more than the
     # default executor's cpu+4 workers.
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=64, thread_name_prefix="io"))
     async with build(settings) as app:
         runtime = Runtime(grace_seconds=settings.shutdown_grace_seconds)
         app.add_parts(runtime)
+        # Once the parts have started (and imported what they import lazily: aiokafka, ...).
+        asyncio.get_running_loop().call_later(STARTUP_TRIM_DELAY_SECONDS, trim_heap)
         await runtime.run()
 
 
@@ -54,10 +71,15 @@ def main() -> None:
     settings = UploadSettings()
     setup_logging(settings.service_name, settings.log_level, settings.log_json)
     if args.command == "migrate":
+        # Alembic only here: the serving process never imports it.
+        from lectern_common.migrations import migrations_dir, upgrade
+
         upgrade(settings.database_url, migrations_dir(settings.migrations_dir, __file__))
         return
     if settings.otlp_endpoint:
         # Tracing only when an exporter is configured: the instrumentations cost ~20 MiB of RSS.
+        from lectern_common.telemetry import setup_telemetry
+
         setup_telemetry(settings.service_name, settings.otlp_endpoint)
     tune_malloc()
     asyncio.run(serve(settings))

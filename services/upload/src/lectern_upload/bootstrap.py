@@ -61,6 +61,7 @@ async def build(settings: UploadSettings, *, publisher: ProgressPublisher | None
         secret_key=settings.s3_secret_key.get_secret_value(),
         region=settings.s3_region,
         max_pool_connections=64,
+        payload_signing=settings.s3_payload_signing,
     )
     own_publisher = publisher is None
     publisher = publisher or RealtimePublisher(

@@ -34,6 +34,10 @@ class UploadSettings(ServiceSettings):
     # boundaries and no tail object has to be written and read back between them.
     advised_chunk_parts: int = 4
 
+    # SigV4 payload signing of UploadPart bodies: None leaves it to botocore (it hashes every part
+    # with SHA-256 over plain http); False sends UNSIGNED-PAYLOAD (the request stays signed).
+    s3_payload_signing: bool | None = None
+
     # Limits.
     max_upload_bytes: int = 20 * 1024 * MIB
     allowed_mime_types: tuple[str, ...] = ("video/*", "audio/*", "image/*", "application/pdf")
