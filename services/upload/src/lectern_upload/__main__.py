@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from lectern_common.runtime import Runtime
@@ -64,7 +65,16 @@ async def serve(settings: UploadSettings) -> None:
         await runtime.run()
 
 
+def skip_httpx_cli() -> None:
+    """httpx (lectern_common's realtime publisher) imports its command-line tool, and with it
+    click, rich and pygments (~6.5 MiB of RSS), unless that module is unimportable. This process
+    never runs the ``httpx`` command; in-process users (tests) are left alone."""
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
 def main() -> None:
+    skip_httpx_cli()
     parser = argparse.ArgumentParser(prog="lectern_upload")
     parser.add_argument("command", choices=["serve", "migrate"])
     args = parser.parse_args()
