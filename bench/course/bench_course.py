@@ -197,8 +197,8 @@ async def main() -> None:
             await server
         print(
             "\nSQL/call counts every statement sent (BEGIN/COMMIT not included). A save is 7 fixed statements"
-            " (lock+version check, chapters, lessons+media, bulk inserts, bulk updates, course bump) plus 2 per"
-            " event (lectern_common OutboxWriter: INSERT + pg_notify), one event per operation."
+            " (lock+version check, chapters, lessons+media, bulk inserts, bulk updates, course bump) plus 2 for"
+            " its events (lectern_common OutboxWriter.add_many: one INSERT of every event + one pg_notify)."
         )
     finally:
         await infra.drop_database(name)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 from lectern_common.outbox import OutboxWriter
+from lectern_common.outbox import PendingEvent as OutboxEvent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 COURSE_CREATED = "course.created"
@@ -46,13 +47,11 @@ class CourseEvents:
     async def write(
         self, session: AsyncSession, *, course_id: str, version: int, actor_id: str, events: list[PendingEvent]
     ) -> None:
-        for event in events:
-            await self._outbox.add(
-                session,
-                topic=self._topic,
-                event_type=event.event_type,
-                aggregate_id=course_id,
-                aggregate_version=version,
-                actor_id=actor_id,
-                payload=event.payload,
-            )
+        # One INSERT for the whole change: a save of many operations emits many events.
+        await self._outbox.add_many(
+            session,
+            [
+                OutboxEvent(self._topic, event.event_type, course_id, version, actor_id, event.payload)
+                for event in events
+            ],
+        )
