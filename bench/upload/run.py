@@ -249,8 +249,9 @@ async def main() -> None:
         print("Lectern upload benchmark")
         print(f"  machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
         print(
-            f"  S3: {urls.s3_endpoint} (SeaweedFS), service part size 8 MiB, parts in flight per upload: "
-            f"{args.parts_in_flight or 'default (2)'}"
+            f"  S3: {urls.s3_endpoint} (SeaweedFS), service part size "
+            f"{env.get('LECTERN_UPLOAD_PART_SIZE_BYTES', 'default')}, parts in flight per upload: "
+            f"{env.get('LECTERN_UPLOAD_PART_UPLOAD_CONCURRENCY', 'default')}"
         )
         print(
             "  load average (1/5/15 min) before: {:.2f} {:.2f} {:.2f}; after: {:.2f} {:.2f} {:.2f}".format(
