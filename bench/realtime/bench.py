@@ -179,41 +179,88 @@ async def _client_main(indexes: list[int], ports: list[int], courses: int, pipe:
 # --- publisher -------------------------------------------------------------------------------
 
 
+class KeepAliveHTTP:
+    """A minimal HTTP/1.1 client with a pool of kept-alive connections, one request at a time each.
+
+    Like a real service's client, it reuses its connections; unlike httpx in this venv (whose
+    httpcore retries ``import sniffio`` on every request, ~5 ms of CPU each), it costs a few tens of
+    microseconds a request, so the publisher is not what the latency measures.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self._host, self._port = host, port
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def post_json(self, path: str, body: Any, headers: dict[str, str]) -> int:
+        data = json.dumps(body, separators=(",", ":")).encode()
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n{head}"
+            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+        ).encode() + data
+        conn = self._idle.pop() if self._idle else await asyncio.open_connection(self._host, self._port)
+        reader, writer = conn
+        try:
+            writer.write(request)
+            status_line = await reader.readuntil(b"\r\n")
+            length = 0
+            keep = True
+            while (line := await reader.readuntil(b"\r\n")) != b"\r\n":
+                name, _, value = line.decode("latin-1").partition(":")
+                name = name.strip().lower()
+                if name == "content-length":
+                    length = int(value)
+                elif name == "connection" and value.strip().lower() == "close":
+                    keep = False
+            await reader.readexactly(length)
+        except BaseException:
+            writer.close()
+            raise
+        if keep:
+            self._idle.append(conn)
+        else:
+            writer.close()
+        return int(status_line.split(b" ", 2)[1])
+
+    def close(self) -> None:
+        for _, writer in self._idle:
+            writer.close()
+        self._idle.clear()
+
+
 async def publish_phase(
     ports: list[int], channels: list[str], *, seconds: float, rate: float | None, concurrency: int
 ) -> tuple[int, int]:
     """Publish for ``seconds`` at ``rate`` a second (None: as fast as possible). Answers (ok, failed)."""
-    import httpx
-
     ok = failed = 0
-    limits = httpx.Limits(max_connections=concurrency * len(ports), max_keepalive_connections=concurrency * len(ports))
-    async with httpx.AsyncClient(timeout=5, limits=limits) as http:
-        headers = {"Authorization": f"Bearer {PUBLISH_TOKEN}"}
-        sem = asyncio.Semaphore(concurrency)
-        tasks: set[asyncio.Task[None]] = set()
-        n = 0
+    clients = {port: KeepAliveHTTP("127.0.0.1", port) for port in ports}
+    headers = {"Authorization": f"Bearer {PUBLISH_TOKEN}"}
+    sem = asyncio.Semaphore(concurrency)
+    tasks: set[asyncio.Task[None]] = set()
+    n = 0
 
-        async def one(port: int, channel: str) -> None:
-            nonlocal ok, failed
-            try:
-                body = {
-                    "channel": channel,
-                    "message": {
-                        "type": "upload-progress",
-                        "operationId": "op",
-                        "data": {"progress": 50, "t": time.time()},
-                    },
-                }
-                response = await http.post(f"http://127.0.0.1:{port}/v1/publish", json=body, headers=headers)
-                if response.status_code == 200:
-                    ok += 1
-                else:
-                    failed += 1
-            except httpx.HTTPError:
+    async def one(port: int, channel: str) -> None:
+        nonlocal ok, failed
+        try:
+            body = {
+                "channel": channel,
+                "message": {
+                    "type": "upload-progress",
+                    "operationId": "op",
+                    "data": {"progress": 50, "t": time.time()},
+                },
+            }
+            status = await asyncio.wait_for(clients[port].post_json("/v1/publish", body, headers), timeout=5)
+            if status == 200:
+                ok += 1
+            else:
                 failed += 1
-            finally:
-                sem.release()
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
+            failed += 1
+        finally:
+            sem.release()
 
+    try:
         start = time.perf_counter()
         while time.perf_counter() - start < seconds:
             if rate is not None:
@@ -227,6 +274,9 @@ async def publish_phase(
             task.add_done_callback(tasks.discard)
             n += 1
         await asyncio.gather(*tasks)
+    finally:
+        for client in clients.values():
+            client.close()
     return ok, failed
 
 
@@ -327,6 +377,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="publish calls in flight (course phase)")
     parser.add_argument("--redis-url", default=os.environ.get("LECTERN_REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args()
+    import uvloop
+
     limit = raise_fd_limit()
     print(
         f"# realtime bench: cpus={os.cpu_count()} fd_limit={limit} python={sys.version.split()[0]} "
@@ -336,7 +388,7 @@ def main() -> None:
     )
     for connections in args.connections:
         for replicas in args.replicas:
-            result = asyncio.run(run_case(args, connections, replicas))
+            result = uvloop.run(run_case(args, connections, replicas))
             result["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
             print(json.dumps(result), flush=True)
 
