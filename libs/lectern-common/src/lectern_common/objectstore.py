@@ -34,6 +34,50 @@ class ObjectStore(Protocol):
     async def list_multipart_uploads(self, prefix: str = "") -> list[tuple[str, str]]: ...
 
 
+def _without_documentation(node: Any) -> None:
+    if isinstance(node, dict):
+        if "documentation" in node:
+            node["documentation"] = ""  # kept as a key: botocore reads some (clientContextParams)
+        for value in node.values():
+            _without_documentation(value)
+    elif isinstance(node, list):
+        for value in node:
+            _without_documentation(value)
+
+
+def _lean_s3_loader(data_path: str | None) -> Any:
+    """A botocore data loader that keeps less of botocore's data resident (~8 MiB of RSS for an
+    S3 client): the legacy endpoint table (``endpoints.json``, ~6.7 MiB parsed, kept by the
+    client's endpoint resolver) is cut to the S3 entries of each partition (the only service a
+    client of this session asks it about), and the service model's ``documentation``
+    strings are emptied (~1.2 MiB; only docstrings read them). Everything else is loaded as usual."""
+    from botocore.loaders import create_loader
+
+    base = type(create_loader(data_path))
+
+    class LeanS3Loader(base):  # type: ignore[misc, valid-type]
+        def load_data_with_path(self, name: str) -> Any:
+            if name != "endpoints":
+                return super().load_data_with_path(name)
+            # From a throwaway loader, so the full table is not kept in this loader's cache.
+            data, path = create_loader(data_path).load_data_with_path(name)
+            partitions = [
+                {**partition, "services": {k: v for k, v in partition.get("services", {}).items() if k == "s3"}}
+                for partition in data.get("partitions", [])
+            ]
+            return {**data, "partitions": partitions}, path
+
+        def load_service_model(self, service_name: str, type_name: str, api_version: str | None = None) -> Any:
+            model = super().load_service_model(service_name, type_name, api_version)
+            if type_name == "service-2":
+                _without_documentation(model)
+            return model
+
+    lean = create_loader(data_path)
+    lean.__class__ = LeanS3Loader
+    return lean
+
+
 class S3ObjectStore:
     """ObjectStore over any S3-compatible endpoint (SeaweedFS in dev, S3/MinIO in production)."""
 
@@ -52,10 +96,13 @@ class S3ObjectStore:
         plain http; over https it does not for streamed bodies with a checksum); False sends
         ``UNSIGNED-PAYLOAD`` (headers stay signed), True always signs."""
         import boto3
+        import botocore.session
         from botocore.config import Config
 
         self.bucket = bucket
-        self._client = boto3.session.Session().client(
+        core = botocore.session.get_session()
+        core.register_component("data_loader", _lean_s3_loader(core.get_config_variable("data_path")))
+        self._client = boto3.session.Session(botocore_session=core).client(
             "s3",
             endpoint_url=endpoint_url,
             aws_access_key_id=access_key,
