@@ -43,3 +43,26 @@ def test_json_log_lines_carry_trace_and_span_ids() -> None:
     assert line["course_id"] == "c1"
     assert line["service"] == "test"
     assert trace.get_current_span().get_span_context().is_valid is False
+
+
+async def test_sql_statements_become_spans(fresh_database_url: str) -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from sqlalchemy import text
+
+    from lectern_common.db import create_engine
+
+    provider = setup_telemetry("test")
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    engine = create_engine(fresh_database_url, pool_size=1)
+    try:
+        with tracer("t").start_as_current_span("request") as parent:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 42"))
+            trace_id = parent.get_span_context().trace_id
+    finally:
+        await engine.dispose()
+    sql_spans = [s for s in exporter.get_finished_spans() if "SELECT" in s.name or s.attributes.get("db.statement")]
+    assert sql_spans, [s.name for s in exporter.get_finished_spans()]
+    assert all(s.context.trace_id == trace_id for s in sql_spans)
