@@ -46,11 +46,10 @@ def test_json_log_lines_carry_trace_and_span_ids() -> None:
 
 
 async def test_sql_statements_become_spans(fresh_database_url: str) -> None:
+    from lectern_common.db import create_engine
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from sqlalchemy import text
-
-    from lectern_common.db import create_engine
 
     provider = setup_telemetry("test")
     exporter = InMemorySpanExporter()
