@@ -193,6 +193,9 @@ class Gateway:
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
+            # Longer than a load balancer's idle timeout (60 s on most) and than clients' own keep-alive,
+            # so the server is never the side that closes a connection a client is about to reuse.
+            timeout_keep_alive=75,
         )
         server = _EmbeddedServer(config)
         serving = asyncio.create_task(server.serve())
