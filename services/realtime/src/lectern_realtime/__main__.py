@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 
 from lectern_common.runtime import Runtime
@@ -13,9 +14,22 @@ from lectern_common.telemetry import setup_telemetry
 from lectern_realtime.bootstrap import build_realtime
 from lectern_realtime.settings import RealtimeSettings
 
+# A replica holds ~100 long-lived objects a socket; with CPython's default thresholds a full
+# collection walks all of them (measured: pauses up to 1.5 s at 10k sockets, every message on the
+# replica waiting behind them). Young collections stay frequent and cheap; full ones become rare.
+GC_THRESHOLDS = (1_000, 10, 1_000)
+
+
+def tune_gc() -> None:
+    """Move what startup made (imports, wiring) out of the collector's sight; make full collections rare."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
 
 async def serve(settings: RealtimeSettings) -> None:
     async with build_realtime(settings) as realtime:
+        tune_gc()
         runtime = Runtime(grace_seconds=settings.shutdown_grace_seconds)
         for name, part in realtime.parts():
             runtime.add(name, part)
