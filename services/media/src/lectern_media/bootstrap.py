@@ -21,7 +21,7 @@ from lectern_common.identity import InternalTokenIssuer, InternalTokenVerifier
 from lectern_common.migrations import migrations_dir
 from lectern_common.objectstore import ObjectStore, S3ObjectStore
 from lectern_common.outbox import KafkaEventProducer, OutboxRelay, OutboxWriter
-from lectern_common.runtime import Part, Runtime
+from lectern_common.runtime import Part
 
 from lectern_media.audit.service import AuditService
 from lectern_media.course_directory import CourseDirectory
@@ -129,12 +129,6 @@ class MediaApp:
             "consumer": self.consumer.run,
             "purge": self.purge_job.run,
         }
-
-    def runtime(self) -> Runtime:
-        runtime = Runtime(grace_seconds=self.settings.shutdown_grace_seconds)
-        for name, part in self.parts().items():
-            runtime.add(name, part)
-        return runtime
 
     async def aclose(self) -> None:
         if self._course_channel is not None:
