@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,11 @@ class ProgressThrottle:
             self._background.add(self._task)
             self._task.add_done_callback(self._background.discard)
 
+    @property
+    def busy(self) -> bool:
+        """Whether a message is still waiting to go out."""
+        return self._task is not None and not self._task.done()
+
     def message(self, bytes_done: int) -> dict[str, Any]:
         total = self.total
         progress = round(100.0 * bytes_done / total, 2) if total else 0.0
@@ -81,3 +87,30 @@ class ProgressThrottle:
             self._sent = value
             self._last_at = time.monotonic()
             await self._publisher.publish(self._channel, self.message(value))
+
+
+class ProgressThrottles:
+    """One :class:`ProgressThrottle` per upload in this process.
+
+    A tus client sends an upload as several PATCH requests in a row; with a throttle per request,
+    the first request's last message (still waiting out its interval) could go out after the next
+    request's first one, and a tab would see progress go backwards. One throttle per upload keeps
+    one sender, so messages leave in the order the bytes arrived. Idle throttles are dropped once
+    there are more than ``max_idle`` of them.
+    """
+
+    def __init__(self, max_idle: int = 1000) -> None:
+        self._by_upload: dict[str, ProgressThrottle] = {}
+        self._max_idle = max_idle
+
+    def for_upload(self, upload_id: str, make: Callable[[], ProgressThrottle]) -> ProgressThrottle:
+        throttle = self._by_upload.get(upload_id)
+        if throttle is None:
+            if len(self._by_upload) >= self._max_idle:
+                self._by_upload = {k: t for k, t in self._by_upload.items() if t.busy}
+            throttle = self._by_upload[upload_id] = make()
+        return throttle
+
+    def forget(self, upload_id: str) -> None:
+        """The upload ended: its throttle goes once its last message is out."""
+        self._by_upload.pop(upload_id, None)

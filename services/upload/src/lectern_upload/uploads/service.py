@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_upload import errors
 from lectern_upload.models import UploadRow
-from lectern_upload.progress.publisher import ProgressPublisher, ProgressThrottle
+from lectern_upload.progress.publisher import ProgressPublisher, ProgressThrottle, ProgressThrottles
 from lectern_upload.settings import UploadSettings
 from lectern_upload.storage.part_writer import PartWriter
 from lectern_upload.storage.sha256state import ResumableSha256
@@ -109,6 +109,7 @@ class UploadService:
         self._locks = locks
         self._tokens = tokens
         self._publisher = publisher
+        self._progress = ProgressThrottles()
         self._outbox = outbox
         self._idempotency = IdempotencyStore()
         self._clock = clock
@@ -422,14 +423,18 @@ class UploadService:
             # With a checksum nothing is kept before the whole chunk is verified.
             on_part_stored=None if checksum else commit_part,
         )
-        progress = ProgressThrottle(
-            self._publisher,
-            channel=f"course:{row.course_id}" if row.course_id else f"user:{row.owner_id}",
-            course_id=row.course_id,
-            operation_id=row.id,
-            total=size,
-            interval=s.progress_interval_seconds,
+        progress = self._progress.for_upload(
+            row.id,
+            lambda: ProgressThrottle(
+                self._publisher,
+                channel=f"course:{row.course_id}" if row.course_id else f"user:{row.owner_id}",
+                course_id=row.course_id,
+                operation_id=row.id,
+                total=size,
+                interval=s.progress_interval_seconds,
+            ),
         )
+        progress.total = size
         chunk_hash = hashlib.new(checksum.algorithm) if checksum else None
         received = 0
         interrupted = False
@@ -541,6 +546,7 @@ class UploadService:
             await session.flush()
             await self._emit(session, fresh, "completed", actor_id=fresh.owner_id)
         progress.report(row.size_bytes)
+        self._progress.forget(row.id)
         return _view(fresh)
 
     async def _sha256_of_object(self, key: str, size: int) -> str:
