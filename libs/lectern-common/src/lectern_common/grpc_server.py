@@ -24,6 +24,7 @@ from grpc_reflection.v1alpha import reflection
 from lectern_common.errors import GRPC_STATUS_BY_KIND, DomainError, encode_error_metadata
 from lectern_common.health import ReadinessCheck, run_checks
 from lectern_common.identity import InternalTokenVerifier, current_identity
+from lectern_common.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,28 @@ class GrpcServer:
         self.bound_port: int | None = None
         self.started = asyncio.Event()
         self.serving = False
+
+    @classmethod
+    def for_service(
+        cls,
+        settings: ServiceSettings,
+        *,
+        register: Callable[[grpc.aio.Server], None],
+        service_names: Sequence[str],
+        readiness_checks: Sequence[ReadinessCheck] = (),
+        tracing: bool = True,
+    ) -> GrpcServer:
+        """The server every service runs: its bind address, token secret and grace from settings."""
+        return cls(
+            host=settings.bind_host,
+            port=settings.grpc_port,
+            verifier=InternalTokenVerifier(settings.internal_token_secret.get_secret_value()),
+            register=register,
+            service_names=service_names,
+            readiness_checks=readiness_checks,
+            grace_seconds=settings.shutdown_grace_seconds,
+            tracing=tracing,
+        )
 
     def _interceptors(self) -> list[grpc.aio.ServerInterceptor]:
         interceptors: list[grpc.aio.ServerInterceptor] = []

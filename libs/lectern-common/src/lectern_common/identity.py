@@ -87,3 +87,15 @@ class InternalTokenVerifier:
 # The identity of the request being served, set by the gRPC interceptor. Servicers read it and
 # hand it to services as an explicit argument; services never read this variable themselves.
 current_identity: ContextVar[Identity | None] = ContextVar("lectern_current_identity", default=None)
+
+
+def require_identity() -> Identity:
+    """The caller of the RPC being served; servicers hand it to services as an argument.
+
+    The gRPC interceptor always sets it, so a missing identity means a mis-wired server: refuse the
+    call as UNAUTHENTICATED rather than act for nobody.
+    """
+    identity = current_identity.get()
+    if identity is None:
+        raise DomainError("auth.missing_identity", "no caller identity", ErrorKind.UNAUTHENTICATED)
+    return identity

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from lectern_common.events import EVENT_ID_HEADER, EVENT_TYPE_HEADER, build_envelope
 from lectern_common.plumbing_tables import outbox_events
 from lectern_common.runtime import sleep_or_stop, wait_any
+from lectern_common.settings import ServiceSettings
 from lectern_common.telemetry import inject_headers
 
 log = logging.getLogger(__name__)
@@ -190,6 +191,12 @@ class OutboxRelay:
         self._lock_key = zlib.crc32(f"lectern-outbox-relay:{name}".encode())
         self._wake = asyncio.Event()
         self.published = 0
+
+    @classmethod
+    def for_service(cls, engine: AsyncEngine, settings: ServiceSettings) -> OutboxRelay:
+        """The relay of a service's own database to the broker its settings name."""
+        name = settings.service_name
+        return cls(engine, KafkaEventProducer(settings.kafka_bootstrap, client_id=f"lectern-{name}"), name=name)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until ``stop`` is set; the lock connection holds leadership across replicas."""

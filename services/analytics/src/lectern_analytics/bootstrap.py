@@ -16,8 +16,7 @@ from lectern_common.db import create_engine
 from lectern_common.grpc_server import GrpcServer
 from lectern_common.health import database_check
 from lectern_common.idempotency import IdempotencyStore
-from lectern_common.identity import InternalTokenVerifier
-from lectern_common.outbox import KafkaEventProducer, OutboxRelay, OutboxWriter
+from lectern_common.outbox import OutboxRelay, OutboxWriter
 from lectern_common.runtime import Part
 from redis.asyncio import Redis
 
@@ -51,21 +50,14 @@ class AnalyticsApp:
         self.engagement = EngagementService(settings, OutboxWriter(), IdempotencyStore())
         self.dashboards = DashboardService(settings, self.uow, self.cache)
         self.servicer = AnalyticsServicer(self.uow, self.dashboards, self.engagement)
-        self.grpc = GrpcServer(
-            host=settings.bind_host,
-            port=settings.grpc_port,
-            verifier=InternalTokenVerifier(settings.internal_token_secret.get_secret_value()),
+        self.grpc = GrpcServer.for_service(
+            settings,
             register=self._register,
             service_names=[SERVICE_NAME],
             # Redis is not a readiness dependency: without it dashboards are computed uncached.
             readiness_checks=[database_check(self.engine)],
-            grace_seconds=settings.shutdown_grace_seconds,
         )
-        self.relay = OutboxRelay(
-            self.engine,
-            KafkaEventProducer(settings.kafka_bootstrap, client_id="lectern-analytics"),
-            name="analytics",
-        )
+        self.relay = OutboxRelay.for_service(self.engine, settings)
         self.events = AnalyticsEventHandler(self.facts, self.engagement)
         self.consumer = EventConsumer(
             name="analytics",

@@ -16,8 +16,7 @@ from lectern_common.db import UnitOfWork, create_engine
 from lectern_common.grpc_server import GrpcServer
 from lectern_common.health import database_check
 from lectern_common.idempotency import IdempotencyStore
-from lectern_common.identity import InternalTokenVerifier
-from lectern_common.outbox import KafkaEventProducer, OutboxRelay, OutboxWriter
+from lectern_common.outbox import OutboxRelay, OutboxWriter
 from lectern_common.runtime import Part
 
 from lectern_course.courses.events import CourseEvents
@@ -41,20 +40,13 @@ class CourseApp:
         self.editing = EditingService(settings, events, results)
         self.media_summaries = MediaSummaryService()
         self.servicer = CourseServicer(self.uow, self.courses, self.editing)
-        self.grpc = GrpcServer(
-            host=settings.bind_host,
-            port=settings.grpc_port,
-            verifier=InternalTokenVerifier(settings.internal_token_secret.get_secret_value()),
+        self.grpc = GrpcServer.for_service(
+            settings,
             register=self._register,
             service_names=[SERVICE_NAME],
             readiness_checks=[database_check(self.engine)],
-            grace_seconds=settings.shutdown_grace_seconds,
         )
-        self.relay = OutboxRelay(
-            self.engine,
-            KafkaEventProducer(settings.kafka_bootstrap, client_id="lectern-course"),
-            name="course",
-        )
+        self.relay = OutboxRelay.for_service(self.engine, settings)
         self.media_events = MediaEventHandler(self.media_summaries, self.editing)
         self.consumer = EventConsumer(
             name="course-media",

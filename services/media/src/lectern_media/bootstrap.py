@@ -17,10 +17,10 @@ from lectern_common.grpc_client import open_channel
 from lectern_common.grpc_server import GrpcServer
 from lectern_common.health import database_check
 from lectern_common.idempotency import IdempotencyStore
-from lectern_common.identity import InternalTokenIssuer, InternalTokenVerifier
+from lectern_common.identity import InternalTokenIssuer
 from lectern_common.migrations import migrations_dir
 from lectern_common.objectstore import ObjectStore, S3ObjectStore
-from lectern_common.outbox import KafkaEventProducer, OutboxRelay, OutboxWriter
+from lectern_common.outbox import OutboxRelay, OutboxWriter
 from lectern_common.runtime import Part
 
 from lectern_media.audit.service import AuditService
@@ -93,14 +93,11 @@ class MediaApp:
             audit=self.audit,
             idempotency=IdempotencyStore(),
         )
-        self.grpc_server = GrpcServer(
-            host=settings.bind_host,
-            port=settings.grpc_port,
-            verifier=InternalTokenVerifier(settings.internal_token_secret.get_secret_value()),
+        self.grpc_server = GrpcServer.for_service(
+            settings,
             register=lambda server: media_pb2_grpc.add_MediaServiceServicer_to_server(self.servicer, server),
             service_names=[SERVICE_NAME],
             readiness_checks=[database_check(self.engine)],
-            grace_seconds=settings.shutdown_grace_seconds,
         )
         self.event_handler = MediaEventHandler(self.library, self.links)
         self.consumer = EventConsumer(
@@ -111,9 +108,7 @@ class MediaApp:
             uow=self.uow,
             handler=self.event_handler,
         )
-        self.relay = OutboxRelay(
-            self.engine, KafkaEventProducer(settings.kafka_bootstrap, client_id="lectern-media"), name="media"
-        )
+        self.relay = OutboxRelay.for_service(self.engine, settings)
         self.purge_job = PurgeJob(
             self.uow,
             self.deletion,

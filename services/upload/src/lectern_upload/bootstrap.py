@@ -12,9 +12,8 @@ from lectern.upload.v1 import upload_pb2_grpc
 from lectern_common.db import UnitOfWork, create_engine
 from lectern_common.grpc_server import GrpcServer
 from lectern_common.health import database_check, run_checks, tcp_check
-from lectern_common.identity import InternalTokenVerifier
 from lectern_common.objectstore import S3ObjectStore
-from lectern_common.outbox import KafkaEventProducer, OutboxRelay, OutboxWriter
+from lectern_common.outbox import OutboxRelay, OutboxWriter
 from lectern_common.realtime_publisher import RealtimePublisher
 from lectern_common.runtime import Runtime
 
@@ -93,21 +92,14 @@ async def build(settings: UploadSettings, *, publisher: ProgressPublisher | None
         tus.app, host=settings.bind_host, port=settings.http_port, grace_seconds=settings.shutdown_grace_seconds
     )
     servicer = UploadServicer(service)
-    grpc_server = GrpcServer(
-        host=settings.bind_host,
-        port=settings.grpc_port,
-        verifier=InternalTokenVerifier(settings.internal_token_secret.get_secret_value()),
+    grpc_server = GrpcServer.for_service(
+        settings,
         register=lambda server: upload_pb2_grpc.add_UploadServiceServicer_to_server(servicer, server),
         service_names=[SERVICE_NAME],
         readiness_checks=checks,
-        grace_seconds=settings.shutdown_grace_seconds,
         tracing=bool(settings.otlp_endpoint),
     )
-    relay = OutboxRelay(
-        engine,
-        KafkaEventProducer(settings.kafka_bootstrap, client_id="lectern-upload"),
-        name="upload",
-    )
+    relay = OutboxRelay.for_service(engine, settings)
     try:
         yield UploadApp(settings, service, tokens, store, publisher, http, grpc_server, relay)
     finally:

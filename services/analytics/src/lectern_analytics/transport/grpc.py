@@ -11,8 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from lectern.analytics.v1 import analytics_pb2 as pb
 from lectern.analytics.v1 import analytics_pb2_grpc
 from lectern_common.db import UnitOfWork
-from lectern_common.errors import DomainError, ErrorKind
-from lectern_common.identity import Identity, current_identity
+from lectern_common.identity import require_identity
 
 from lectern_analytics.dashboards.schemas import DashboardRequest
 from lectern_analytics.dashboards.service import DashboardService
@@ -27,13 +26,6 @@ _DASHBOARD_NAMES = {
     pb.DASHBOARD_ROI: "roi",
     pb.DASHBOARD_CAPACITY: "capacity",
 }
-
-
-def _identity() -> Identity:
-    identity = current_identity.get()
-    if identity is None:  # the interceptor always sets it; this guards a mis-wired server
-        raise DomainError("auth.missing_identity", "missing identity", ErrorKind.UNAUTHENTICATED)
-    return identity
 
 
 def _time(message: pb.GetDashboardRequest | pb.EngagementEvent, field: str) -> datetime | None:
@@ -53,7 +45,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         self, request: pb.GetDashboardRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetDashboardResponse:
         result = await self._dashboards.get_dashboard(
-            _identity(),
+            require_identity(),
             DashboardRequest(
                 dashboard=_DASHBOARD_NAMES.get(request.dashboard),
                 start=_time(request, "from"),
@@ -84,7 +76,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             for event in request.events
         ]
         async with self._uow() as session:
-            result = await self._engagement.record(session, _identity(), events, request.idempotency_key)
+            result = await self._engagement.record(session, require_identity(), events, request.idempotency_key)
         return pb.RecordEngagementResponse(
             accepted=result.accepted, rejected=result.rejected, rejected_fields=result.rejected_fields
         )

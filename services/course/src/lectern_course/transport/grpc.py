@@ -10,8 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from lectern.course.v1 import course_pb2 as pb
 from lectern.course.v1 import course_pb2_grpc
 from lectern_common.db import UnitOfWork
-from lectern_common.errors import DomainError, ErrorKind
-from lectern_common.identity import Identity, current_identity
+from lectern_common.identity import require_identity
 
 from lectern_course.courses.schemas import (
     CourseEditView,
@@ -35,13 +34,6 @@ _RESOURCE_TYPE = {
     pb.RESOURCE_TYPE_LESSON: ResourceType.LESSON,
 }
 _RESOURCE_TYPE_PB = {value: key for key, value in _RESOURCE_TYPE.items()}
-
-
-def _identity() -> Identity:
-    identity = current_identity.get()
-    if identity is None:  # the interceptor always sets it; this guards a mis-wired server
-        raise DomainError("auth.missing_identity", "missing identity", ErrorKind.UNAUTHENTICATED)
-    return identity
 
 
 def _timestamp(value: datetime) -> Timestamp:
@@ -160,7 +152,7 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
         async with self._uow() as session:
             course = await self._courses.create_course(
                 session,
-                _identity(),
+                require_identity(),
                 title=request.title,
                 description=request.description,
                 idempotency_key=request.idempotency_key,
@@ -173,7 +165,7 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
         async with self._uow.read_only() as session:
             page = await self._courses.list_my_courses(
                 session,
-                _identity(),
+                require_identity(),
                 include_deleted=request.include_deleted,
                 cursor=request.cursor,
                 limit=request.limit,
@@ -193,7 +185,7 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
     ) -> pb.GetCourseEditResponse:
         async with self._uow.read_only() as session:
             edit = await self._courses.get_course_edit(
-                session, _identity(), request.course_id, include_deleted=request.include_deleted
+                session, require_identity(), request.course_id, include_deleted=request.include_deleted
             )
         return pb.GetCourseEditResponse(course=edit_to_pb(edit))
 
@@ -203,7 +195,7 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
         async with self._uow() as session:
             course = await self._courses.update_course(
                 session,
-                _identity(),
+                require_identity(),
                 course_id=request.course_id,
                 expected_version=request.expected_version,
                 patch=_patch(request.patch),
@@ -218,7 +210,7 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
         async with self._uow() as session:
             result = await self._editing.save_changes(
                 session,
-                _identity(),
+                require_identity(),
                 course_id=request.course_id,
                 expected_version=request.expected_version,
                 operations=operations,
@@ -231,7 +223,7 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
     ) -> pb.DeleteCourseResponse:
         async with self._uow() as session:
             course = await self._courses.delete_course(
-                session, _identity(), course_id=request.course_id, idempotency_key=request.idempotency_key
+                session, require_identity(), course_id=request.course_id, idempotency_key=request.idempotency_key
             )
         return pb.DeleteCourseResponse(course=course_to_pb(course))
 
@@ -240,7 +232,7 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
     ) -> pb.RestoreCourseResponse:
         async with self._uow() as session:
             course = await self._courses.restore_course(
-                session, _identity(), course_id=request.course_id, idempotency_key=request.idempotency_key
+                session, require_identity(), course_id=request.course_id, idempotency_key=request.idempotency_key
             )
         return pb.RestoreCourseResponse(course=course_to_pb(course))
 
@@ -249,7 +241,7 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
     ) -> pb.AddCourseEditorResponse:
         async with self._uow() as session:
             course = await self._courses.add_editor(
-                session, _identity(), course_id=request.course_id, user_id=request.user_id
+                session, require_identity(), course_id=request.course_id, user_id=request.user_id
             )
         return pb.AddCourseEditorResponse(course=course_to_pb(course))
 
@@ -259,7 +251,7 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
         async with self._uow.read_only() as session:
             course = await self._courses.check_access(
                 session,
-                _identity(),
+                require_identity(),
                 course_id=request.course_id,
                 chapter_id=request.chapter_id if request.HasField("chapter_id") else None,
             )
@@ -270,7 +262,7 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
     ) -> pb.ResolveResourcesResponse:
         refs = [ResourceRef(type=_RESOURCE_TYPE.get(ref.resource_type), id=ref.resource_id) for ref in request.refs]
         async with self._uow.read_only() as session:
-            resolved = await self._courses.resolve_resources(session, _identity(), refs)
+            resolved = await self._courses.resolve_resources(session, require_identity(), refs)
         return pb.ResolveResourcesResponse(
             resources=[
                 pb.ResolvedResource(

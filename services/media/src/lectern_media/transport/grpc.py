@@ -16,7 +16,7 @@ from lectern.media.v1 import media_pb2, media_pb2_grpc
 from lectern_common.db import UnitOfWork
 from lectern_common.errors import DomainError, ErrorKind
 from lectern_common.idempotency import IdempotencyStore, fingerprint
-from lectern_common.identity import Identity, current_identity
+from lectern_common.identity import Identity, require_identity
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_media.audit.service import AuditService
@@ -91,13 +91,6 @@ def _affected_to_proto(course: AffectedCourse) -> media_pb2.AffectedCourse:
     )
 
 
-def _identity() -> Identity:
-    identity = current_identity.get()
-    if identity is None:  # the interceptor always sets it; this guards a misconfigured server
-        raise DomainError("auth.missing_identity", "no identity", ErrorKind.UNAUTHENTICATED)
-    return identity
-
-
 class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     def __init__(
         self,
@@ -126,7 +119,7 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     ) -> R:
         """Run a mutation in one transaction; with an idempotency key, a repeat of the same request
         answers the first response and changes nothing (the key commits with the change)."""
-        identity = _identity()
+        identity = require_identity()
         if len(key) > MAX_IDEMPOTENCY_KEY:
             raise DomainError(
                 "media.invalid_idempotency_key",
@@ -159,12 +152,12 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
             limit=request.limit,
         )
         async with self._uow.read_only() as session:
-            page = await self._library.list_media(session, _identity(), query)
+            page = await self._library.list_media(session, require_identity(), query)
         return media_pb2.ListMediaResponse(items=[media_to_proto(m) for m in page.items], next_cursor=page.next_cursor)
 
     async def GetMedia(self, request: media_pb2.GetMediaRequest, context: grpc.aio.ServicerContext) -> Any:
         async with self._uow.read_only() as session:
-            media, links = await self._library.get(session, _identity(), request.media_id)
+            media, links = await self._library.get(session, require_identity(), request.media_id)
         return media_pb2.GetMediaResponse(media=media_to_proto(media), links=[link_to_proto(lk) for lk in links])
 
     async def UpdateMedia(self, request: media_pb2.UpdateMediaRequest, context: grpc.aio.ServicerContext) -> Any:
@@ -184,7 +177,7 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
 
     async def GetMediaUsage(self, request: media_pb2.GetMediaUsageRequest, context: grpc.aio.ServicerContext) -> Any:
         async with self._uow.read_only() as session:
-            usage = await self._links.usage(session, _identity(), request.media_id)
+            usage = await self._links.usage(session, require_identity(), request.media_id)
         return media_pb2.GetMediaUsageResponse(count=usage.count, links=[link_to_proto(lk) for lk in usage.links])
 
     async def LinkMedia(self, request: media_pb2.LinkMediaRequest, context: grpc.aio.ServicerContext) -> Any:
@@ -226,7 +219,7 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
 
         if request.dry_run:
             async with self._uow.read_only() as session:
-                return await produce(session, _identity())
+                return await produce(session, require_identity())
         response = await self._mutate(
             "DeleteMedia", request, request.idempotency_key, media_pb2.DeleteMediaResponse, produce
         )
@@ -258,7 +251,7 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     async def ListMediaAudit(self, request: media_pb2.ListMediaAuditRequest, context: grpc.aio.ServicerContext) -> Any:
         async with self._uow.read_only() as session:
             page = await self._audit.page(
-                session, _identity(), request.media_id, cursor=request.cursor, limit=request.limit
+                session, require_identity(), request.media_id, cursor=request.cursor, limit=request.limit
             )
         items = []
         for entry in page.items:
@@ -273,7 +266,7 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         self, request: media_pb2.BatchGetMediaSummariesRequest, context: grpc.aio.ServicerContext
     ) -> Any:
         async with self._uow.read_only() as session:
-            summaries = await self._library.summaries(session, _identity(), list(request.media_ids))
+            summaries = await self._library.summaries(session, require_identity(), list(request.media_ids))
         items = []
         for s in summaries:
             item = media_pb2.MediaSummary(

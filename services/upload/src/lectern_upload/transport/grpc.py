@@ -6,8 +6,7 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from lectern.upload.v1 import upload_pb2, upload_pb2_grpc
-from lectern_common.errors import DomainError, ErrorKind
-from lectern_common.identity import Identity, current_identity
+from lectern_common.identity import require_identity
 
 from lectern_upload.uploads.schemas import NewUpload, UploadStatus, UploadView
 from lectern_upload.uploads.service import UploadService
@@ -22,13 +21,6 @@ _STATUS_TO_PROTO = {
     UploadStatus.CANCELLED: upload_pb2.UPLOAD_STATUS_CANCELLED,
 }
 _STATUS_FROM_PROTO = {v: k for k, v in _STATUS_TO_PROTO.items()}
-
-
-def _identity() -> Identity:
-    identity = current_identity.get()
-    if identity is None:
-        raise DomainError("auth.missing_identity", "no caller identity", ErrorKind.UNAUTHENTICATED)
-    return identity
 
 
 def _timestamp(value: Any) -> Timestamp:
@@ -65,7 +57,7 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
     async def CreateUpload(
         self, request: upload_pb2.CreateUploadRequest, context: Any
     ) -> upload_pb2.CreateUploadResponse:
-        identity = _identity()
+        identity = require_identity()
         created = await self._service.create(
             identity.user_id,
             NewUpload(
@@ -87,12 +79,12 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
         )
 
     async def GetUpload(self, request: upload_pb2.GetUploadRequest, context: Any) -> upload_pb2.GetUploadResponse:
-        identity = _identity()
+        identity = require_identity()
         view = await self._service.get(identity.user_id, request.operation_id, is_service=identity.is_service)
         return upload_pb2.GetUploadResponse(upload=upload_to_proto(view))
 
     async def ListUploads(self, request: upload_pb2.ListUploadsRequest, context: Any) -> upload_pb2.ListUploadsResponse:
-        identity = _identity()
+        identity = require_identity()
         views = await self._service.list(
             identity.user_id,
             course_id=request.course_id if request.HasField("course_id") else None,
@@ -103,6 +95,6 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
     async def CancelUpload(
         self, request: upload_pb2.CancelUploadRequest, context: Any
     ) -> upload_pb2.CancelUploadResponse:
-        identity = _identity()
+        identity = require_identity()
         view = await self._service.cancel(identity.user_id, request.operation_id, is_service=identity.is_service)
         return upload_pb2.CancelUploadResponse(upload=upload_to_proto(view))
