@@ -19,6 +19,7 @@ from lectern_common.runtime import Runtime
 
 from lectern_upload.progress.publisher import ProgressPublisher
 from lectern_upload.settings import UploadSettings
+from lectern_upload.storage.buffer_pool import PartBufferPool
 from lectern_upload.tokens import UploadTokens
 from lectern_upload.transport.grpc import UploadServicer
 from lectern_upload.transport.http_server import HttpServer
@@ -39,6 +40,7 @@ class UploadApp:
     http: HttpServer
     grpc: GrpcServer
     relay: OutboxRelay
+    buffers: PartBufferPool
     runtime: Runtime = field(default_factory=Runtime)
 
     def add_parts(self, runtime: Runtime) -> None:
@@ -73,6 +75,11 @@ async def build(settings: UploadSettings, *, publisher: ProgressPublisher | None
     tokens = UploadTokens(
         settings.upload_token_secret.get_secret_value(), creation_ttl_seconds=settings.creation_token_ttl_seconds
     )
+    buffers = PartBufferPool(
+        part_size=settings.part_size_bytes,
+        budget_bytes=settings.part_buffer_budget_bytes,
+        keep_idle=settings.part_upload_concurrency + 1,
+    )
     service = UploadService(
         settings=settings,
         uow=UnitOfWork(engine),
@@ -81,6 +88,7 @@ async def build(settings: UploadSettings, *, publisher: ProgressPublisher | None
         tokens=tokens,
         publisher=publisher,
         outbox=OutboxWriter(),
+        buffers=buffers,
     )
     checks = [database_check(engine), tcp_check(settings.s3_endpoint)]
 
@@ -101,7 +109,7 @@ async def build(settings: UploadSettings, *, publisher: ProgressPublisher | None
     )
     relay = OutboxRelay.for_service(engine, settings)
     try:
-        yield UploadApp(settings, service, tokens, store, publisher, http, grpc_server, relay)
+        yield UploadApp(settings, service, tokens, store, publisher, http, grpc_server, relay, buffers)
     finally:
         if own_publisher:
             await publisher.aclose()

@@ -105,3 +105,12 @@ def checksum_mismatch(algorithm: str) -> DomainError:
 
 def storage_unavailable(message: str) -> DomainError:
     return DomainError("upload.storage_unavailable", message, ErrorKind.UNAVAILABLE)
+
+
+def busy(current_offset: int) -> DomainError:
+    return DomainError(
+        "upload.busy",
+        "the upload service is at its memory budget for bytes in transit; retry shortly from HEAD's offset",
+        ErrorKind.UNAVAILABLE,
+        details={"currentOffset": current_offset},
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lectern_common.settings import ServiceSettings
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 MIB = 1024 * 1024
@@ -33,6 +33,16 @@ class UploadSettings(ServiceSettings):
     # 20 GiB / 5 MiB = 4096 parts, under S3's 10000.
     part_size_bytes: int = 5 * MIB
     part_upload_concurrency: int = 3
+    # Every part buffer of the process comes from one pool of this many bytes (at least two
+    # parts), so memory for bytes in transit is bounded however many uploads run at once: 64 MiB
+    # is 12 parts of 5 MiB, three uploads at full speed. When it is spent, PATCH bodies wait
+    # (unread, so TCP slows their clients) up to part_buffer_wait_seconds, then end with a
+    # retryable 503 upload.busy keeping what they sent.
+    part_buffer_budget_bytes: int = 64 * MIB
+    part_buffer_wait_seconds: float = 30.0
+    # A PATCH whose client sends nothing for this long ends as if the client went away (what it
+    # sent is kept), so a stalled client does not hold a part buffer and the upload's lock.
+    body_idle_timeout_seconds: float = 60.0
     # The chunk size CreateUpload advises: a multiple of the part size, so PATCHes end on part
     # boundaries and no tail object has to be written and read back between them.
     advised_chunk_parts: int = 4
@@ -73,6 +83,12 @@ class UploadSettings(ServiceSettings):
         if value < MIN_PART_SIZE or value % 64:
             raise ValueError("part_size_bytes must be at least 5 MiB and a multiple of 64")
         return value
+
+    @model_validator(mode="after")
+    def _budget_holds_two_parts(self) -> UploadSettings:
+        if self.part_buffer_budget_bytes < 2 * self.part_size_bytes:
+            raise ValueError("part_buffer_budget_bytes must hold at least two parts (one filling, one in flight)")
+        return self
 
     @field_validator("upload_public_url")
     @classmethod

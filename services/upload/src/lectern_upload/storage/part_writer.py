@@ -3,9 +3,10 @@
 Bytes are copied once, from the network chunk into a part-sized buffer. A full buffer is hashed
 (into the resumable SHA-256, in a thread) and sent with UploadPart as it is (no copy: botocore
 sends a ``bytearray`` body with one ``sendall``), while the next part is received into another
-buffer. An upload owns at most ``concurrency + 1`` buffers, reused for its whole life: fresh
-8 MiB allocations are mmaps whose every page faults in, which costs more CPU than the copy itself.
-A buffer returns to the free list only once S3 acknowledged its part *and* the hash consumed it.
+buffer. Buffers come from the process's :class:`PartBufferPool`; an upload holds at most
+``concurrency + 1`` of them. A buffer goes back to the pool once S3 answered for its part *and*
+the hash consumed it, whoever is waiting on what: a writer blocked on the pool must not be the
+one that has to hand buffers back, or uploads waiting on each other would never move.
 
 Parts settle strictly in order, and each settled part is reported (with the hash state after it)
 so the caller can make it durable: the resumable state only ever names parts S3 acknowledged.
@@ -16,10 +17,11 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from lectern_common.objectstore import ObjectStore, UploadedPart
 
+from lectern_upload.storage.buffer_pool import PartBufferPool
 from lectern_upload.storage.sha256state import ResumableSha256
 
 PartStored = Callable[[list[UploadedPart], bytes | None], Awaitable[None]]
@@ -36,9 +38,10 @@ class PartWriter:
         self,
         store: ObjectStore,
         *,
+        pool: PartBufferPool,
+        buffer_wait_seconds: float,
         key: str,
         s3_upload_id: str,
-        part_size: int,
         concurrency: int,
         parts: list[UploadedPart],
         tail: bytes,
@@ -47,17 +50,18 @@ class PartWriter:
         on_part_stored: PartStored | None,
     ) -> None:
         self._store = store
+        self._pool = pool
+        self._buffer_wait = buffer_wait_seconds
         self._key = key
         self._upload_id = s3_upload_id
-        self._part_size = part_size
+        self._part_size = pool.part_size
         self._concurrency = max(1, concurrency)
         self.parts = list(parts)
-        # The buffer being filled; buffers of settled parts wait in _free for reuse. At most
-        # concurrency + 1 exist: one filling, the others in flight.
-        self._buffer = bytearray(part_size)
-        self._buffer[: len(tail)] = tail
+        # The buffer being filled, taken from the pool with the first bytes (a PATCH that never
+        # sends any holds none); until then the stored tail waits in _pending_tail.
+        self._buffer: bytearray | None = None
+        self._pending_tail = tail
         self._fill = len(tail)
-        self._free: list[bytearray] = []
         self._hasher = hasher
         self.parts_hash_state = hash_state  # SHA-256 state after exactly the settled parts
         self._on_part_stored = on_part_stored
@@ -73,17 +77,30 @@ class PartWriter:
     def buffered(self) -> int:
         return self._fill
 
+    async def _filling(self) -> bytearray:
+        if self._buffer is None:
+            buffer = await self._pool.acquire(self._buffer_wait)  # PartBuffersBusy: at budget
+            tail, self._pending_tail = self._pending_tail, b""
+            buffer[: len(tail)] = tail
+            self._buffer = buffer
+        return self._buffer
+
     async def feed(self, chunk: bytes) -> None:
+        """Take a chunk of the body. If no buffer frees up in time this raises PartBuffersBusy;
+        bytes of the chunk past the last full part are then not kept (the caller knows how far
+        it got from ``stored_bytes`` and ``buffered`` after ``drain``)."""
         size = self._part_size
         fill = self._fill
+        buffer = self._buffer if self._buffer is not None else await self._filling()
         if fill + len(chunk) < size:  # the common case: the chunk fits, one copy, no views
-            self._buffer[fill : fill + len(chunk)] = chunk
+            buffer[fill : fill + len(chunk)] = chunk
             self._fill = fill + len(chunk)
             return
         view = memoryview(chunk)
         while view:
+            buffer = await self._filling()
             take = min(size - self._fill, len(view))
-            self._buffer[self._fill : self._fill + take] = view[:take]
+            buffer[self._fill : self._fill + take] = view[:take]
             self._fill += take
             view = view[take:]
             if self._fill == size:
@@ -91,6 +108,7 @@ class PartWriter:
 
     async def _send_full(self) -> None:
         part = self._buffer
+        assert part is not None
         # Hashing runs in a thread, chained so parts are hashed strictly in byte order, and
         # overlaps with receiving the next part and with the uploads.
         hashed = asyncio.ensure_future(self._hash_after(self._last_hash, part))
@@ -99,11 +117,28 @@ class PartWriter:
             await self._settle_oldest()
         number, self._next_number = self._next_number, self._next_number + 1
         task = asyncio.ensure_future(self._store.upload_part(self._key, self._upload_id, number, part))
+        self._return_when_done(part, task, hashed)
         self._in_flight.append(_InFlight(task, hashed, part))
-        # At most `concurrency` parts are in flight now, so fewer than concurrency + 1 buffers
-        # are in use: one is free or may be made.
-        self._buffer = self._free.pop() if self._free else bytearray(self._part_size)
+        # The next buffer is taken with the next bytes (waiting there, if the pool is empty).
+        self._buffer = None
         self._fill = 0
+
+    def _return_when_done(self, buffer: bytearray, *readers: asyncio.Future[Any]) -> None:
+        """Give the buffer back to the pool once every reader of it ended. A cancelled reader may
+        still run in its thread, so then only the slot is given back, never the buffer."""
+        remaining = len(readers)
+
+        def ended(_: asyncio.Future[Any]) -> None:
+            nonlocal remaining
+            remaining -= 1
+            if remaining == 0:
+                if any(reader.cancelled() for reader in readers):
+                    self._pool.discard(buffer)
+                else:
+                    self._pool.release(buffer)
+
+        for reader in readers:
+            reader.add_done_callback(ended)
 
     async def _hash_after(self, previous: asyncio.Future[bytes | None] | None, data: bytes | bytearray) -> bytes | None:
         if previous is not None:
@@ -117,7 +152,6 @@ class PartWriter:
         part = await oldest.upload
         state = await oldest.hashed
         self._in_flight.popleft()
-        self._free.append(oldest.buffer)
         self.parts.append(part)
         self.parts_hash_state = state
         if self._on_part_stored is not None:
@@ -127,20 +161,28 @@ class PartWriter:
         """Wait for every part in flight, settling (and reporting) them in order."""
         while self._in_flight:
             await self._settle_oldest()
-        self._free.clear()  # between PATCHes only the filling buffer is kept
 
     def take_tail(self) -> bytes:
         """The bytes past the last full part (to keep in the tail object between PATCHes)."""
-        with memoryview(self._buffer) as view:
-            tail = bytes(view[: self._fill])
+        if self._buffer is None:
+            tail, self._pending_tail = self._pending_tail, b""
+        else:
+            with memoryview(self._buffer) as view:
+                tail = bytes(view[: self._fill])
         self._fill = 0
         return tail
+
+    def close(self) -> None:
+        """Give the filling buffer back (parts in flight give theirs back as they end)."""
+        if self._buffer is not None:
+            self._pool.release(self._buffer)
+            self._buffer = None
 
     async def abandon(self) -> None:
         """Forget parts in flight (S3 keeps them unreferenced until they are re-sent or aborted).
 
         A cancelled UploadPart may still be running in its thread and reading its buffer, so
-        buffers in flight are dropped here, never reused."""
+        such buffers are discarded, never reused (see _return_when_done)."""
         while self._in_flight:
             task, hashed, _ = self._in_flight.popleft()
             task.cancel()
@@ -149,8 +191,8 @@ class PartWriter:
         if self._last_hash is not None:
             self._last_hash.cancel()
             await asyncio.gather(self._last_hash, return_exceptions=True)
-        self._free.clear()
         self._fill = 0
+        self._pending_tail = b""
 
     async def complete(self) -> str:
         """Send the last (short) part and complete the multipart upload; answer the sha256 hex of

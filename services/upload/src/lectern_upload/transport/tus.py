@@ -8,6 +8,7 @@ locked); the body of a refused request is never applied.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,creation-defer-length,checksum,termination,expiration"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
+# What a 503 (object store down, memory budget spent) asks clients to wait before retrying.
+RETRY_AFTER_SECONDS = 2
 ALLOWED_HEADERS = (
     "Authorization, Content-Type, Origin, X-Requested-With, X-Request-ID, X-HTTP-Method-Override, "
     "Tus-Resumable, Upload-Length, Upload-Offset, Upload-Metadata, Upload-Defer-Length, Upload-Concat, "
@@ -131,6 +134,8 @@ class TusApp:
             extra["Upload-Offset"] = str(error.details["currentOffset"])
         if status == 401:
             extra["WWW-Authenticate"] = 'Bearer realm="lectern-upload"'
+        if status == 503:
+            extra["Retry-After"] = str(RETRY_AFTER_SECONDS)
         body: dict[str, Any] = {"error": error.to_dict()}
         if request.method == "HEAD":
             return Response(status_code=status, headers=self._headers(request, extra))
@@ -148,12 +153,25 @@ class TusApp:
             )
 
     async def _body(self, request: Request) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in request.stream():
-                if chunk:
-                    yield chunk
-        except ClientDisconnect:
-            raise BodyInterrupted() from None
+        """The request body; a client that goes away, or sends nothing for
+        ``body_idle_timeout_seconds``, ends it with BodyInterrupted (what it sent is kept)."""
+        chunks = request.stream().__aiter__()
+        idle = self._settings.body_idle_timeout_seconds
+        while True:
+            try:
+                # The timeout covers only the wait for bytes, never the consumer's work between
+                # chunks (a timeout around the yield would cancel whatever the consumer awaits).
+                async with asyncio.timeout(idle):
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except ClientDisconnect:
+                raise BodyInterrupted() from None
+            except TimeoutError:
+                log.info("PATCH body idle for %.0f s: ending it and keeping what arrived", idle)
+                raise BodyInterrupted() from None
+            if chunk:
+                yield chunk
 
     def _require_offset_stream(self, request: Request) -> None:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

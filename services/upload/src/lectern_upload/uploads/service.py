@@ -34,6 +34,7 @@ from lectern_upload import errors
 from lectern_upload.models import UploadRow
 from lectern_upload.progress.publisher import ProgressPublisher, ProgressThrottle, ProgressThrottles
 from lectern_upload.settings import UploadSettings
+from lectern_upload.storage.buffer_pool import PartBufferPool, PartBuffersBusy
 from lectern_upload.storage.part_writer import PartWriter
 from lectern_upload.storage.sha256state import ResumableSha256
 from lectern_upload.tokens import CREATE, UPLOAD, UploadGrant, UploadTokens
@@ -101,9 +102,11 @@ class UploadService:
         tokens: UploadTokens,
         publisher: ProgressPublisher,
         outbox: Any,
+        buffers: PartBufferPool,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._settings = settings
+        self._buffers = buffers
         self._uow = uow
         self._store = store
         self._locks = locks
@@ -412,9 +415,10 @@ class UploadService:
 
         writer = PartWriter(
             store,
+            pool=self._buffers,
+            buffer_wait_seconds=s.part_buffer_wait_seconds,
             key=row.storage_key,
             s3_upload_id=row.s3_upload_id,
-            part_size=s.part_size_bytes,
             concurrency=s.part_upload_concurrency,
             parts=parts,
             tail=tail,
@@ -437,7 +441,7 @@ class UploadService:
         progress.total = size
         chunk_hash = hashlib.new(checksum.algorithm) if checksum else None
         received = 0
-        interrupted = False
+        interrupted = busy = False
         try:
             try:
                 async for chunk in body:
@@ -456,22 +460,30 @@ class UploadService:
                     progress.report(offset + received)
             except BodyInterrupted:
                 interrupted = True
+            except PartBuffersBusy:
+                # At the memory budget for too long: end this PATCH keeping what was received
+                # up to the last full part, and let the client retry from HEAD's offset.
+                interrupted = busy = True
 
             if checksum is not None and chunk_hash is not None:
                 if interrupted:
                     await writer.abandon()
+                    if busy:
+                        raise errors.busy(row.offset)
                     return _view(row)
                 if not hmac.compare_digest(chunk_hash.digest(), checksum.digest):
                     await writer.abandon()
                     raise errors.checksum_mismatch(checksum.algorithm)
 
             new_offset = offset + received
-            if size is not None and new_offset == size:
+            if size is not None and new_offset == size and not busy:
                 return await self._finish(row, writer, hash_whole, progress)
             await writer.drain()
             tail = writer.take_tail()
             if tail:
                 await store.put_object(self._tail_key(row), tail)
+            if busy:
+                new_offset = writer.stored_bytes + len(tail)  # the unread rest of the body is not kept
             assert writer.stored_bytes + len(tail) == new_offset
             async with self._uow() as session:
                 await UploadRepository(session).save_progress(
@@ -482,9 +494,12 @@ class UploadService:
                     hash_state=writer.parts_hash_state,
                     status=UploadStatus.UPLOADING.value,
                 )
-            progress.report(new_offset)
             row.offset = new_offset
             row.status = UploadStatus.UPLOADING.value
+            if busy:
+                log.warning("upload %s: no part buffer free in time; PATCH ended at %d", upload_id, new_offset)
+                raise errors.busy(new_offset)
+            progress.report(new_offset)
             return _view(row)
         except BaseException as exc:
             # Parts committed so far stay committed; everything after them is dropped and the
@@ -494,6 +509,8 @@ class UploadService:
                 log.warning("upload %s: object store failed during PATCH: %r", upload_id, exc)
                 raise errors.storage_unavailable("the object store failed; HEAD and resume") from exc
             raise
+        finally:
+            writer.close()
 
     async def _declare_length(self, row: UploadRow, length: int) -> int:
         """Upload-Length sent late (creation-defer-length): set once, checked like a creation."""
