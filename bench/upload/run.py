@@ -87,6 +87,34 @@ class RssSampler(threading.Thread):
         return self.peak
 
 
+class CpuMeter:
+    """CPU seconds (user + system) used by the service, SeaweedFS and this client between
+    start() and stop(): where a phase's cycles go on a machine all three share."""
+
+    def __init__(self, service_pid: int) -> None:
+        me = psutil.Process()
+        weed = [p for p in me.children(recursive=True) if "weed" in p.name()]
+        self.processes = {"service": psutil.Process(service_pid), "SeaweedFS": weed[0] if weed else None, "client": me}
+        self._start: dict[str, float] = {}
+        self.used: dict[str, float] = {}
+
+    @staticmethod
+    def _seconds(process: psutil.Process | None) -> float:
+        if process is None:
+            return float("nan")
+        times = process.cpu_times()
+        return float(times.user + times.system)
+
+    def start(self) -> None:
+        self._start = {name: self._seconds(p) for name, p in self.processes.items()}
+
+    def stop(self) -> None:
+        self.used = {name: self._seconds(p) - self._start[name] for name, p in self.processes.items()}
+
+    def line(self, gib: float) -> str:
+        return ", ".join(f"{name} {seconds / gib:.2f}" for name, seconds in self.used.items())
+
+
 def tus_upload(url: str, token: str, path: Path, chunk: int) -> None:
     if chunk <= 0:
         return stream_upload(url, token, path)
@@ -138,6 +166,10 @@ async def main() -> None:
         type=int,
         default=0,
         help="tuspy PATCH size; 0 = one streamed PATCH (tus-js-client's default)",
+    )
+    parser.add_argument(
+        "--py-spy",
+        help="a py-spy binary: profile the service during the single upload (raw stacks in the run's directory)",
     )
     parser.add_argument("--parts-in-flight", type=int, default=None, help="the service's part_upload_concurrency")
     args = parser.parse_args()
@@ -208,19 +240,41 @@ async def main() -> None:
                     request_checksum_calculation="when_required",
                 ),
             )
+            cpu_boto = CpuMeter(service.pid)
+            cpu_boto.start()
             started = time.perf_counter()
             await asyncio.to_thread(
                 s3.upload_file, str(path), BUCKET, f"bench/boto3-{secrets.token_hex(4)}", Config=TransferConfig()
             )
             boto_seconds = time.perf_counter() - started
+            cpu_boto.stop()
 
             # 2. The same bytes through the service.
             created = await create(grpc_target, size, "big.bin")
             sampler = RssSampler(service.pid)
             sampler.start()
+            cpu_service = CpuMeter(service.pid)
+            profiler = (
+                subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
+                    [
+                        *(args.py_spy, "record", "--pid", str(service.pid), "--rate", "200", "--format", "raw"),
+                        *("--nonblocking", "--threads", "-o", str(work / "service-profile.txt")),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                if args.py_spy
+                else None
+            )
+            cpu_service.start()
             started = time.perf_counter()
             await asyncio.to_thread(tus_upload, created.upload_url, created.upload_token, path, chunk)
             service_seconds = time.perf_counter() - started
+            cpu_service.stop()
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(30)
+                print(f"service profile (py-spy raw stacks): {work / 'service-profile.txt'}")
             peak = sampler.stop()
             stored = s3.head_object(Bucket=BUCKET, Key=f"uploads/{created.operation_id}")
             assert stored["ContentLength"] == size
@@ -263,6 +317,9 @@ async def main() -> None:
         print(f"single {mib:.0f} MiB upload:")
         print(f"  boto3 multipart : {boto_seconds:7.2f} s  {mib / boto_seconds:8.1f} MiB/s")
         print(f"  service (tus)   : {service_seconds:7.2f} s  {mib / service_seconds:8.1f} MiB/s")
+        gib = size / (1024 * MIB)
+        print(f"  CPU s per GiB, boto3 phase  : {cpu_boto.line(gib)}")
+        print(f"  CPU s per GiB, service phase: {cpu_service.line(gib)}")
         print(f"  ratio service/boto3 throughput: {boto_seconds / service_seconds:.2f}  (target >= 0.80)")
         print(f"  service peak RSS: {peak / MIB:.1f} MiB (idle {sampler.baseline / MIB:.1f} MiB; target < 150)")
         print(f"  checksum recorded matches source: {rows == 'sha256:' + sha}")

@@ -27,10 +27,34 @@ from lectern_upload.storage.sha256state import ResumableSha256
 PartStored = Callable[[list[UploadedPart], bytes | None], Awaitable[None]]
 
 
+class _Loan:
+    """A pool buffer lent to its readers (the UploadPart and the hash), given back when both ended:
+    from their done callbacks, so a writer stuck waiting for the pool cannot hold buffers back,
+    and at once when the writer settles the part, so the next part reuses it (callbacks run a
+    loop turn later; a new buffer would be allocated in between). A cancelled reader may still
+    run in its thread, so then only the slot is given back, never the buffer."""
+
+    def __init__(self, pool: PartBufferPool, buffer: bytearray, readers: tuple[asyncio.Future[Any], ...]) -> None:
+        self._pool = pool
+        self._buffer: bytearray | None = buffer
+        self._readers = readers
+        for reader in readers:
+            reader.add_done_callback(self.give_back)
+
+    def give_back(self, _: object = None) -> None:
+        if self._buffer is None or not all(reader.done() for reader in self._readers):
+            return
+        buffer, self._buffer = self._buffer, None
+        if any(reader.cancelled() for reader in self._readers):
+            self._pool.discard(buffer)
+        else:
+            self._pool.release(buffer)
+
+
 class _InFlight(NamedTuple):
     upload: asyncio.Future[UploadedPart]
     hashed: asyncio.Future[bytes | None]
-    buffer: bytearray
+    loan: _Loan
 
 
 class PartWriter:
@@ -117,28 +141,10 @@ class PartWriter:
             await self._settle_oldest()
         number, self._next_number = self._next_number, self._next_number + 1
         task = asyncio.ensure_future(self._store.upload_part(self._key, self._upload_id, number, part))
-        self._return_when_done(part, task, hashed)
-        self._in_flight.append(_InFlight(task, hashed, part))
+        self._in_flight.append(_InFlight(task, hashed, _Loan(self._pool, part, (task, hashed))))
         # The next buffer is taken with the next bytes (waiting there, if the pool is empty).
         self._buffer = None
         self._fill = 0
-
-    def _return_when_done(self, buffer: bytearray, *readers: asyncio.Future[Any]) -> None:
-        """Give the buffer back to the pool once every reader of it ended. A cancelled reader may
-        still run in its thread, so then only the slot is given back, never the buffer."""
-        remaining = len(readers)
-
-        def ended(_: asyncio.Future[Any]) -> None:
-            nonlocal remaining
-            remaining -= 1
-            if remaining == 0:
-                if any(reader.cancelled() for reader in readers):
-                    self._pool.discard(buffer)
-                else:
-                    self._pool.release(buffer)
-
-        for reader in readers:
-            reader.add_done_callback(ended)
 
     async def _hash_after(self, previous: asyncio.Future[bytes | None] | None, data: bytes | bytearray) -> bytes | None:
         if previous is not None:
@@ -152,6 +158,7 @@ class PartWriter:
         part = await oldest.upload
         state = await oldest.hashed
         self._in_flight.popleft()
+        oldest.loan.give_back()
         self.parts.append(part)
         self.parts_hash_state = state
         if self._on_part_stored is not None:
@@ -182,7 +189,7 @@ class PartWriter:
         """Forget parts in flight (S3 keeps them unreferenced until they are re-sent or aborted).
 
         A cancelled UploadPart may still be running in its thread and reading its buffer, so
-        such buffers are discarded, never reused (see _return_when_done)."""
+        such buffers are discarded, never reused (see _Loan)."""
         while self._in_flight:
             task, hashed, _ = self._in_flight.popleft()
             task.cancel()
