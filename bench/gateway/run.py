@@ -11,6 +11,11 @@ saveCourseChanges renaming a chapter at the version it just read. Overhead comes
 gateway's ``Server-Timing`` header (``total`` minus ``peer``, measured inside the gateway) and,
 as a cross-check, client-observed latency minus ``peer`` (adds HTTP parsing and the loopback).
 With a self-started stack, rate limits are raised so the benchmark measures the path, not the limiter.
+
+Where the CPU goes: over the measured window it reads every process's CPU time from ``/proc`` and
+prints CPU milliseconds per action for each part of the stack (each service, PostgreSQL, Kafka,
+Redis, this driver), plus what the whole machine spent. On a shared 2-core machine throughput
+moves with the neighbours' load; CPU per action moves much less, so compare that first.
 """
 
 from __future__ import annotations
@@ -31,6 +36,47 @@ from typing import Any
 import httpx
 
 _TIMING = re.compile(r"(\w+);dur=([0-9.]+)")
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_label(command: str, name: str) -> str:
+    """Which part of the stack a process is, from its name and command line."""
+    for part in ("postgres", "tansu", "redis", "weed"):
+        if name.startswith(part):
+            return {"weed": "seaweedfs"}.get(part, part)
+    if "lectern_common.devstack" in command:
+        return "launcher"
+    if "bench/gateway/run.py" in command:
+        return "bench driver"
+    for word in command.split():
+        if word.startswith("lectern_"):
+            return word.removeprefix("lectern_")
+    return "other processes"
+
+
+def cpu_by_process() -> dict[str, float]:
+    """CPU seconds used so far by each part of the stack (live processes only), from /proc."""
+    used: dict[str, float] = defaultdict(float)
+    for entry in Path("/proc").iterdir() if Path("/proc/stat").exists() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        used[_process_label(command, name)] += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return used
+
+
+def machine_cpu() -> float:
+    """CPU seconds the whole machine spent busy so far (everything but idle and iowait)."""
+    try:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return float("nan")
+    return (sum(ticks) - ticks[3] - ticks[4]) / _CLOCK_TICKS
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -110,9 +156,11 @@ async def bench(base: str, users: int, seconds: float, warmup: float) -> None:
         if warmup:
             await asyncio.gather(*(user_loop(http, p, time.perf_counter() + warmup, Recorder()) for p in people))
         rec = Recorder()
+        cpu_before, machine_before = cpu_by_process(), machine_cpu()
         began = time.perf_counter()
         await asyncio.gather(*(user_loop(http, p, began + seconds, rec) for p in people))
         elapsed = time.perf_counter() - began
+        cpu_after, machine_after = cpu_by_process(), machine_cpu()
     print(f"setup: {users} concurrent users, {seconds:.0f}s measured after {warmup:.0f}s warm-up, gateway {base}")
     print(f"machine: {os.cpu_count()} CPUs; the whole stack (every service, PostgreSQL, Redis, Kafka) shares them")
     header = (
@@ -136,6 +184,15 @@ async def bench(base: str, users: int, seconds: float, warmup: float) -> None:
     )
     print(f"total: {total / elapsed:.1f} actions/s; gateway's own share of in-gateway time: {share:.1%}")
     print(f"errors: {dict(rec.errors) or 'none'}")
+    if total and cpu_after:
+        spent = {part: cpu_after[part] - cpu_before.get(part, 0.0) for part in cpu_after}
+        machine = machine_after - machine_before
+        shown = sorted(((s, p) for p, s in spent.items() if s >= 0.005 * elapsed), reverse=True)
+        print(
+            f"CPU per action (ms, over the measured {elapsed:.0f}s): machine {machine * 1000 / total:.2f} "
+            f"({machine / elapsed:.2f} of {os.cpu_count()} cores busy; includes processes that exited)"
+        )
+        print("  " + ", ".join(f"{part} {used * 1000 / total:.2f}" for used, part in shown))
 
 
 async def main() -> int:
