@@ -32,7 +32,8 @@ from lectern_course.transport.grpc import SERVICE_NAME, CourseServicer
 class CourseApp:
     def __init__(self, settings: CourseSettings) -> None:
         self.settings = settings
-        self.engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+        # A fixed pool: under load, overflow connections were opened and closed every few RPCs.
+        self.engine = create_engine(settings.database_url, pool_size=settings.database_pool_size, max_overflow=0)
         self.uow = UnitOfWork(self.engine)
         events = CourseEvents(OutboxWriter(), settings.course_topic)
         results = IdempotentResults(IdempotencyStore())

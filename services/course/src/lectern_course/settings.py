@@ -13,6 +13,8 @@ class CourseSettings(ServiceSettings):
     service_name: str = "course"
     grpc_port: int = 50051
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/lectern_course"
+    # Connections kept open (no overflow): as many as the old 10 + 10 overflow allowed at peak.
+    database_pool_size: int = 20
 
     # Topics: what course writes, and the media topic it folds into its media read model.
     course_topic: str = COURSE_TOPIC
