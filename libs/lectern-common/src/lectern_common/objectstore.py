@@ -21,7 +21,7 @@ class UploadedPart:
 class ObjectStore(Protocol):
     bucket: str
 
-    async def put_object(self, key: str, body: bytes, content_type: str | None = None) -> None: ...
+    async def put_object(self, key: str, body: bytes | bytearray, content_type: str | None = None) -> None: ...
     async def get_object(self, key: str) -> bytes: ...
     async def head_object(self, key: str) -> dict[str, Any] | None: ...
     async def delete_object(self, key: str) -> None: ...
@@ -136,7 +136,7 @@ class S3ObjectStore:
         except Exception:
             await self._call("create_bucket", Bucket=self.bucket)
 
-    async def put_object(self, key: str, body: bytes, content_type: str | None = None) -> None:
+    async def put_object(self, key: str, body: bytes | bytearray, content_type: str | None = None) -> None:
         extra = {"ContentType": content_type} if content_type else {}
         await self._call("put_object", Bucket=self.bucket, Key=key, Body=body, **extra)
 

@@ -72,8 +72,8 @@ class PartBufferPool:
         self._hand_on(buffer)
 
     def discard(self, buffer: bytearray) -> None:
-        """Give back the slot of a buffer that may still be read (a cancelled UploadPart's thread
-        goes on sending it): the buffer itself is never handed out again."""
+        """Give back the slot of a buffer that must not be handed out again: a cancelled
+        UploadPart's thread may still be sending it, or it was cut down to a tail."""
         del buffer
         self._hand_on(None)
 

@@ -169,15 +169,22 @@ class PartWriter:
         while self._in_flight:
             await self._settle_oldest()
 
-    def take_tail(self) -> bytes:
-        """The bytes past the last full part (to keep in the tail object between PATCHes)."""
+    def take_tail(self) -> bytes | bytearray:
+        """The bytes past the last full part (kept in the tail object between PATCHes, or sent as
+        the last part), cut from the filling buffer in place, not copied: a copy would cost up to
+        one more part of memory just when every other buffer is still allocated. The cut buffer
+        is no longer part-sized, so it leaves the pool."""
+        fill, self._fill = self._fill, 0
         if self._buffer is None:
             tail, self._pending_tail = self._pending_tail, b""
-        else:
-            with memoryview(self._buffer) as view:
-                tail = bytes(view[: self._fill])
-        self._fill = 0
-        return tail
+            return tail
+        buffer, self._buffer = self._buffer, None
+        if not fill:
+            self._pool.release(buffer)
+            return b""
+        del buffer[fill:]  # shrinks in place (glibc mremaps the mapping; nothing is copied)
+        self._pool.discard(buffer)
+        return buffer
 
     def close(self) -> None:
         """Give the filling buffer back (parts in flight give theirs back as they end)."""

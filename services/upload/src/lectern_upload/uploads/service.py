@@ -479,18 +479,18 @@ class UploadService:
             if size is not None and new_offset == size and not busy:
                 return await self._finish(row, writer, hash_whole, progress)
             await writer.drain()
-            tail = writer.take_tail()
-            if tail:
-                await store.put_object(self._tail_key(row), tail)
+            kept_tail = writer.take_tail()
+            if kept_tail:
+                await store.put_object(self._tail_key(row), kept_tail)
             if busy:
-                new_offset = writer.stored_bytes + len(tail)  # the unread rest of the body is not kept
-            assert writer.stored_bytes + len(tail) == new_offset
+                new_offset = writer.stored_bytes + len(kept_tail)  # the unread rest of the body is not kept
+            assert writer.stored_bytes + len(kept_tail) == new_offset
             async with self._uow() as session:
                 await UploadRepository(session).save_progress(
                     row.id,
                     parts=[asdict(p) for p in writer.parts],
                     offset=new_offset,
-                    tail_size=len(tail),
+                    tail_size=len(kept_tail),
                     hash_state=writer.parts_hash_state,
                     status=UploadStatus.UPLOADING.value,
                 )
