@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from lectern.events.v1.course_events_pb2 import CourseChanged
 from lectern_common.consumer import EventConsumer
@@ -269,3 +269,41 @@ async def test_one_transaction_notifies_the_relay_once_however_many_events(engin
     assert sum("pg_notify" in s for s in statements) == 2
     assert sum(s.lstrip().upper().startswith("INSERT INTO OUTBOX_EVENTS") for s in statements) == 3
     assert await _outbox_size(engine) == 5
+
+
+async def test_consumer_commits_the_offset_after_each_batch_it_applied(
+    engine: AsyncEngine, broker: KafkaBroker
+) -> None:
+    bootstrap = f"127.0.0.1:{broker.port}"
+    topic = f"test.consumer.{uuid.uuid4().hex[:8]}"
+    await _create_topic(bootstrap, topic)
+    uow = UnitOfWork(engine)
+    for n in range(3):
+        await _write_course_with_event(uow, topic, f"batch-{n}")
+    relay = OutboxRelay(engine, KafkaEventProducer(bootstrap, client_id="test-relay"), name="test")
+    assert await relay.relay_once() == 3
+    await relay._producer.stop()
+
+    async def handler(session: AsyncSession, event: Event) -> None:
+        await session.execute(insert(applied).values(event_id=event.id))
+
+    group_id = f"g-{uuid.uuid4()}"
+    consumer = EventConsumer(
+        name="test-consumer", bootstrap_servers=bootstrap, group_id=group_id, topics=[topic], uow=uow, handler=handler
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    async with asyncio.timeout(30):
+        while consumer.applied < 3:
+            await asyncio.sleep(0.1)
+        # The commit follows the last record of the batch; the group's offset then points past it.
+        probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False)
+        await probe.start()
+        try:
+            while await probe.committed(TopicPartition(topic, 0)) != 3:
+                await asyncio.sleep(0.1)
+        finally:
+            await probe.stop()
+    stop.set()
+    await asyncio.wait_for(task, timeout=15)
+    assert consumer.duplicates == 0
