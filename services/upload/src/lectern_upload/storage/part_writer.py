@@ -8,8 +8,12 @@ buffer. Buffers come from the process's :class:`PartBufferPool`; an upload holds
 the hash consumed it, whoever is waiting on what: a writer blocked on the pool must not be the
 one that has to hand buffers back, or uploads waiting on each other would never move.
 
-Parts settle strictly in order, and each settled part is reported (with the hash state after it)
-so the caller can make it durable: the resumable state only ever names parts S3 acknowledged.
+Parts settle strictly in order, and settled parts are reported (with the hash state after
+exactly them) so the caller can make them durable: the resumable state only ever names parts S3
+acknowledged. Reporting runs beside the byte stream, one report at a time, each naming every
+part settled so far: a database commit per part in the receive path stalled it ~9 ms a part
+(a fifth of the PATCH's time at 5 MiB parts). A crash loses at most the parts settled since the
+last report; the client resends them from HEAD's offset, and UploadPart overwrites by number.
 """
 
 from __future__ import annotations
@@ -89,6 +93,8 @@ class PartWriter:
         self._hasher = hasher
         self.parts_hash_state = hash_state  # SHA-256 state after exactly the settled parts
         self._on_part_stored = on_part_stored
+        self._reporter: asyncio.Future[None] | None = None
+        self._unreported = False
         self._in_flight: deque[_InFlight] = deque()
         self._last_hash: asyncio.Future[bytes | None] | None = None
         self._next_number = len(parts) + 1
@@ -162,12 +168,24 @@ class PartWriter:
         self.parts.append(part)
         self.parts_hash_state = state
         if self._on_part_stored is not None:
-            await self._on_part_stored(self.parts, state)
+            self._unreported = True
+            if self._reporter is None or self._reporter.done():
+                if self._reporter is not None:
+                    self._reporter.result()  # a failed report fails the PATCH
+                self._reporter = asyncio.ensure_future(self._report(self._on_part_stored))
+
+    async def _report(self, on_part_stored: PartStored) -> None:
+        while self._unreported:
+            self._unreported = False
+            await on_part_stored(list(self.parts), self.parts_hash_state)
 
     async def drain(self) -> None:
-        """Wait for every part in flight, settling (and reporting) them in order."""
+        """Wait for every part in flight, settling them in order, and for their report."""
         while self._in_flight:
             await self._settle_oldest()
+        if self._reporter is not None:
+            reporter, self._reporter = self._reporter, None
+            await reporter
 
     def take_tail(self) -> bytes | bytearray:
         """The bytes past the last full part (kept in the tail object between PATCHes, or sent as
@@ -194,6 +212,7 @@ class PartWriter:
 
     async def abandon(self) -> None:
         """Forget parts in flight (S3 keeps them unreferenced until they are re-sent or aborted).
+        A report under way finishes (what it names is stored); no new one starts.
 
         A cancelled UploadPart may still be running in its thread and reading its buffer, so
         such buffers are discarded, never reused (see _Loan)."""
@@ -205,6 +224,10 @@ class PartWriter:
         if self._last_hash is not None:
             self._last_hash.cancel()
             await asyncio.gather(self._last_hash, return_exceptions=True)
+        if self._reporter is not None:
+            self._unreported = False
+            reporter, self._reporter = self._reporter, None
+            await asyncio.gather(reporter, return_exceptions=True)
         self._fill = 0
         self._pending_tail = b""
 
