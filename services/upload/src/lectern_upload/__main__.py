@@ -73,8 +73,18 @@ def skip_httpx_cli() -> None:
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
+def skip_jwt_public_key_backends() -> None:
+    """PyJWT imports cryptography's RSA/EC/EdDSA backends whenever cryptography is installed
+    (the gateway needs it for OIDC; it shares the image), ~11 MiB of RSS. This process signs and
+    verifies only HS256 (HMAC, stdlib) tokens, so cryptography is made unimportable here: PyJWT
+    then registers only its HMAC algorithms."""
+    if "jwt" not in sys.modules:
+        sys.modules.setdefault("cryptography", None)  # type: ignore[arg-type]
+
+
 def main() -> None:
     skip_httpx_cli()
+    skip_jwt_public_key_backends()
     parser = argparse.ArgumentParser(prog="lectern_upload")
     parser.add_argument("command", choices=["serve", "migrate"])
     args = parser.parse_args()
@@ -92,7 +102,15 @@ def main() -> None:
 
         setup_telemetry(settings.service_name, settings.otlp_endpoint)
     tune_malloc()
-    asyncio.run(serve(settings))
+    try:
+        # uvloop: ~11% less CPU per GiB received than asyncio's selector loop (bench/upload).
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        runner = asyncio.Runner()
+    with runner:
+        runner.run(serve(settings))
 
 
 if __name__ == "__main__":
