@@ -307,3 +307,39 @@ async def test_consumer_commits_the_offset_after_each_batch_it_applied(
     stop.set()
     await asyncio.wait_for(task, timeout=15)
     assert consumer.duplicates == 0
+
+
+async def test_consumer_acknowledges_event_types_its_handler_does_not_act_on_without_recording_them(
+    engine: AsyncEngine,
+) -> None:
+    from lectern_common.events import build_envelope
+    from lectern_common.plumbing_tables import processed_events
+
+    seen: list[str] = []
+
+    async def handler(session: AsyncSession, event: Event) -> None:
+        seen.append(event.type)
+
+    consumer = EventConsumer(
+        name="picky",
+        bootstrap_servers="unused:1",
+        group_id="g",
+        topics=["t"],
+        uow=UnitOfWork(engine),
+        handler=handler,
+        event_types={"course.created"},
+    )
+
+    def record(event_type: str, offset: int) -> _Record:
+        envelope = build_envelope(
+            event_type=event_type, aggregate_id="c9", aggregate_version=1, actor_id="u1", payload=CourseChanged()
+        )
+        return _Record(envelope.SerializeToString(), [], offset)
+
+    assert await consumer.process(record("course.chapter.renamed", 0)) is True  # acknowledged, not a duplicate
+    assert await consumer.process(record("course.created", 1)) is True
+    assert seen == ["course.created"]
+    assert (consumer.ignored, consumer.applied) == (1, 1)
+    async with engine.connect() as conn:
+        recorded = (await conn.execute(select(func.count()).where(processed_events.c.consumer == "picky"))).scalar_one()
+    assert recorded == 1

@@ -66,6 +66,7 @@ class AnalyticsApp:
             topics=[settings.media_topic, settings.course_topic, settings.engagement_topic],
             uow=self.uow,
             handler=self.events,
+            event_types=self.events.event_types,
         )
 
     def _register(self, server: grpc.aio.Server) -> None:

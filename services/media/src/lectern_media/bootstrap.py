@@ -107,6 +107,7 @@ class MediaApp:
             topics=[settings.upload_topic, settings.course_topic],
             uow=self.uow,
             handler=self.event_handler,
+            event_types=self.event_handler.event_types,
         )
         self.relay = OutboxRelay.for_service(self.engine, settings)
         self.purge_job = PurgeJob(

@@ -59,6 +59,11 @@ class AnalyticsEventHandler:
             "engagement.recorded": self._engagement_recorded,
         }
 
+    @property
+    def event_types(self) -> frozenset[str]:
+        """The event types this handler acts on; the consumer skips the rest without a transaction."""
+        return frozenset(self._routes)
+
     async def __call__(self, session: AsyncSession, event: Event) -> None:
         route = self._routes.get(event.type)
         if route is None:

@@ -39,6 +39,11 @@ class MediaEventHandler:
             "course.lesson.media_cleared": self._lesson_media_changed,
         }
 
+    @property
+    def event_types(self) -> frozenset[str]:
+        """The event types this handler acts on; the consumer skips the rest without a transaction."""
+        return frozenset(self._routes)
+
     async def __call__(self, session: AsyncSession, event: Event) -> None:
         route = self._routes.get(event.type)
         if route is not None:
