@@ -341,6 +341,11 @@ async def main() -> None:
             f"  ratio service/boto3 throughput: median {statistics.median(ratios):.2f} of {len(ratios)} rounds"
             f" (min {ratios[0]:.2f}, max {ratios[-1]:.2f}; target >= 0.80)"
         )
+        boto_total, service_total = sum(b for b, _ in rounds), sum(v for _, v in rounds)
+        print(
+            f"  all rounds together: boto3 {boto_total:.1f} s, service {service_total:.1f} s,"
+            f" ratio {boto_total / service_total:.2f}"
+        )
         print(f"  service peak RSS: {peak / MIB:.1f} MiB (idle {baseline / MIB:.1f} MiB; target < 150)")
         print(f"  checksum recorded matches source: {rows == 'sha256:' + sha}")
         total = args.concurrent * small_size / MIB
