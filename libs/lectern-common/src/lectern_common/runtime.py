@@ -18,6 +18,19 @@ log = logging.getLogger(__name__)
 Part = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
+def run_on_fastest_loop(main: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``main`` on uvloop when the service depends on it (upload and realtime: fewer CPU
+    cycles per byte and per socket), else on asyncio's own loop."""
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # a service without the uvloop dependency
+        runner = asyncio.Runner()
+    with runner:
+        return runner.run(main)
+
+
 async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
     """Sleep, but wake at once when ``stop`` is set."""
     try:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import sys
 
-from lectern_common.runtime import Runtime
+from lectern_common.runtime import Runtime, run_on_fastest_loop
 from lectern_common.structured_logging import setup_logging
 from lectern_common.telemetry import setup_telemetry
 
@@ -45,14 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = RealtimeSettings()
     setup_logging(settings.service_name, settings.log_level, settings.log_json)
     setup_telemetry(settings.service_name, settings.otlp_endpoint)
-    try:
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        runner = asyncio.Runner()
-    with runner:
-        runner.run(serve(settings))
+    run_on_fastest_loop(serve(settings))
     return 0
 
 

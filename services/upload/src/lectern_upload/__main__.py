@@ -8,7 +8,7 @@ import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from lectern_common.runtime import Runtime
+from lectern_common.runtime import Runtime, run_on_fastest_loop
 from lectern_common.structured_logging import setup_logging
 
 from lectern_upload.settings import UploadSettings
@@ -102,15 +102,8 @@ def main() -> None:
 
         setup_telemetry(settings.service_name, settings.otlp_endpoint)
     tune_malloc()
-    try:
-        # uvloop: ~11% less CPU per GiB received than asyncio's selector loop (bench/upload).
-        import uvloop
-
-        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-        runner = asyncio.Runner()
-    with runner:
-        runner.run(serve(settings))
+    # uvloop: ~11% less CPU per GiB received than asyncio's selector loop (bench/upload).
+    run_on_fastest_loop(serve(settings))
 
 
 if __name__ == "__main__":
