@@ -107,10 +107,12 @@ def storage_unavailable(message: str) -> DomainError:
     return DomainError("upload.storage_unavailable", message, ErrorKind.UNAVAILABLE)
 
 
-def busy(current_offset: int) -> DomainError:
+def busy(current_offset: int | None) -> DomainError:
+    """At the process's limit (part buffers, or PATCHes writing at once) for too long; what the
+    PATCH sent up to ``current_offset`` is kept (None: nothing of it was read)."""
     return DomainError(
         "upload.busy",
-        "the upload service is at its memory budget for bytes in transit; retry shortly from HEAD's offset",
+        "the upload service is at its limit of uploads in progress; retry shortly from HEAD's offset",
         ErrorKind.UNAVAILABLE,
-        details={"currentOffset": current_offset},
+        details=None if current_offset is None else {"currentOffset": current_offset},
     )

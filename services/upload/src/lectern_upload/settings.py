@@ -42,6 +42,12 @@ class UploadSettings(ServiceSettings):
     # they sent.
     part_buffer_budget_bytes: int = 96 * MIB
     part_buffer_wait_seconds: float = 30.0
+    # PATCHes writing at once in this process. Each holds a pooled database connection for its
+    # upload's lock while it writes, so this stays under the pool (database_pool_size plus as
+    # many overflow): past it, writers waiting for a buffer would hold every connection and the
+    # part commits the others need would starve. Beyond it a PATCH waits, unread, up to
+    # part_buffer_wait_seconds, then answers 503 upload.busy.
+    max_concurrent_writes: int = 24
     # A PATCH whose client sends nothing for this long ends as if the client went away (what it
     # sent is kept), so a stalled client does not hold a part buffer and the upload's lock.
     body_idle_timeout_seconds: float = 60.0
@@ -91,9 +97,11 @@ class UploadSettings(ServiceSettings):
         return value
 
     @model_validator(mode="after")
-    def _budget_holds_two_parts(self) -> UploadSettings:
+    def _limits_fit(self) -> UploadSettings:
         if self.part_buffer_budget_bytes < 2 * self.part_size_bytes:
             raise ValueError("part_buffer_budget_bytes must hold at least two parts (one filling, one in flight)")
+        if not 1 <= self.max_concurrent_writes < 2 * self.database_pool_size:
+            raise ValueError("max_concurrent_writes must be at least 1 and leave database connections for commits")
         return self
 
     @field_validator("upload_public_url")

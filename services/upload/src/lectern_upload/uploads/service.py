@@ -107,6 +107,7 @@ class UploadService:
     ) -> None:
         self._settings = settings
         self._buffers = buffers
+        self._write_slots = asyncio.Semaphore(settings.max_concurrent_writes)
         self._uow = uow
         self._store = store
         self._locks = locks
@@ -346,10 +347,18 @@ class UploadService:
         """
         self._check_grant_names(grant, upload_id)
         try:
+            # Before the lock: each writer holds a pooled connection for it (see settings).
+            async with asyncio.timeout(self._settings.part_buffer_wait_seconds):
+                await self._write_slots.acquire()
+        except TimeoutError:
+            raise errors.busy(None) from None
+        try:
             async with self._locks.hold(upload_id, wait_seconds=LOCK_WAIT_SECONDS):
                 return await self._write_locked(grant, upload_id, offset, body, checksum, upload_length)
         except LockBusy:
             raise errors.locked(upload_id) from None
+        finally:
+            self._write_slots.release()
 
     async def _write_locked(
         self,
