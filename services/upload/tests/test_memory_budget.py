@@ -16,7 +16,7 @@ from .raw_tus import eventually, offset_of, open_patch, precreate, read_response
 # Two part buffers for the whole service: two stalled clients spend it.
 SETTINGS_OVERRIDES = {
     "part_buffer_budget_bytes": 2 * PART,
-    "part_buffer_wait_seconds": 1.0,
+    "limit_wait_seconds": 1.0,
     "body_idle_timeout_seconds": 6.0,
 }
 SIZE = 2 * PART + 3 * MIB

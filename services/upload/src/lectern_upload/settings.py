@@ -38,15 +38,17 @@ class UploadSettings(ServiceSettings):
     # parts), so memory for bytes in transit is bounded however many uploads run at once: 96 MiB
     # is 12 parts of 8 MiB, four uploads at full speed (the chart's 384 MiB limit holds ~110 MiB
     # idle plus this). When it is spent, PATCH bodies wait (unread, so TCP slows their clients)
-    # up to part_buffer_wait_seconds, then end with a retryable 503 upload.busy keeping what
+    # up to limit_wait_seconds, then end with a retryable 503 upload.busy keeping what
     # they sent.
     part_buffer_budget_bytes: int = 96 * MIB
-    part_buffer_wait_seconds: float = 30.0
+    # How long a PATCH waits, unread, at either of the process's limits (this budget, or
+    # max_concurrent_writes) before it answers 503 upload.busy.
+    limit_wait_seconds: float = 30.0
     # PATCHes writing at once in this process. Each holds a pooled database connection for its
     # upload's lock while it writes, so this stays under the pool (database_pool_size plus as
     # many overflow): past it, writers waiting for a buffer would hold every connection and the
     # part commits the others need would starve. Beyond it a PATCH waits, unread, up to
-    # part_buffer_wait_seconds, then answers 503 upload.busy.
+    # limit_wait_seconds, then answers 503 upload.busy.
     max_concurrent_writes: int = 24
     # A PATCH whose client sends nothing for this long ends as if the client went away (what it
     # sent is kept), so a stalled client does not hold a part buffer and the upload's lock.

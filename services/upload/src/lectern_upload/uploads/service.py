@@ -348,7 +348,7 @@ class UploadService:
         self._check_grant_names(grant, upload_id)
         try:
             # Before the lock: each writer holds a pooled connection for it (see settings).
-            async with asyncio.timeout(self._settings.part_buffer_wait_seconds):
+            async with asyncio.timeout(self._settings.limit_wait_seconds):
                 await self._write_slots.acquire()
         except TimeoutError:
             raise errors.busy(None) from None
@@ -425,7 +425,7 @@ class UploadService:
         writer = PartWriter(
             store,
             pool=self._buffers,
-            buffer_wait_seconds=s.part_buffer_wait_seconds,
+            buffer_wait_seconds=s.limit_wait_seconds,
             key=row.storage_key,
             s3_upload_id=row.s3_upload_id,
             concurrency=s.part_upload_concurrency,
