@@ -115,7 +115,7 @@ async def test_tus_post_with_creation_token_works_with_a_stock_client(running: R
     url = await asyncio.to_thread(upload)
     upload_id = url.rsplit("/", 1)[-1]
     view = await running.app.service.get("u-creator", upload_id)
-    assert view.status == "completed" and view.file_name == "talk.webm" and view.mime_type == "video/webm"
+    assert view.status == "processing" and view.file_name == "talk.webm" and view.mime_type == "video/webm"
     assert view.checksum == f"sha256:{sha}"
     # The creation token reaches only the uploads it created.
     other = await running.app.service.create(
@@ -163,7 +163,7 @@ async def test_creation_with_upload_and_deferred_length(running: Running, tmp_pa
         )
         assert done.status_code == 204 and done.headers["upload-offset"] == "11"
     view = await running.app.service.get("u-defer", url.rsplit("/", 1)[-1])
-    assert view.status == "completed" and view.size_bytes == 11
+    assert view.status == "processing" and view.size_bytes == 11
     assert await running.app.store.get_object(view.storage_key) == b"hello world"
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from lectern.upload.v1 import upload_pb2_grpc
+from lectern_common.consumer import EventConsumer
 from lectern_common.db import UnitOfWork, create_engine
 from lectern_common.grpc_server import GrpcServer
 from lectern_common.health import database_check, run_checks, tcp_check
@@ -21,6 +22,7 @@ from lectern_upload.progress.publisher import ProgressPublisher
 from lectern_upload.settings import UploadSettings
 from lectern_upload.storage.buffer_pool import PartBufferPool
 from lectern_upload.tokens import UploadTokens
+from lectern_upload.transport.consumers import UploadEventHandler
 from lectern_upload.transport.grpc import UploadServicer
 from lectern_upload.transport.http_server import HttpServer
 from lectern_upload.transport.tus import TusApp
@@ -40,6 +42,7 @@ class UploadApp:
     http: HttpServer
     grpc: GrpcServer
     relay: OutboxRelay
+    consumer: EventConsumer
     buffers: PartBufferPool
     runtime: Runtime = field(default_factory=Runtime)
 
@@ -48,6 +51,7 @@ class UploadApp:
         runtime.add("http", self.http.run)
         runtime.add("grpc", self.grpc.run)
         runtime.add("outbox-relay", self.relay.run)
+        runtime.add("media-events", self.consumer.run)
         runtime.add("janitor", partial(run_janitor, self.service, interval=s.janitor_interval_seconds))
 
 
@@ -108,8 +112,18 @@ async def build(settings: UploadSettings, *, publisher: ProgressPublisher | None
         tracing=bool(settings.otlp_endpoint),
     )
     relay = OutboxRelay.for_service(engine, settings)
+    handler = UploadEventHandler(service)
+    consumer = EventConsumer(
+        name="upload",
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=settings.consumer_group,
+        topics=[settings.media_topic],
+        uow=UnitOfWork(engine),
+        handler=handler,
+        event_types=handler.event_types,
+    )
     try:
-        yield UploadApp(settings, service, tokens, store, publisher, http, grpc_server, relay, buffers)
+        yield UploadApp(settings, service, tokens, store, publisher, http, grpc_server, relay, consumer, buffers)
     finally:
         if own_publisher:
             await publisher.aclose()

@@ -46,6 +46,9 @@ class UploadRow(Base):
     hash_state: Mapped[bytes | None] = mapped_column(LargeBinary)
     checksum: Mapped[str | None] = mapped_column(String(100))
     error: Mapped[str | None] = mapped_column(Text)
+    # The media file media made from this upload (learnt from lectern.media.v1, see
+    # transport/consumers.py); None until media registered it.
+    media_id: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lectern_common.events import MEDIA_TOPIC
 from lectern_common.settings import ServiceSettings
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -84,6 +85,11 @@ class UploadSettings(ServiceSettings):
     # without a network call for this long, then one trial call probes realtime again.
     progress_breaker_failures: int = 5
     progress_breaker_open_seconds: float = 5.0
+
+    # Kafka: the group this service reads media's events as (media.file.* tell an upload which file
+    # it became), and the topic (overridable so tests can use a topic of their own).
+    consumer_group: str = "lectern-upload"
+    media_topic: str = MEDIA_TOPIC
 
     # Janitor: how often expired uploads are aborted.
     janitor_interval_seconds: float = 60.0

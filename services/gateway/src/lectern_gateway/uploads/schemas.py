@@ -55,15 +55,18 @@ class StartedUpload(DataModel):
 
 class Upload(DataModel):
     operation_id: str
-    status: UploadStatus
+    status: UploadStatus = Field(
+        description="processing: every byte is stored and media is making the file; completed: the file "
+        "is ready (mediaId names it); failed: storing it or making the file failed (error says why)."
+    )
     offset: int
     size_bytes: int
     file_name: str
     mime_type: str
     course_id: str | None
     chapter_id: str | None
-    media_id: str | None
-    error: str | None
+    media_id: str | None = Field(description="The media file this upload became, once media registered it.")
+    error: str | None = Field(description="Why the upload failed, readable by its owner.")
     created_at: datetime
     expires_at: datetime
 

@@ -133,7 +133,11 @@ class EventTranslator:
             message = {
                 "type": "upload-failed",
                 "operationId": media.upload_operation_id,
-                "data": {"error": "media processing failed", "status": "failed", "mediaId": media.media_id},
+                "data": {
+                    "error": media.error if media.HasField("error") and media.error else "media processing failed",
+                    "status": "failed",
+                    "mediaId": media.media_id,
+                },
             }
             if course_id:
                 message["courseId"] = course_id

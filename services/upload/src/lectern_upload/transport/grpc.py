@@ -47,6 +47,8 @@ def upload_to_proto(view: UploadView) -> upload_pb2.Upload:
         message.chapter_id = view.chapter_id
     if view.error:
         message.error = view.error
+    if view.media_id:
+        message.media_id = view.media_id
     return message
 
 

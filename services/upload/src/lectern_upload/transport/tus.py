@@ -26,7 +26,7 @@ from starlette.routing import Route
 from lectern_upload import errors
 from lectern_upload.settings import UploadSettings
 from lectern_upload.tokens import UploadTokens
-from lectern_upload.uploads.schemas import BodyInterrupted, NewUpload, UploadStatus, UploadView
+from lectern_upload.uploads.schemas import BodyInterrupted, NewUpload, UploadView
 from lectern_upload.uploads.service import CHECKSUM_ALGORITHMS, UploadService
 
 log = logging.getLogger(__name__)
@@ -245,7 +245,7 @@ class TusApp:
                     upload_length=_int_header(request, "Upload-Length"),
                 )
                 extra = {"Upload-Offset": str(view.offset)}
-                if view.status != UploadStatus.COMPLETED:
+                if view.is_active:  # only unfinished uploads expire
                     extra["Upload-Expires"] = _http_date(view)
                 return Response(status_code=204, headers=self._headers(request, extra))
             if method == "DELETE":
@@ -263,7 +263,7 @@ class TusApp:
             extra["Upload-Length"] = str(view.size_bytes)
         if view.tus_metadata:
             extra["Upload-Metadata"] = view.tus_metadata
-        if view.status != UploadStatus.COMPLETED:
+        if view.is_active:  # only unfinished uploads expire
             extra["Upload-Expires"] = _http_date(view)
         return self._headers(request, extra)
 

@@ -17,7 +17,17 @@ class UploadStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class MediaOutcome(StrEnum):
+    """What media made of a stored upload, from its ``media.file.*`` events."""
+
+    REGISTERED = "registered"  # the file exists (media id known), still processing
+    READY = "ready"
+    FAILED = "failed"
+
+
 ACTIVE = (UploadStatus.PENDING, UploadStatus.UPLOADING)
+# Every byte is in S3: ``processing`` until media made the file ready, then ``completed``.
+BYTES_STORED = (UploadStatus.PROCESSING, UploadStatus.COMPLETED)
 # Uploads that count against the byte quota: everything that is or will be stored.
 STORED_OR_STORING = (UploadStatus.PENDING, UploadStatus.UPLOADING, UploadStatus.PROCESSING, UploadStatus.COMPLETED)
 
@@ -54,6 +64,7 @@ class UploadView:
     storage_key: str
     bucket: str
     error: str | None
+    media_id: str | None
     created_at: datetime
     expires_at: datetime
 

@@ -42,9 +42,11 @@ from lectern_upload.uploads.locks import LockBusy, UploadLocks
 from lectern_upload.uploads.repository import UploadRepository
 from lectern_upload.uploads.schemas import (
     ACTIVE,
+    BYTES_STORED,
     BodyInterrupted,
     ChunkChecksum,
     CreatedUpload,
+    MediaOutcome,
     NewUpload,
     UploadStatus,
     UploadView,
@@ -80,6 +82,7 @@ def _view(row: UploadRow) -> UploadView:
         storage_key=row.storage_key,
         bucket=row.bucket,
         error=row.error,
+        media_id=row.media_id,
         created_at=row.created_at,
         expires_at=row.expires_at,
     )
@@ -372,7 +375,7 @@ class UploadService:
         s = self._settings
         row = await self._load(upload_id)
         self._authorize(grant, row)
-        if row.status == UploadStatus.COMPLETED:
+        if row.status in BYTES_STORED:
             raise (
                 errors.offset_mismatch(row.offset, offset)
                 if offset != row.offset
@@ -560,7 +563,9 @@ class UploadService:
             repo = UploadRepository(session)
             fresh = await repo.get(row.id, for_update=True)
             assert fresh is not None
-            fresh.status = UploadStatus.COMPLETED.value
+            # Every byte is stored; media makes the file from upload.completed, and its
+            # media.file.* events move this row on to completed (with the media id) or failed.
+            fresh.status = UploadStatus.PROCESSING.value
             fresh.offset = row.size_bytes
             fresh.parts = [asdict(p) for p in writer.parts]
             fresh.tail_size = 0
@@ -596,6 +601,40 @@ class UploadService:
             await session.flush()
             await self._emit(session, fresh, "failed", actor_id=fresh.owner_id)
         raise errors.storage_unavailable("storing the file failed; the upload is marked failed")
+
+    # -- what media made of it --------------------------------------------------------------------
+
+    async def record_media_outcome(
+        self, session: AsyncSession, upload_id: str, outcome: MediaOutcome, *, media_id: str, error: str | None = None
+    ) -> bool:
+        """Learn what media made of a stored upload (from its ``media.file.*`` events), in the
+        caller's transaction: ``registered`` names the media id, ``ready`` completes the upload,
+        ``failed`` fails it with media's reason. Idempotent and monotonic: a repeat or a late
+        ``registered`` after ``ready`` changes nothing, and an upload that is not ours (another
+        stack shares the topic in tests) or whose bytes are not all stored is left alone.
+        Answers whether the row changed.
+        """
+        repo = UploadRepository(session)
+        row = await repo.get(upload_id, for_update=True)
+        if row is None or UploadStatus(row.status) not in BYTES_STORED:
+            if row is not None:
+                log.info("upload %s is %s; media's %s is not applied", upload_id, row.status, outcome)
+            return False
+        status = UploadStatus(row.status)
+        if outcome == MediaOutcome.REGISTERED:
+            target = status  # registered comes before ready, or with it: it never moves the status
+        else:
+            target = UploadStatus.COMPLETED if outcome == MediaOutcome.READY else UploadStatus.FAILED
+        if row.media_id == media_id and target == status:
+            return False
+        row.media_id = media_id
+        row.status = target.value
+        if target == UploadStatus.FAILED:
+            row.error = error or "media could not make a file of this upload"
+        row.version += 1
+        row.updated_at = self._clock()
+        await session.flush()
+        return True
 
     # -- ending without completion -----------------------------------------------------------------
 

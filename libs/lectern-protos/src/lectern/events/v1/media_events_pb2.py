@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$lectern/events/v1/media_events.proto\x12\x11lectern.events.v1\"\x9a\x03\n\x10MediaFileChanged\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x11\n\tfile_name\x18\x04 \x01(\t\x12\x11\n\tmime_type\x18\x05 \x01(\t\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x1d\n\x10\x64uration_seconds\x18\x08 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08\x63hecksum\x18\t \x01(\t\x12 \n\x13upload_operation_id\x18\n \x01(\tH\x01\x88\x01\x01\x12\x16\n\tcourse_id\x18\x0b \x01(\tH\x02\x88\x01\x01\x12\x17\n\nchapter_id\x18\x0c \x01(\tH\x03\x88\x01\x01\x12\x19\n\x0clesson_title\x18\r \x01(\tH\x04\x88\x01\x01\x12\x0f\n\x07version\x18\x0e \x01(\x03\x42\x13\n\x11_duration_secondsB\x16\n\x14_upload_operation_idB\x0c\n\n_course_idB\r\n\x0b_chapter_idB\x0f\n\r_lesson_title\"\x9a\x01\n\x10MediaLinkChanged\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x15\n\rresource_type\x18\x03 \x01(\t\x12\x13\n\x0bresource_id\x18\x04 \x01(\t\x12\x11\n\tcourse_id\x18\x05 \x01(\t\x12\x13\n\x0busage_count\x18\x06 \x01(\x03\x12\x0e\n\x06reason\x18\x07 \x01(\t\"x\n\x19MediaFileLifecycleChanged\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x12\n\ncourse_ids\x18\x04 \x03(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$lectern/events/v1/media_events.proto\x12\x11lectern.events.v1\"\xb8\x03\n\x10MediaFileChanged\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x11\n\tfile_name\x18\x04 \x01(\t\x12\x11\n\tmime_type\x18\x05 \x01(\t\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x1d\n\x10\x64uration_seconds\x18\x08 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08\x63hecksum\x18\t \x01(\t\x12 \n\x13upload_operation_id\x18\n \x01(\tH\x01\x88\x01\x01\x12\x16\n\tcourse_id\x18\x0b \x01(\tH\x02\x88\x01\x01\x12\x17\n\nchapter_id\x18\x0c \x01(\tH\x03\x88\x01\x01\x12\x19\n\x0clesson_title\x18\r \x01(\tH\x04\x88\x01\x01\x12\x0f\n\x07version\x18\x0e \x01(\x03\x12\x12\n\x05\x65rror\x18\x0f \x01(\tH\x05\x88\x01\x01\x42\x13\n\x11_duration_secondsB\x16\n\x14_upload_operation_idB\x0c\n\n_course_idB\r\n\x0b_chapter_idB\x0f\n\r_lesson_titleB\x08\n\x06_error\"\x9a\x01\n\x10MediaLinkChanged\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x15\n\rresource_type\x18\x03 \x01(\t\x12\x13\n\x0bresource_id\x18\x04 \x01(\t\x12\x11\n\tcourse_id\x18\x05 \x01(\t\x12\x13\n\x0busage_count\x18\x06 \x01(\x03\x12\x0e\n\x06reason\x18\x07 \x01(\t\"x\n\x19MediaFileLifecycleChanged\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x12\n\ncourse_ids\x18\x04 \x03(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,9 +32,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lectern.events.v1.media_eve
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MEDIAFILECHANGED']._serialized_start=60
-  _globals['_MEDIAFILECHANGED']._serialized_end=470
-  _globals['_MEDIALINKCHANGED']._serialized_start=473
-  _globals['_MEDIALINKCHANGED']._serialized_end=627
-  _globals['_MEDIAFILELIFECYCLECHANGED']._serialized_start=629
-  _globals['_MEDIAFILELIFECYCLECHANGED']._serialized_end=749
+  _globals['_MEDIAFILECHANGED']._serialized_end=500
+  _globals['_MEDIALINKCHANGED']._serialized_start=503
+  _globals['_MEDIALINKCHANGED']._serialized_end=657
+  _globals['_MEDIAFILELIFECYCLECHANGED']._serialized_start=659
+  _globals['_MEDIAFILELIFECYCLECHANGED']._serialized_end=779
 # @@protoc_insertion_point(module_scope)

@@ -38,6 +38,7 @@ class MediaFileChanged(_message.Message):
     CHAPTER_ID_FIELD_NUMBER: _builtins.int
     LESSON_TITLE_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
     media_id: _builtins.str
     owner_id: _builtins.str
     title: _builtins.str
@@ -56,6 +57,8 @@ class MediaFileChanged(_message.Message):
     chapter_id: _builtins.str
     lesson_title: _builtins.str
     version: _builtins.int
+    error: _builtins.str
+    """Why the file could not be made ready (status failed), readable by its owner."""
     def __init__(
         self,
         *,
@@ -73,10 +76,11 @@ class MediaFileChanged(_message.Message):
         chapter_id: _builtins.str | None = ...,
         lesson_title: _builtins.str | None = ...,
         version: _builtins.int = ...,
+        error: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_chapter_id", b"_chapter_id", "_course_id", b"_course_id", "_duration_seconds", b"_duration_seconds", "_lesson_title", b"_lesson_title", "_upload_operation_id", b"_upload_operation_id", "chapter_id", b"chapter_id", "course_id", b"course_id", "duration_seconds", b"duration_seconds", "lesson_title", b"lesson_title", "upload_operation_id", b"upload_operation_id"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_chapter_id", b"_chapter_id", "_course_id", b"_course_id", "_duration_seconds", b"_duration_seconds", "_error", b"_error", "_lesson_title", b"_lesson_title", "_upload_operation_id", b"_upload_operation_id", "chapter_id", b"chapter_id", "course_id", b"course_id", "duration_seconds", b"duration_seconds", "error", b"error", "lesson_title", b"lesson_title", "upload_operation_id", b"upload_operation_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_chapter_id", b"_chapter_id", "_course_id", b"_course_id", "_duration_seconds", b"_duration_seconds", "_lesson_title", b"_lesson_title", "_upload_operation_id", b"_upload_operation_id", "chapter_id", b"chapter_id", "checksum", b"checksum", "course_id", b"course_id", "duration_seconds", b"duration_seconds", "file_name", b"file_name", "lesson_title", b"lesson_title", "media_id", b"media_id", "mime_type", b"mime_type", "owner_id", b"owner_id", "size_bytes", b"size_bytes", "status", b"status", "title", b"title", "upload_operation_id", b"upload_operation_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_chapter_id", b"_chapter_id", "_course_id", b"_course_id", "_duration_seconds", b"_duration_seconds", "_error", b"_error", "_lesson_title", b"_lesson_title", "_upload_operation_id", b"_upload_operation_id", "chapter_id", b"chapter_id", "checksum", b"checksum", "course_id", b"course_id", "duration_seconds", b"duration_seconds", "error", b"error", "file_name", b"file_name", "lesson_title", b"lesson_title", "media_id", b"media_id", "mime_type", b"mime_type", "owner_id", b"owner_id", "size_bytes", b"size_bytes", "status", b"status", "title", b"title", "upload_operation_id", b"upload_operation_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__chapter_id: _TypeAlias = _typing.Literal["chapter_id"]  # noqa: Y015
     _WhichOneofArgType__chapter_id: _TypeAlias = _typing.Literal["_chapter_id", b"_chapter_id"]  # noqa: Y015
@@ -84,6 +88,8 @@ class MediaFileChanged(_message.Message):
     _WhichOneofArgType__course_id: _TypeAlias = _typing.Literal["_course_id", b"_course_id"]  # noqa: Y015
     _WhichOneofReturnType__duration_seconds: _TypeAlias = _typing.Literal["duration_seconds"]  # noqa: Y015
     _WhichOneofArgType__duration_seconds: _TypeAlias = _typing.Literal["_duration_seconds", b"_duration_seconds"]  # noqa: Y015
+    _WhichOneofReturnType__error: _TypeAlias = _typing.Literal["error"]  # noqa: Y015
+    _WhichOneofArgType__error: _TypeAlias = _typing.Literal["_error", b"_error"]  # noqa: Y015
     _WhichOneofReturnType__lesson_title: _TypeAlias = _typing.Literal["lesson_title"]  # noqa: Y015
     _WhichOneofArgType__lesson_title: _TypeAlias = _typing.Literal["_lesson_title", b"_lesson_title"]  # noqa: Y015
     _WhichOneofReturnType__upload_operation_id: _TypeAlias = _typing.Literal["upload_operation_id"]  # noqa: Y015
@@ -94,6 +100,8 @@ class MediaFileChanged(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__course_id) -> _WhichOneofReturnType__course_id | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__duration_seconds) -> _WhichOneofReturnType__duration_seconds | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__error) -> _WhichOneofReturnType__error | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__lesson_title) -> _WhichOneofReturnType__lesson_title | None: ...
     @_typing.overload
