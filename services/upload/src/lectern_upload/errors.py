@@ -116,3 +116,14 @@ def busy(current_offset: int | None) -> DomainError:
         ErrorKind.UNAVAILABLE,
         details=None if current_offset is None else {"currentOffset": current_offset},
     )
+
+
+def not_resumable(upload_id: str, status: str) -> DomainError:
+    """Resuming needs an unfinished upload: a stored, failed, cancelled or expired one has nothing
+    left to send (``details.status`` says which)."""
+    return DomainError(
+        "upload.not_resumable",
+        f"upload {upload_id} is {status}; only a pending or uploading upload can be resumed",
+        ErrorKind.CONFLICT,
+        details={"status": status},
+    )

@@ -53,6 +53,16 @@ class StartedUpload(DataModel):
     chunk_size_bytes: int
 
 
+class ResumedUpload(DataModel):
+    operation_id: str
+    upload_url: str = Field(description="The tus 1.0 upload URL: HEAD it, then PATCH from its offset.")
+    upload_token: str = Field(description="A fresh bearer token for uploadUrl, scoped to this upload.")
+    offset: int = Field(description="Bytes already stored: the offset to resume from.")
+    size_bytes: int = Field(description="The upload's length (0 while it is deferred).")
+    expires_at: datetime
+    chunk_size_bytes: int
+
+
 class Upload(DataModel):
     operation_id: str
     status: UploadStatus = Field(

@@ -93,6 +93,21 @@ class UploadActions:
         response = await self._upload.read("ListUploads", request, ctx)
         return s.UploadList(items=[upload_data(item) for item in response.items])
 
+    async def resume_upload(self, ctx: ActionContext, data: s.OperationIdInput) -> s.ResumedUpload:
+        """Its owner's way back into an unfinished upload from another device: URL, fresh token, offset."""
+        response = await self._upload.read(
+            "ResumeUpload", upload_pb2.ResumeUploadRequest(operation_id=data.operation_id), ctx
+        )
+        return s.ResumedUpload(
+            operation_id=response.operation_id,
+            upload_url=response.upload_url,
+            upload_token=response.upload_token,
+            offset=response.offset,
+            size_bytes=response.size_bytes,
+            expires_at=to_datetime(response.expires_at),
+            chunk_size_bytes=response.chunk_size_bytes,
+        )
+
     async def cancel_upload(self, ctx: ActionContext, data: s.OperationIdInput) -> s.CancelledUpload:
         """Stop an upload in flight and free what it stored."""
         request = upload_pb2.CancelUploadRequest(
@@ -119,6 +134,15 @@ class UploadActions:
             Action("getUpload", s.OperationIdInput, s.Upload, self.get_upload, False, "One upload's state.", tag),
             Action(
                 "listUploads", s.ListUploadsInput, s.UploadList, self.list_uploads, False, "The caller's uploads.", tag
+            ),
+            Action(
+                "resumeUpload",
+                s.OperationIdInput,
+                s.ResumedUpload,
+                self.resume_upload,
+                False,
+                "An unfinished upload's URL, a fresh token and its offset (finish it from another device).",
+                tag,
             ),
             Action(
                 "cancelUpload",

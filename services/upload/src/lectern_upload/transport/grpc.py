@@ -100,3 +100,18 @@ class UploadServicer(upload_pb2_grpc.UploadServiceServicer):
         identity = require_identity()
         view = await self._service.cancel(identity.user_id, request.operation_id, is_service=identity.is_service)
         return upload_pb2.CancelUploadResponse(upload=upload_to_proto(view))
+
+    async def ResumeUpload(
+        self, request: upload_pb2.ResumeUploadRequest, context: Any
+    ) -> upload_pb2.ResumeUploadResponse:
+        identity = require_identity()
+        resumed = await self._service.resume(identity.user_id, request.operation_id)
+        return upload_pb2.ResumeUploadResponse(
+            operation_id=resumed.upload.id,
+            upload_url=resumed.upload_url,
+            upload_token=resumed.upload_token,
+            offset=resumed.upload.offset,
+            expires_at=_timestamp(resumed.upload.expires_at),
+            chunk_size_bytes=resumed.chunk_size_bytes,
+            size_bytes=resumed.upload.size_bytes or 0,
+        )

@@ -252,6 +252,28 @@ class UploadService:
             session.expunge_all()
         return [_view(r) for r in rows]
 
+    async def resume(self, owner_id: str, upload_id: str) -> CreatedUpload:
+        """What the owner needs to finish an unfinished upload from any device: its tus URL, a
+        fresh upload-scoped token (valid until the upload expires) and the offset to send from.
+
+        Another user's or an unknown upload is not found; one that is no longer pending or
+        uploading (stored, failed, cancelled, or past its expiry) is a conflict naming its status.
+        The offset is the settled one: a writer that is just ending is waited for briefly, as HEAD
+        does; the tus client HEADs before it sends anyway.
+        """
+        try:
+            async with self._locks.hold(upload_id, wait_seconds=HEAD_LOCK_WAIT_SECONDS):
+                row = await self._load(upload_id)
+        except LockBusy:
+            row = await self._load(upload_id)
+        if row.owner_id != owner_id:
+            raise errors.not_found(upload_id)
+        if row.status not in ACTIVE:
+            raise errors.not_resumable(upload_id, row.status)
+        if row.expires_at <= self._clock():
+            raise errors.not_resumable(upload_id, UploadStatus.EXPIRED)
+        return self._created(_view(row))
+
     async def head(self, grant: UploadGrant, upload_id: str) -> UploadView:
         """The settled state for tus HEAD. Waits briefly for a writer that is just finishing
         (a PATCH whose client vanished stores its tail first), then answers the durable state."""

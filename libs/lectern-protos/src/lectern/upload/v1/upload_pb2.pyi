@@ -323,3 +323,61 @@ class CancelUploadResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CancelUploadResponse: _TypeAlias = CancelUploadResponse  # noqa: Y015
+
+@_typing.final
+class ResumeUploadRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPERATION_ID_FIELD_NUMBER: _builtins.int
+    operation_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        operation_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["operation_id", b"operation_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeUploadRequest: _TypeAlias = ResumeUploadRequest  # noqa: Y015
+
+@_typing.final
+class ResumeUploadResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPERATION_ID_FIELD_NUMBER: _builtins.int
+    UPLOAD_URL_FIELD_NUMBER: _builtins.int
+    UPLOAD_TOKEN_FIELD_NUMBER: _builtins.int
+    OFFSET_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    CHUNK_SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    operation_id: _builtins.str
+    upload_url: _builtins.str
+    upload_token: _builtins.str
+    offset: _builtins.int
+    chunk_size_bytes: _builtins.int
+    size_bytes: _builtins.int
+    """0 while the length is deferred"""
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        operation_id: _builtins.str = ...,
+        upload_url: _builtins.str = ...,
+        upload_token: _builtins.str = ...,
+        offset: _builtins.int = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+        chunk_size_bytes: _builtins.int = ...,
+        size_bytes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_size_bytes", b"chunk_size_bytes", "expires_at", b"expires_at", "offset", b"offset", "operation_id", b"operation_id", "size_bytes", b"size_bytes", "upload_token", b"upload_token", "upload_url", b"upload_url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeUploadResponse: _TypeAlias = ResumeUploadResponse  # noqa: Y015

@@ -54,6 +54,11 @@ class UploadServiceStub:
                 request_serializer=lectern_dot_upload_dot_v1_dot_upload__pb2.CancelUploadRequest.SerializeToString,
                 response_deserializer=lectern_dot_upload_dot_v1_dot_upload__pb2.CancelUploadResponse.FromString,
                 _registered_method=True)
+        self.ResumeUpload = channel.unary_unary(
+                '/lectern.upload.v1.UploadService/ResumeUpload',
+                request_serializer=lectern_dot_upload_dot_v1_dot_upload__pb2.ResumeUploadRequest.SerializeToString,
+                response_deserializer=lectern_dot_upload_dot_v1_dot_upload__pb2.ResumeUploadResponse.FromString,
+                _registered_method=True)
 
 
 class UploadServiceServicer:
@@ -85,6 +90,14 @@ class UploadServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResumeUpload(self, request, context):
+        """Answers an unfinished upload's URL, a fresh upload token and its offset, so its owner can
+        finish it from another device (tus clients keep the URL in one browser's storage).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_UploadServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -107,6 +120,11 @@ def add_UploadServiceServicer_to_server(servicer, server):
                     servicer.CancelUpload,
                     request_deserializer=lectern_dot_upload_dot_v1_dot_upload__pb2.CancelUploadRequest.FromString,
                     response_serializer=lectern_dot_upload_dot_v1_dot_upload__pb2.CancelUploadResponse.SerializeToString,
+            ),
+            'ResumeUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeUpload,
+                    request_deserializer=lectern_dot_upload_dot_v1_dot_upload__pb2.ResumeUploadRequest.FromString,
+                    response_serializer=lectern_dot_upload_dot_v1_dot_upload__pb2.ResumeUploadResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -217,6 +235,33 @@ class UploadService:
             '/lectern.upload.v1.UploadService/CancelUpload',
             lectern_dot_upload_dot_v1_dot_upload__pb2.CancelUploadRequest.SerializeToString,
             lectern_dot_upload_dot_v1_dot_upload__pb2.CancelUploadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lectern.upload.v1.UploadService/ResumeUpload',
+            lectern_dot_upload_dot_v1_dot_upload__pb2.ResumeUploadRequest.SerializeToString,
+            lectern_dot_upload_dot_v1_dot_upload__pb2.ResumeUploadResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -38,6 +38,10 @@ class UploadServiceStub:
     GetUpload: _grpc.UnaryUnaryMultiCallable[_upload_pb2.GetUploadRequest, _upload_pb2.GetUploadResponse]
     ListUploads: _grpc.UnaryUnaryMultiCallable[_upload_pb2.ListUploadsRequest, _upload_pb2.ListUploadsResponse]
     CancelUpload: _grpc.UnaryUnaryMultiCallable[_upload_pb2.CancelUploadRequest, _upload_pb2.CancelUploadResponse]
+    ResumeUpload: _grpc.UnaryUnaryMultiCallable[_upload_pb2.ResumeUploadRequest, _upload_pb2.ResumeUploadResponse]
+    """Answers an unfinished upload's URL, a fresh upload token and its offset, so its owner can
+    finish it from another device (tus clients keep the URL in one browser's storage).
+    """
 
 @_typing.type_check_only
 class UploadServiceAsyncStub(UploadServiceStub):
@@ -49,6 +53,10 @@ class UploadServiceAsyncStub(UploadServiceStub):
     GetUpload: _aio.UnaryUnaryMultiCallable[_upload_pb2.GetUploadRequest, _upload_pb2.GetUploadResponse]  # type: ignore[assignment]
     ListUploads: _aio.UnaryUnaryMultiCallable[_upload_pb2.ListUploadsRequest, _upload_pb2.ListUploadsResponse]  # type: ignore[assignment]
     CancelUpload: _aio.UnaryUnaryMultiCallable[_upload_pb2.CancelUploadRequest, _upload_pb2.CancelUploadResponse]  # type: ignore[assignment]
+    ResumeUpload: _aio.UnaryUnaryMultiCallable[_upload_pb2.ResumeUploadRequest, _upload_pb2.ResumeUploadResponse]  # type: ignore[assignment]
+    """Answers an unfinished upload's URL, a fresh upload token and its offset, so its owner can
+    finish it from another device (tus clients keep the URL in one browser's storage).
+    """
 
 class UploadServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -81,5 +89,15 @@ class UploadServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _upload_pb2.CancelUploadRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_upload_pb2.CancelUploadResponse, _abc.Awaitable[_upload_pb2.CancelUploadResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ResumeUpload(
+        self,
+        request: _upload_pb2.ResumeUploadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_upload_pb2.ResumeUploadResponse, _abc.Awaitable[_upload_pb2.ResumeUploadResponse]]:
+        """Answers an unfinished upload's URL, a fresh upload token and its offset, so its owner can
+        finish it from another device (tus clients keep the URL in one browser's storage).
+        """
 
 def add_UploadServiceServicer_to_server(servicer: UploadServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
