@@ -55,6 +55,8 @@ def _attacks(ids: dict[str, str], media_id: str) -> dict[str, dict[str, Any]]:
         },
         "deleteCourse": {"courseId": course},
         "restoreCourse": {"courseId": course},
+        "publishCourse": {"courseId": course, "expectedVersion": 1},
+        "unpublishCourse": {"courseId": course, "expectedVersion": 1},
         "getMedia": {"mediaId": media_id},
         "updateMedia": {"mediaId": media_id, "expectedVersion": 1, "patch": {"title": "mine"}},
         "getMediaUsage": {"mediaId": media_id},

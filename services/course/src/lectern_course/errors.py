@@ -43,3 +43,30 @@ def invalid_operation(index: int, field: str, problem: str) -> DomainError:
         fields={path: problem},
         details={"operationIndex": index},
     )
+
+
+def course_published(course_id: str, current_version: int) -> DomainError:
+    return DomainError(
+        "course.published",
+        f"course {course_id} is published: unpublish it first, or delete with force",
+        ErrorKind.CONFLICT,
+        details={"currentVersion": current_version, "published": True},
+    )
+
+
+MAX_LESSONS_IN_DETAILS = 50
+
+
+def media_not_ready(current_version: int, lessons: list[dict[str, Any]]) -> DomainError:
+    """Publishing refused: ``details.lessons`` names (up to 50 of) the lessons whose media is not ready."""
+    return DomainError(
+        "course.media_not_ready",
+        f"{len(lessons)} lesson(s) hold media that is not ready; publish once every lesson's media is ready",
+        ErrorKind.CONFLICT,
+        details={
+            "currentVersion": current_version,
+            "lessons": lessons[:MAX_LESSONS_IN_DETAILS],
+            "lessonCount": len(lessons),
+            "truncated": len(lessons) > MAX_LESSONS_IN_DETAILS,
+        },
+    )

@@ -29,6 +29,8 @@ class Course(Base):
     description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
     version: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="1")
     published: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
+    # When the course was last published; cleared when it is unpublished.
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

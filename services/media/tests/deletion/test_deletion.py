@@ -251,3 +251,25 @@ async def test_has_dependencies_details_carry_the_first_links_and_the_count(app,
     details = error_of(caught.value)["details"]
     assert details["linkCount"] == 25 and details["truncated"] is True
     assert [link["resourceId"] for link in details["links"]] == c["lessons"][:20]
+
+
+async def test_the_soft_delete_audit_names_the_courses_with_their_publish_state(app, stub, course):
+    owner = new_user()
+    published, live = await linked_file(app, stub, course[0], owner, lessons=1, published=True)
+    meta = token_for(owner)
+    draft = course_with(course[0], owner, chapters=1, lessons=1, published=False)
+    await stub.LinkMedia(
+        media_pb2.LinkMediaRequest(media_id=published.id, resource_type=LESSON, resource_id=draft["lessons"][0]),
+        metadata=meta,
+    )
+
+    await stub.DeleteMedia(media_pb2.DeleteMediaRequest(media_id=published.id, mode=SOFT, force=True), metadata=meta)
+
+    audit = await stub.ListMediaAudit(media_pb2.ListMediaAuditRequest(media_id=published.id, limit=1), metadata=meta)
+    entry = audit.items[0]
+    assert entry.action == "soft_delete"
+    courses = {item["courseId"]: item for item in entry.details["courses"]}
+    assert courses[live["course"]]["published"] is True
+    assert courses[draft["course"]]["published"] is False
+    assert courses[draft["course"]]["title"] == f"Course {draft['course']}"
+    assert {item["linkCount"] for item in courses.values()} == {1}

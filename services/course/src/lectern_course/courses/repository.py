@@ -76,9 +76,16 @@ class CourseRepository:
         return result.first() is not None
 
     async def list_for_user(
-        self, user_id: str, *, include_deleted: bool, after: tuple[datetime, str] | None, limit: int
+        self,
+        user_id: str,
+        *,
+        include_deleted: bool,
+        after: tuple[datetime, str] | None,
+        limit: int,
+        published: bool | None = None,
     ) -> Sequence[ResultRow]:
-        """Courses the user owns or edits, newest first, with live chapter and lesson counts."""
+        """Courses the user owns or edits, newest first, with live chapter and lesson counts;
+        ``published`` keeps only the published (True) or unpublished (False) ones."""
         is_editor = exists().where(CourseEditor.course_id == Course.id, CourseEditor.user_id == user_id)
         chapter_count = (
             select(func.count())
@@ -100,6 +107,8 @@ class CourseRepository:
         ).where(or_(Course.owner_id == user_id, is_editor))
         if not include_deleted:
             query = query.where(Course.deleted_at.is_(None))
+        if published is not None:
+            query = query.where(Course.published.is_(published))
         if after is not None:
             query = query.where(tuple_(Course.created_at, Course.id) < tuple_(*after))
         query = query.order_by(Course.created_at.desc(), Course.id.desc()).limit(limit)

@@ -37,6 +37,7 @@ class CourseView(_Model):
     description: str
     version: int
     published: bool
+    published_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
@@ -50,10 +51,31 @@ class CourseView(_Model):
             "title": self.title,
             "description": self.description,
             "version": self.version,
+            "published": self.published,
+            "publishedAt": _rfc3339(self.published_at),
             "createdAt": _rfc3339(self.created_at),
             "updatedAt": _rfc3339(self.updated_at),
             "deletedAt": _rfc3339(self.deleted_at),
             "role": self.role.value if self.role else None,
+        }
+
+
+class UnreadyLesson(_Model):
+    """A lesson whose media keeps its course from being published."""
+
+    lesson_id: str
+    title: str
+    chapter_id: str
+    media_id: str
+    status: str  # processing | failed | deleted | unknown (course has not heard of the file yet)
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "lessonId": self.lesson_id,
+            "title": self.title,
+            "chapterId": self.chapter_id,
+            "mediaId": self.media_id,
+            "status": self.status,
         }
 
 

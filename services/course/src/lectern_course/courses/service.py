@@ -34,9 +34,18 @@ from lectern_course.courses.schemas import (
     ResourceRef,
     ResourceType,
     Role,
+    UnreadyLesson,
 )
 from lectern_course.editing.outline import media_view
-from lectern_course.errors import chapter_not_found, course_not_found, invalid_input, owner_only, version_conflict
+from lectern_course.errors import (
+    chapter_not_found,
+    course_not_found,
+    course_published,
+    invalid_input,
+    media_not_ready,
+    owner_only,
+    version_conflict,
+)
 from lectern_course.idempotent import IdempotentResults
 from lectern_course.settings import CourseSettings
 
@@ -49,6 +58,7 @@ def course_view(row: Any, role: Role | None) -> CourseView:
         description=row.description,
         version=row.version,
         published=row.published,
+        published_at=row.published_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
         deleted_at=row.deleted_at,
@@ -112,6 +122,16 @@ class _CourseRequest(BaseModel):
     course_id: str
 
 
+class _DeleteRequest(BaseModel):
+    course_id: str
+    force: bool
+
+
+class _PublishRequest(BaseModel):
+    course_id: str
+    expected_version: int
+
+
 class CourseService:
     def __init__(self, settings: CourseSettings, events: CourseEvents, results: IdempotentResults) -> None:
         self._settings = settings
@@ -157,15 +177,23 @@ class CourseService:
         )
 
     async def list_my_courses(
-        self, session: AsyncSession, identity: Identity, *, include_deleted: bool, cursor: str, limit: int
+        self,
+        session: AsyncSession,
+        identity: Identity,
+        *,
+        include_deleted: bool,
+        cursor: str,
+        limit: int,
+        published: bool | None = None,
     ) -> CoursePage:
-        """Courses the caller owns or edits, newest first, a page at a time."""
+        """Courses the caller owns or edits, newest first, a page at a time; ``published`` keeps
+        only the published (True) or unpublished (False) ones."""
         limit = limit or self._settings.list_default_limit
         if limit < 1 or limit > self._settings.list_max_limit:
             raise invalid_input({"limit": f"must be between 1 and {self._settings.list_max_limit}"})
         after = _decode_cursor(cursor) if cursor else None
         rows = await CourseRepository(session).list_for_user(
-            identity.user_id, include_deleted=include_deleted, after=after, limit=limit + 1
+            identity.user_id, include_deleted=include_deleted, after=after, limit=limit + 1, published=published
         )
         items = [
             CourseSummaryView(
@@ -220,10 +248,21 @@ class CourseService:
         )
 
     async def delete_course(
-        self, session: AsyncSession, identity: Identity, *, course_id: str, idempotency_key: str = ""
+        self,
+        session: AsyncSession,
+        identity: Identity,
+        *,
+        course_id: str,
+        idempotency_key: str = "",
+        force: bool = False,
     ) -> CourseView:
-        """Soft delete (owner only): the course, its chapters and lessons leave every read."""
-        return await self._set_deleted(session, identity, course_id, idempotency_key, deleted=True)
+        """Soft delete (owner only): the course, its chapters and lessons leave every read.
+
+        A published course is refused (CONFLICT ``course.published``) unless ``force``, which
+        unpublishes it in the same change (course.unpublished, then course.deleted): learners lose
+        it either way, and a later restore must not put it back in front of them unasked.
+        """
+        return await self._set_deleted(session, identity, course_id, idempotency_key, deleted=True, force=force)
 
     async def restore_course(
         self, session: AsyncSession, identity: Identity, *, course_id: str, idempotency_key: str = ""
@@ -232,16 +271,14 @@ class CourseService:
         return await self._set_deleted(session, identity, course_id, idempotency_key, deleted=False)
 
     async def _set_deleted(
-        self, session: AsyncSession, identity: Identity, course_id: str, key: str, *, deleted: bool
+        self, session: AsyncSession, identity: Identity, course_id: str, key: str, *, deleted: bool, force: bool = False
     ) -> CourseView:
         mutation = "delete" if deleted else "restore"
+        request: BaseModel = (
+            _DeleteRequest(course_id=course_id, force=force) if deleted else _CourseRequest(course_id=course_id)
+        )
         replay = await self._results.replay(
-            session,
-            identity=identity,
-            mutation=mutation,
-            key=key,
-            request=_CourseRequest(course_id=course_id),
-            result_type=CourseView,
+            session, identity=identity, mutation=mutation, key=key, request=request, result_type=CourseView
         )
         if replay is not None:
             return replay
@@ -252,9 +289,21 @@ class CourseService:
         if (row.deleted_at is not None) == deleted:
             # Already where the caller wants it: answer the course, change nothing.
             return course_view(row, role)
-        course = course_view(
-            await repo.update_course(course_id, deleted_at=datetime.now(UTC) if deleted else None), role
-        )
+        pending: list[PendingEvent] = []
+        values: dict[str, Any] = {"deleted_at": datetime.now(UTC) if deleted else None}
+        if deleted and row.published:
+            if not force:
+                raise course_published(course_id, row.version)
+            values.update(published=False, published_at=None)
+            pending.append(
+                PendingEvent(
+                    types.COURSE_UNPUBLISHED,
+                    ev.CoursePublicationChanged(
+                        course_id=row.id, owner_id=row.owner_id, published=False, version=row.version + 1
+                    ),
+                )
+            )
+        course = course_view(await repo.update_course(course_id, **values), role)
         # Chapters and lessons keep their own deleted_at; the live ones are those that go or come back.
         chapter_ids = [r.id for r in await repo.load_chapters(course_id)]
         lesson_ids = [r.id for r in await repo.load_lessons_with_media(course_id)]
@@ -266,6 +315,87 @@ class CourseService:
             version=course.version,
         )
         event_type = types.COURSE_DELETED if deleted else types.COURSE_RESTORED
+        await self._emit(session, course, identity, [*pending, PendingEvent(event_type, payload)])
+        return await self._results.remember(session, identity=identity, mutation=mutation, key=key, result=course)
+
+    async def publish_course(
+        self,
+        session: AsyncSession,
+        identity: Identity,
+        *,
+        course_id: str,
+        expected_version: int,
+        idempotency_key: str = "",
+    ) -> CourseView:
+        """Publish (owner or editor) a course still at ``expected_version``; else CONFLICT.
+
+        Refused (CONFLICT ``course.media_not_ready``, the lessons in ``details.lessons``) while any
+        live lesson holds media that is not ``ready`` as course's media read model knows it: still
+        processing, failed, deleted, or not heard of yet. Publishing a published course answers it
+        unchanged, whatever the version, so a retried publish never conflicts with itself.
+        """
+        return await self._set_published(
+            session, identity, course_id, expected_version, idempotency_key, published=True
+        )
+
+    async def unpublish_course(
+        self,
+        session: AsyncSession,
+        identity: Identity,
+        *,
+        course_id: str,
+        expected_version: int,
+        idempotency_key: str = "",
+    ) -> CourseView:
+        """Take a course out of publication (owner or editor) at ``expected_version``; an
+        unpublished course answers unchanged."""
+        return await self._set_published(
+            session, identity, course_id, expected_version, idempotency_key, published=False
+        )
+
+    async def _set_published(
+        self,
+        session: AsyncSession,
+        identity: Identity,
+        course_id: str,
+        expected_version: int,
+        key: str,
+        *,
+        published: bool,
+    ) -> CourseView:
+        mutation = "publish" if published else "unpublish"
+        replay = await self._results.replay(
+            session,
+            identity=identity,
+            mutation=mutation,
+            key=key,
+            request=_PublishRequest(course_id=course_id, expected_version=expected_version),
+            result_type=CourseView,
+        )
+        if replay is not None:
+            return replay
+        repo = CourseRepository(session)
+        row, role = await find_course(repo, identity, course_id, for_update=True)
+        if row.published == published:
+            return course_view(row, role)
+        if row.version != expected_version:
+            raise version_conflict(row.version, course_view(row, role).to_api())
+        if published:
+            unready = [lesson.to_api() for lesson in _unready_lessons(await repo.load_lessons_with_media(course_id))]
+            if unready:
+                raise media_not_ready(row.version, unready)
+        course = course_view(
+            await repo.update_course(
+                course_id, published=published, published_at=datetime.now(UTC) if published else None
+            ),
+            role,
+        )
+        payload = ev.CoursePublicationChanged(
+            course_id=course.id, owner_id=course.owner_id, published=published, version=course.version
+        )
+        if course.published_at is not None:
+            payload.published_at.FromDatetime(course.published_at)
+        event_type = types.COURSE_PUBLISHED if published else types.COURSE_UNPUBLISHED
         await self._emit(session, course, identity, [PendingEvent(event_type, payload)])
         return await self._results.remember(session, identity=identity, mutation=mutation, key=key, result=course)
 
@@ -345,6 +475,27 @@ class CourseService:
         await self._events.write(
             session, course_id=course.id, version=course.version, actor_id=identity.user_id, events=events
         )
+
+
+def _unready_lessons(rows: Any) -> list[UnreadyLesson]:
+    """Live lessons holding media that is not ready (rows of ``load_lessons_with_media``)."""
+    unready = []
+    for row in rows:
+        if row.media_id is None:
+            continue
+        if row.ms_id is None:
+            status = "unknown"
+        elif row.ms_gone:
+            status = "deleted"
+        else:
+            status = row.ms_status
+        if status != "ready":
+            unready.append(
+                UnreadyLesson(
+                    lesson_id=row.id, title=row.title, chapter_id=row.chapter_id, media_id=row.media_id, status=status
+                )
+            )
+    return unready
 
 
 def _course_changed(course: CourseView) -> ev.CourseChanged:

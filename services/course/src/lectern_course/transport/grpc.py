@@ -52,9 +52,12 @@ def course_to_pb(course: CourseView) -> pb.Course:
         created_at=_timestamp(course.created_at),
         updated_at=_timestamp(course.updated_at),
         role=_ROLE.get(course.role, pb.COURSE_ROLE_UNSPECIFIED) if course.role else pb.COURSE_ROLE_UNSPECIFIED,
+        published=course.published,
     )
     if course.deleted_at is not None:
         message.deleted_at.CopyFrom(_timestamp(course.deleted_at))
+    if course.published_at is not None:
+        message.published_at.CopyFrom(_timestamp(course.published_at))
     return message
 
 
@@ -169,6 +172,7 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
                 include_deleted=request.include_deleted,
                 cursor=request.cursor,
                 limit=request.limit,
+                published=request.published if request.HasField("published") else None,
             )
         return pb.ListMyCoursesResponse(
             items=[
@@ -223,7 +227,11 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
     ) -> pb.DeleteCourseResponse:
         async with self._uow() as session:
             course = await self._courses.delete_course(
-                session, require_identity(), course_id=request.course_id, idempotency_key=request.idempotency_key
+                session,
+                require_identity(),
+                course_id=request.course_id,
+                idempotency_key=request.idempotency_key,
+                force=request.force,
             )
         return pb.DeleteCourseResponse(course=course_to_pb(course))
 
@@ -235,6 +243,32 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
                 session, require_identity(), course_id=request.course_id, idempotency_key=request.idempotency_key
             )
         return pb.RestoreCourseResponse(course=course_to_pb(course))
+
+    async def PublishCourse(
+        self, request: pb.PublishCourseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.PublishCourseResponse:
+        async with self._uow() as session:
+            course = await self._courses.publish_course(
+                session,
+                require_identity(),
+                course_id=request.course_id,
+                expected_version=request.expected_version,
+                idempotency_key=request.idempotency_key,
+            )
+        return pb.PublishCourseResponse(course=course_to_pb(course))
+
+    async def UnpublishCourse(
+        self, request: pb.UnpublishCourseRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UnpublishCourseResponse:
+        async with self._uow() as session:
+            course = await self._courses.unpublish_course(
+                session,
+                require_identity(),
+                course_id=request.course_id,
+                expected_version=request.expected_version,
+                idempotency_key=request.idempotency_key,
+            )
+        return pb.UnpublishCourseResponse(course=course_to_pb(course))
 
     async def AddCourseEditor(
         self, request: pb.AddCourseEditorRequest, context: grpc.aio.ServicerContext

@@ -40,6 +40,9 @@ class CreateCourseInput(InputModel):
 
 class ListMyCoursesInput(InputModel):
     include_deleted: bool = False
+    published: bool | None = Field(
+        default=None, description="Only published (true) or unpublished (false) courses; absent: both."
+    )
     cursor: Cursor | None = None
     limit: PageLimit | None = None
 
@@ -57,6 +60,16 @@ class UpdateCourseInput(InputModel):
 
 class CourseIdInput(InputModel):
     course_id: Identifier
+
+
+class DeleteCourseInput(InputModel):
+    course_id: Identifier
+    force: bool = Field(default=False, description="Needed to delete a published course (which also unpublishes it).")
+
+
+class PublishCourseInput(InputModel):
+    course_id: Identifier
+    expected_version: Version
 
 
 class AddChapterOp(InputModel):
@@ -167,6 +180,8 @@ class Course(DataModel):
     title: str
     description: str
     version: int
+    published: bool
+    published_at: datetime | None = Field(description="When the course was published; null while unpublished.")
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None

@@ -31,6 +31,8 @@ def course_fields(course: course_pb2.Course) -> dict[str, Any]:
         "title": course.title,
         "description": course.description,
         "version": course.version,
+        "published": course.published,
+        "published_at": optional_datetime(course, "published_at"),
         "created_at": to_datetime(course.created_at),
         "updated_at": to_datetime(course.updated_at),
         "deleted_at": optional_datetime(course, "deleted_at"),
@@ -151,6 +153,8 @@ class CourseActions:
         request = course_pb2.ListMyCoursesRequest(
             include_deleted=data.include_deleted, cursor=data.cursor or "", limit=data.limit or 0
         )
+        if data.published is not None:
+            request.published = data.published
         response = await self._course.read("ListMyCourses", request, ctx)
         items = [
             s.CourseSummary(
@@ -190,9 +194,11 @@ class CourseActions:
         await self._fill_missing_media(ctx, response.course)
         return s.SaveCourseChangesData(course=course_edit_data(response.course), id_map=dict(response.id_map))
 
-    async def delete_course(self, ctx: ActionContext, data: s.CourseIdInput) -> s.Course:
-        """Soft delete (``deletedAt`` set); restorable."""
-        request = course_pb2.DeleteCourseRequest(course_id=data.course_id, idempotency_key=ctx.service_idempotency_key)
+    async def delete_course(self, ctx: ActionContext, data: s.DeleteCourseInput) -> s.Course:
+        """Soft delete (``deletedAt`` set); restorable. A published course needs ``force``."""
+        request = course_pb2.DeleteCourseRequest(
+            course_id=data.course_id, idempotency_key=ctx.service_idempotency_key, force=data.force
+        )
         response = await self._course.write("DeleteCourse", request, ctx, retry_safe=True)
         return course_data(response.course)
 
@@ -200,6 +206,26 @@ class CourseActions:
         """Bring a soft-deleted course back."""
         request = course_pb2.RestoreCourseRequest(course_id=data.course_id, idempotency_key=ctx.service_idempotency_key)
         response = await self._course.write("RestoreCourse", request, ctx, retry_safe=True)
+        return course_data(response.course)
+
+    async def publish_course(self, ctx: ActionContext, data: s.PublishCourseInput) -> s.Course:
+        """Publish at the expected version; refused while a lesson's media is not ready."""
+        request = course_pb2.PublishCourseRequest(
+            course_id=data.course_id,
+            expected_version=data.expected_version,
+            idempotency_key=ctx.service_idempotency_key,
+        )
+        response = await self._course.write("PublishCourse", request, ctx, retry_safe=True)
+        return course_data(response.course)
+
+    async def unpublish_course(self, ctx: ActionContext, data: s.PublishCourseInput) -> s.Course:
+        """Take a course out of publication at the expected version."""
+        request = course_pb2.UnpublishCourseRequest(
+            course_id=data.course_id,
+            expected_version=data.expected_version,
+            idempotency_key=ctx.service_idempotency_key,
+        )
+        response = await self._course.write("UnpublishCourse", request, ctx, retry_safe=True)
         return course_data(response.course)
 
     async def _fill_missing_media(self, ctx: ActionContext, edit: course_pb2.CourseEdit) -> None:
@@ -277,7 +303,15 @@ class CourseActions:
                 tag,
                 union_tags=s.OPERATION_TAGS,
             ),
-            Action("deleteCourse", s.CourseIdInput, s.Course, self.delete_course, True, "Soft-delete a course.", tag),
+            Action(
+                "deleteCourse",
+                s.DeleteCourseInput,
+                s.Course,
+                self.delete_course,
+                True,
+                "Soft-delete a course (a published one only with force).",
+                tag,
+            ),
             Action(
                 "restoreCourse",
                 s.CourseIdInput,
@@ -285,6 +319,24 @@ class CourseActions:
                 self.restore_course,
                 True,
                 "Restore a soft-deleted course.",
+                tag,
+            ),
+            Action(
+                "publishCourse",
+                s.PublishCourseInput,
+                s.Course,
+                self.publish_course,
+                True,
+                "Publish a course whose lessons' media is all ready (owner or editor).",
+                tag,
+            ),
+            Action(
+                "unpublishCourse",
+                s.PublishCourseInput,
+                s.Course,
+                self.unpublish_course,
+                True,
+                "Take a course out of publication (owner or editor).",
                 tag,
             ),
         ]

@@ -20,6 +20,16 @@ class AffectedCourse:
     title: str
     published: bool
     link_count: int
+    # False when course could not be asked (after a real delete only): title and publish state unknown.
+    resolved: bool = True
+
+    def to_audit(self) -> dict[str, object]:
+        return {
+            "courseId": self.course_id,
+            "title": self.title,
+            "published": self.published if self.resolved else None,
+            "linkCount": self.link_count,
+        }
 
 
 @dataclass(frozen=True)

@@ -144,12 +144,20 @@ class DeletionService:
         media.version += 1
         media.updated_at = now
         await session.flush()
+        affected = await self._affected_courses(identity, removed, strict=False)
         await audit.add(
             media_id=media.id,
             owner_id=media.owner_id,
             action=AuditAction.SOFT_DELETE,
             actor_id=identity.user_id,
-            details={"force": force, "snapshotId": snapshot_id, "removedLinks": len(removed), "courseIds": course_ids},
+            details={
+                "force": force,
+                "snapshotId": snapshot_id,
+                "removedLinks": len(removed),
+                "courseIds": course_ids,
+                # What the author was told before deleting: which of the courses learners could see.
+                "courses": [course.to_audit() for course in affected],
+            },
         )
         # One event for the whole removal: it names the courses, so their caches can refresh.
         await self._events.lifecycle(
@@ -158,7 +166,7 @@ class DeletionService:
         return DeletionOutcome(
             media=to_view(media),
             removed_links=removed,
-            affected_courses=await self._affected_courses(identity, removed, strict=False),
+            affected_courses=affected,
             bytes_reclaimed=None,
             dry_run=False,
         )
@@ -310,6 +318,7 @@ class DeletionService:
                     title=target.course_title if target else "",
                     published=bool(target and target.course_published),
                     link_count=counts[ref.resource_id],
+                    resolved=ref in resolved,
                 )
             )
         return out

@@ -73,6 +73,8 @@ class Course(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     DELETED_AT_FIELD_NUMBER: _builtins.int
     ROLE_FIELD_NUMBER: _builtins.int
+    PUBLISHED_FIELD_NUMBER: _builtins.int
+    PUBLISHED_AT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     owner_id: _builtins.str
     title: _builtins.str
@@ -80,12 +82,17 @@ class Course(_message.Message):
     version: _builtins.int
     role: Global___CourseRole.ValueType
     """the caller's role on this course"""
+    published: _builtins.bool
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def deleted_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def published_at(self) -> _timestamp_pb2.Timestamp:
+        """set while published: when it last was"""
+
     def __init__(
         self,
         *,
@@ -98,14 +105,21 @@ class Course(_message.Message):
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         deleted_at: _timestamp_pb2.Timestamp | None = ...,
         role: Global___CourseRole.ValueType = ...,
+        published: _builtins.bool = ...,
+        published_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_deleted_at", b"_deleted_at", "created_at", b"created_at", "deleted_at", b"deleted_at", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_deleted_at", b"_deleted_at", "_published_at", b"_published_at", "created_at", b"created_at", "deleted_at", b"deleted_at", "published_at", b"published_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_deleted_at", b"_deleted_at", "created_at", b"created_at", "deleted_at", b"deleted_at", "description", b"description", "id", b"id", "owner_id", b"owner_id", "role", b"role", "title", b"title", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_deleted_at", b"_deleted_at", "_published_at", b"_published_at", "created_at", b"created_at", "deleted_at", b"deleted_at", "description", b"description", "id", b"id", "owner_id", b"owner_id", "published", b"published", "published_at", b"published_at", "role", b"role", "title", b"title", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__deleted_at: _TypeAlias = _typing.Literal["deleted_at"]  # noqa: Y015
     _WhichOneofArgType__deleted_at: _TypeAlias = _typing.Literal["_deleted_at", b"_deleted_at"]  # noqa: Y015
+    _WhichOneofReturnType__published_at: _TypeAlias = _typing.Literal["published_at"]  # noqa: Y015
+    _WhichOneofArgType__published_at: _TypeAlias = _typing.Literal["_published_at", b"_published_at"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__deleted_at) -> _WhichOneofReturnType__deleted_at | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__published_at) -> _WhichOneofReturnType__published_at | None: ...
 
 Global___Course: _TypeAlias = Course  # noqa: Y015
 
@@ -641,21 +655,27 @@ class ListMyCoursesRequest(_message.Message):
     INCLUDE_DELETED_FIELD_NUMBER: _builtins.int
     CURSOR_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    PUBLISHED_FIELD_NUMBER: _builtins.int
     include_deleted: _builtins.bool
     cursor: _builtins.str
     limit: _builtins.int
+    published: _builtins.bool
+    """absent: both; true/false: only published/unpublished courses"""
     def __init__(
         self,
         *,
         include_deleted: _builtins.bool = ...,
         cursor: _builtins.str = ...,
         limit: _builtins.int = ...,
+        published: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_published", b"_published", "published", b"published"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "include_deleted", b"include_deleted", "limit", b"limit"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_published", b"_published", "cursor", b"cursor", "include_deleted", b"include_deleted", "limit", b"limit", "published", b"published"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__published: _TypeAlias = _typing.Literal["published"]  # noqa: Y015
+    _WhichOneofArgType__published: _TypeAlias = _typing.Literal["_published", b"_published"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__published) -> _WhichOneofReturnType__published | None: ...
 
 Global___ListMyCoursesRequest: _TypeAlias = ListMyCoursesRequest  # noqa: Y015
 
@@ -852,17 +872,21 @@ class DeleteCourseRequest(_message.Message):
 
     COURSE_ID_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    FORCE_FIELD_NUMBER: _builtins.int
     course_id: _builtins.str
     idempotency_key: _builtins.str
+    force: _builtins.bool
+    """needed to delete a published course (which it also unpublishes)"""
     def __init__(
         self,
         *,
         course_id: _builtins.str = ...,
         idempotency_key: _builtins.str = ...,
+        force: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_id", b"course_id", "idempotency_key", b"idempotency_key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_id", b"course_id", "force", b"force", "idempotency_key", b"idempotency_key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -929,6 +953,96 @@ class RestoreCourseResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RestoreCourseResponse: _TypeAlias = RestoreCourseResponse  # noqa: Y015
+
+@_typing.final
+class PublishCourseRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSE_ID_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    course_id: _builtins.str
+    expected_version: _builtins.int
+    idempotency_key: _builtins.str
+    def __init__(
+        self,
+        *,
+        course_id: _builtins.str = ...,
+        expected_version: _builtins.int = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_id", b"course_id", "expected_version", b"expected_version", "idempotency_key", b"idempotency_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublishCourseRequest: _TypeAlias = PublishCourseRequest  # noqa: Y015
+
+@_typing.final
+class PublishCourseResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def course(self) -> Global___Course: ...
+    def __init__(
+        self,
+        *,
+        course: Global___Course | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["course", b"course"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["course", b"course"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublishCourseResponse: _TypeAlias = PublishCourseResponse  # noqa: Y015
+
+@_typing.final
+class UnpublishCourseRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSE_ID_FIELD_NUMBER: _builtins.int
+    EXPECTED_VERSION_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    course_id: _builtins.str
+    expected_version: _builtins.int
+    idempotency_key: _builtins.str
+    def __init__(
+        self,
+        *,
+        course_id: _builtins.str = ...,
+        expected_version: _builtins.int = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_id", b"course_id", "expected_version", b"expected_version", "idempotency_key", b"idempotency_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnpublishCourseRequest: _TypeAlias = UnpublishCourseRequest  # noqa: Y015
+
+@_typing.final
+class UnpublishCourseResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def course(self) -> Global___Course: ...
+    def __init__(
+        self,
+        *,
+        course: Global___Course | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["course", b"course"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["course", b"course"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnpublishCourseResponse: _TypeAlias = UnpublishCourseResponse  # noqa: Y015
 
 @_typing.final
 class AddCourseEditorRequest(_message.Message):

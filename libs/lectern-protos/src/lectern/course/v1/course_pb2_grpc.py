@@ -69,6 +69,16 @@ class CourseServiceStub:
                 request_serializer=lectern_dot_course_dot_v1_dot_course__pb2.RestoreCourseRequest.SerializeToString,
                 response_deserializer=lectern_dot_course_dot_v1_dot_course__pb2.RestoreCourseResponse.FromString,
                 _registered_method=True)
+        self.PublishCourse = channel.unary_unary(
+                '/lectern.course.v1.CourseService/PublishCourse',
+                request_serializer=lectern_dot_course_dot_v1_dot_course__pb2.PublishCourseRequest.SerializeToString,
+                response_deserializer=lectern_dot_course_dot_v1_dot_course__pb2.PublishCourseResponse.FromString,
+                _registered_method=True)
+        self.UnpublishCourse = channel.unary_unary(
+                '/lectern.course.v1.CourseService/UnpublishCourse',
+                request_serializer=lectern_dot_course_dot_v1_dot_course__pb2.UnpublishCourseRequest.SerializeToString,
+                response_deserializer=lectern_dot_course_dot_v1_dot_course__pb2.UnpublishCourseResponse.FromString,
+                _registered_method=True)
         self.AddCourseEditor = channel.unary_unary(
                 '/lectern.course.v1.CourseService/AddCourseEditor',
                 request_serializer=lectern_dot_course_dot_v1_dot_course__pb2.AddCourseEditorRequest.SerializeToString,
@@ -126,6 +136,20 @@ class CourseServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RestoreCourse(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishCourse(self, request, context):
+        """Publish (owner or editor) at the expected version; refused while a lesson's media is not
+        ready. Publishing a published course (or unpublishing an unpublished one) changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnpublishCourse(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -190,6 +214,16 @@ def add_CourseServiceServicer_to_server(servicer, server):
                     servicer.RestoreCourse,
                     request_deserializer=lectern_dot_course_dot_v1_dot_course__pb2.RestoreCourseRequest.FromString,
                     response_serializer=lectern_dot_course_dot_v1_dot_course__pb2.RestoreCourseResponse.SerializeToString,
+            ),
+            'PublishCourse': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishCourse,
+                    request_deserializer=lectern_dot_course_dot_v1_dot_course__pb2.PublishCourseRequest.FromString,
+                    response_serializer=lectern_dot_course_dot_v1_dot_course__pb2.PublishCourseResponse.SerializeToString,
+            ),
+            'UnpublishCourse': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnpublishCourse,
+                    request_deserializer=lectern_dot_course_dot_v1_dot_course__pb2.UnpublishCourseRequest.FromString,
+                    response_serializer=lectern_dot_course_dot_v1_dot_course__pb2.UnpublishCourseResponse.SerializeToString,
             ),
             'AddCourseEditor': grpc.unary_unary_rpc_method_handler(
                     servicer.AddCourseEditor,
@@ -396,6 +430,60 @@ class CourseService:
             '/lectern.course.v1.CourseService/RestoreCourse',
             lectern_dot_course_dot_v1_dot_course__pb2.RestoreCourseRequest.SerializeToString,
             lectern_dot_course_dot_v1_dot_course__pb2.RestoreCourseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishCourse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lectern.course.v1.CourseService/PublishCourse',
+            lectern_dot_course_dot_v1_dot_course__pb2.PublishCourseRequest.SerializeToString,
+            lectern_dot_course_dot_v1_dot_course__pb2.PublishCourseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnpublishCourse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lectern.course.v1.CourseService/UnpublishCourse',
+            lectern_dot_course_dot_v1_dot_course__pb2.UnpublishCourseRequest.SerializeToString,
+            lectern_dot_course_dot_v1_dot_course__pb2.UnpublishCourseResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,11 @@ class CourseServiceStub:
     SaveCourseChanges: _grpc.UnaryUnaryMultiCallable[_course_pb2.SaveCourseChangesRequest, _course_pb2.SaveCourseChangesResponse]
     DeleteCourse: _grpc.UnaryUnaryMultiCallable[_course_pb2.DeleteCourseRequest, _course_pb2.DeleteCourseResponse]
     RestoreCourse: _grpc.UnaryUnaryMultiCallable[_course_pb2.RestoreCourseRequest, _course_pb2.RestoreCourseResponse]
+    PublishCourse: _grpc.UnaryUnaryMultiCallable[_course_pb2.PublishCourseRequest, _course_pb2.PublishCourseResponse]
+    """Publish (owner or editor) at the expected version; refused while a lesson's media is not
+    ready. Publishing a published course (or unpublishing an unpublished one) changes nothing.
+    """
+    UnpublishCourse: _grpc.UnaryUnaryMultiCallable[_course_pb2.UnpublishCourseRequest, _course_pb2.UnpublishCourseResponse]
     AddCourseEditor: _grpc.UnaryUnaryMultiCallable[_course_pb2.AddCourseEditorRequest, _course_pb2.AddCourseEditorResponse]
     CheckCourseAccess: _grpc.UnaryUnaryMultiCallable[_course_pb2.CheckCourseAccessRequest, _course_pb2.CheckCourseAccessResponse]
     """Answers whether the caller may edit the course (and that the chapter, when named, is a live
@@ -62,6 +67,11 @@ class CourseServiceAsyncStub(CourseServiceStub):
     SaveCourseChanges: _aio.UnaryUnaryMultiCallable[_course_pb2.SaveCourseChangesRequest, _course_pb2.SaveCourseChangesResponse]  # type: ignore[assignment]
     DeleteCourse: _aio.UnaryUnaryMultiCallable[_course_pb2.DeleteCourseRequest, _course_pb2.DeleteCourseResponse]  # type: ignore[assignment]
     RestoreCourse: _aio.UnaryUnaryMultiCallable[_course_pb2.RestoreCourseRequest, _course_pb2.RestoreCourseResponse]  # type: ignore[assignment]
+    PublishCourse: _aio.UnaryUnaryMultiCallable[_course_pb2.PublishCourseRequest, _course_pb2.PublishCourseResponse]  # type: ignore[assignment]
+    """Publish (owner or editor) at the expected version; refused while a lesson's media is not
+    ready. Publishing a published course (or unpublishing an unpublished one) changes nothing.
+    """
+    UnpublishCourse: _aio.UnaryUnaryMultiCallable[_course_pb2.UnpublishCourseRequest, _course_pb2.UnpublishCourseResponse]  # type: ignore[assignment]
     AddCourseEditor: _aio.UnaryUnaryMultiCallable[_course_pb2.AddCourseEditorRequest, _course_pb2.AddCourseEditorResponse]  # type: ignore[assignment]
     CheckCourseAccess: _aio.UnaryUnaryMultiCallable[_course_pb2.CheckCourseAccessRequest, _course_pb2.CheckCourseAccessResponse]  # type: ignore[assignment]
     """Answers whether the caller may edit the course (and that the chapter, when named, is a live
@@ -121,6 +131,23 @@ class CourseServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _course_pb2.RestoreCourseRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_course_pb2.RestoreCourseResponse, _abc.Awaitable[_course_pb2.RestoreCourseResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def PublishCourse(
+        self,
+        request: _course_pb2.PublishCourseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_course_pb2.PublishCourseResponse, _abc.Awaitable[_course_pb2.PublishCourseResponse]]:
+        """Publish (owner or editor) at the expected version; refused while a lesson's media is not
+        ready. Publishing a published course (or unpublishing an unpublished one) changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def UnpublishCourse(
+        self,
+        request: _course_pb2.UnpublishCourseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_course_pb2.UnpublishCourseResponse, _abc.Awaitable[_course_pb2.UnpublishCourseResponse]]: ...
 
     @_abc_1.abstractmethod
     def AddCourseEditor(

@@ -22,27 +22,30 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%lectern/events/v1/course_events.proto\x12\x11lectern.events.v1\"i\n\rCourseChanged\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\"w\n\x16\x43ourseLifecycleChanged\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63hapter_ids\x18\x03 \x03(\t\x12\x12\n\nlesson_ids\x18\x04 \x03(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\"X\n\x0e\x43hapterChanged\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x12\n\nchapter_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x10\n\x08position\x18\x04 \x01(\x05\"K\n\x0e\x43hapterRemoved\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x12\n\nchapter_id\x18\x02 \x01(\t\x12\x12\n\nlesson_ids\x18\x03 \x03(\t\"\xda\x01\n\rLessonChanged\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x12\n\nchapter_id\x18\x02 \x01(\t\x12\x11\n\tlesson_id\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x10\n\x08position\x18\x05 \x01(\x05\x12\x15\n\x08media_id\x18\x06 \x01(\tH\x00\x88\x01\x01\x12 \n\x13upload_operation_id\x18\x07 \x01(\tH\x01\x88\x01\x01\x12\x10\n\x08owner_id\x18\x08 \x01(\tB\x0b\n\t_media_idB\x16\n\x14_upload_operation_id\"m\n\rLessonRemoved\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x12\n\nchapter_id\x18\x02 \x01(\t\x12\x11\n\tlesson_id\x18\x03 \x01(\t\x12\x15\n\x08media_id\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x0b\n\t_media_id\"\x94\x01\n\x12LessonMediaChanged\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x11\n\tlesson_id\x18\x02 \x01(\t\x12\x15\n\x08media_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x1e\n\x11previous_media_id\x18\x04 \x01(\tH\x01\x88\x01\x01\x42\x0b\n\t_media_idB\x14\n\x12_previous_media_idb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%lectern/events/v1/course_events.proto\x12\x11lectern.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"i\n\rCourseChanged\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\"\xab\x01\n\x18\x43oursePublicationChanged\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x11\n\tpublished\x18\x03 \x01(\x08\x12\x35\n\x0cpublished_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x88\x01\x01\x12\x0f\n\x07version\x18\x05 \x01(\x03\x42\x0f\n\r_published_at\"w\n\x16\x43ourseLifecycleChanged\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63hapter_ids\x18\x03 \x03(\t\x12\x12\n\nlesson_ids\x18\x04 \x03(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\"X\n\x0e\x43hapterChanged\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x12\n\nchapter_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x10\n\x08position\x18\x04 \x01(\x05\"K\n\x0e\x43hapterRemoved\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x12\n\nchapter_id\x18\x02 \x01(\t\x12\x12\n\nlesson_ids\x18\x03 \x03(\t\"\xda\x01\n\rLessonChanged\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x12\n\nchapter_id\x18\x02 \x01(\t\x12\x11\n\tlesson_id\x18\x03 \x01(\t\x12\r\n\x05title\x18\x04 \x01(\t\x12\x10\n\x08position\x18\x05 \x01(\x05\x12\x15\n\x08media_id\x18\x06 \x01(\tH\x00\x88\x01\x01\x12 \n\x13upload_operation_id\x18\x07 \x01(\tH\x01\x88\x01\x01\x12\x10\n\x08owner_id\x18\x08 \x01(\tB\x0b\n\t_media_idB\x16\n\x14_upload_operation_id\"m\n\rLessonRemoved\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x12\n\nchapter_id\x18\x02 \x01(\t\x12\x11\n\tlesson_id\x18\x03 \x01(\t\x12\x15\n\x08media_id\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x0b\n\t_media_id\"\x94\x01\n\x12LessonMediaChanged\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x11\n\tlesson_id\x18\x02 \x01(\t\x12\x15\n\x08media_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x1e\n\x11previous_media_id\x18\x04 \x01(\tH\x01\x88\x01\x01\x42\x0b\n\t_media_idB\x14\n\x12_previous_media_idb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lectern.events.v1.course_events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COURSECHANGED']._serialized_start=60
-  _globals['_COURSECHANGED']._serialized_end=165
-  _globals['_COURSELIFECYCLECHANGED']._serialized_start=167
-  _globals['_COURSELIFECYCLECHANGED']._serialized_end=286
-  _globals['_CHAPTERCHANGED']._serialized_start=288
-  _globals['_CHAPTERCHANGED']._serialized_end=376
-  _globals['_CHAPTERREMOVED']._serialized_start=378
-  _globals['_CHAPTERREMOVED']._serialized_end=453
-  _globals['_LESSONCHANGED']._serialized_start=456
-  _globals['_LESSONCHANGED']._serialized_end=674
-  _globals['_LESSONREMOVED']._serialized_start=676
-  _globals['_LESSONREMOVED']._serialized_end=785
-  _globals['_LESSONMEDIACHANGED']._serialized_start=788
-  _globals['_LESSONMEDIACHANGED']._serialized_end=936
+  _globals['_COURSECHANGED']._serialized_start=93
+  _globals['_COURSECHANGED']._serialized_end=198
+  _globals['_COURSEPUBLICATIONCHANGED']._serialized_start=201
+  _globals['_COURSEPUBLICATIONCHANGED']._serialized_end=372
+  _globals['_COURSELIFECYCLECHANGED']._serialized_start=374
+  _globals['_COURSELIFECYCLECHANGED']._serialized_end=493
+  _globals['_CHAPTERCHANGED']._serialized_start=495
+  _globals['_CHAPTERCHANGED']._serialized_end=583
+  _globals['_CHAPTERREMOVED']._serialized_start=585
+  _globals['_CHAPTERREMOVED']._serialized_end=660
+  _globals['_LESSONCHANGED']._serialized_start=663
+  _globals['_LESSONCHANGED']._serialized_end=881
+  _globals['_LESSONREMOVED']._serialized_start=883
+  _globals['_LESSONREMOVED']._serialized_end=992
+  _globals['_LESSONMEDIACHANGED']._serialized_start=995
+  _globals['_LESSONMEDIACHANGED']._serialized_end=1143
 # @@protoc_insertion_point(module_scope)

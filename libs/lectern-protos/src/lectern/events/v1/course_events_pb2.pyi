@@ -6,6 +6,7 @@ Topic lectern.course.v1, key = course id."""
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
@@ -50,6 +51,44 @@ class CourseChanged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CourseChanged: _TypeAlias = CourseChanged  # noqa: Y015
+
+@_typing.final
+class CoursePublicationChanged(_message.Message):
+    """course.published / course.unpublished"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSE_ID_FIELD_NUMBER: _builtins.int
+    OWNER_ID_FIELD_NUMBER: _builtins.int
+    PUBLISHED_FIELD_NUMBER: _builtins.int
+    PUBLISHED_AT_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    course_id: _builtins.str
+    owner_id: _builtins.str
+    published: _builtins.bool
+    version: _builtins.int
+    @_builtins.property
+    def published_at(self) -> _timestamp_pb2.Timestamp:
+        """set on course.published"""
+
+    def __init__(
+        self,
+        *,
+        course_id: _builtins.str = ...,
+        owner_id: _builtins.str = ...,
+        published: _builtins.bool = ...,
+        published_at: _timestamp_pb2.Timestamp | None = ...,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_published_at", b"_published_at", "published_at", b"published_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_published_at", b"_published_at", "course_id", b"course_id", "owner_id", b"owner_id", "published", b"published", "published_at", b"published_at", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__published_at: _TypeAlias = _typing.Literal["published_at"]  # noqa: Y015
+    _WhichOneofArgType__published_at: _TypeAlias = _typing.Literal["_published_at", b"_published_at"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__published_at) -> _WhichOneofReturnType__published_at | None: ...
+
+Global___CoursePublicationChanged: _TypeAlias = CoursePublicationChanged  # noqa: Y015
 
 @_typing.final
 class CourseLifecycleChanged(_message.Message):
