@@ -74,6 +74,7 @@ def _attacks(ids: dict[str, str], media_id: str) -> dict[str, dict[str, Any]]:
         },
         "getUpload": {"operationId": ids["operation"]},
         "cancelUpload": {"operationId": ids["operation"]},
+        "resumeUpload": {"operationId": ids["operation"]},
         "getRealtimeToken": {"courseIds": [course]},
         "getAnalyticsDashboard": {
             "dashboard": "content",
