@@ -5,6 +5,10 @@
 #   make test   sync, then run every test suite (libs, services, end-to-end) in one pytest session,
 #               so the session's infrastructure is started once and shared
 #   make lint   ruff check + ruff format --check + mypy on every package (make test runs it first)
+#   make helm   install the pinned Helm into .tools/helm (make test does; the chart tests use it)
+#   make images build every service's image from docker/Dockerfile (podman, buildah or docker);
+#               where no registry is reachable, `make images BASE_IMAGE=localhost/lectern-base:bookworm`
+#               after docker/build-base.sh (scripts/install-image-tools.sh installs the engine)
 #
 # Extra arguments: `make up UP_ARGS="--only course,gateway"`, `make test PYTEST_ARGS="-k media -x"`.
 
@@ -14,15 +18,16 @@ SHELL := /bin/bash
 TOOLS_UV := $(CURDIR)/.tools/bin/uv
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS_UV))
 
-# Every package's tests plus the end-to-end tests; directories that do not exist yet are skipped.
-TEST_DIRS = $(wildcard libs/*/tests services/*/tests tests/e2e)
+# Every package's tests plus the end-to-end and deployment (chart, image) tests; directories
+# that do not exist yet are skipped.
+TEST_DIRS = $(wildcard libs/*/tests services/*/tests tests/e2e tests/deploy)
 PYTEST_ARGS ?=
 UP_ARGS ?=
 
-.PHONY: help sync up test lint
+.PHONY: help sync up test lint helm images
 
 help:
-	@echo "make up | make test | make lint   (see the top of the Makefile)"
+	@echo "make up | make test | make lint | make helm | make images   (see the top of the Makefile)"
 
 $(TOOLS_UV):
 	@echo "uv is not on PATH: installing it into .tools/"
@@ -48,7 +53,15 @@ up: sync
 # Every package's import name, for mypy.
 PACKAGES = $(patsubst services/%,-p lectern_%,$(wildcard services/*)) -p lectern_common
 
-test: sync lint
+helm: $(UV)
+	@scripts/install-helm.sh
+
+images:
+	BASE_IMAGE="$(BASE_IMAGE)" docker/build-images.sh
+
+BASE_IMAGE ?= python:3.11-slim
+
+test: sync lint helm
 	@dirs="$(TEST_DIRS)"; \
 	if [ -z "$$dirs" ]; then echo "no test directories yet"; exit 0; fi; \
 	set +e; "$(UV)" run --no-sync pytest $$dirs $(PYTEST_ARGS); code=$$?; set -e; \
