@@ -163,7 +163,7 @@ async def test_the_rendered_env_starts_every_service_in_production(
             "CONSUMER_GROUP": f"chart-env-{run}-analytics",
             "CACHE_KEY_PREFIX": f"chart-env-{run}:analytics",
         },
-        "upload": {},
+        "upload": {**own("media"), "CONSUMER_GROUP": f"chart-env-{run}-upload"},
         "realtime": {
             **own("course", "media", "upload"),
             "CONSUMER_GROUP": f"chart-env-{run}-realtime",
