@@ -7,6 +7,8 @@ the chart is part of what ships.
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import subprocess
 from collections.abc import Iterable, Iterator, Mapping
@@ -87,7 +89,24 @@ def render(
     tmp_dir: Path | None = None,
     chart: Path = CHART,
 ) -> list[Manifest]:
-    """The rendered objects; a failed render fails the test with Helm's message."""
+    """The rendered objects; a failed render fails the test with Helm's message. Renders of the
+    committed chart with values files only are made once per session (each caller gets a copy)."""
+    if values is None and chart == CHART:
+        return copy.deepcopy(_render_committed(values_files))
+    return _render(*values_files, values=values, tmp_dir=tmp_dir, chart=chart)
+
+
+@functools.cache
+def _render_committed(values_files: tuple[Path, ...]) -> list[Manifest]:
+    return _render(*values_files, chart=CHART)
+
+
+def _render(
+    *values_files: Path,
+    values: Mapping[str, Any] | None = None,
+    tmp_dir: Path | None = None,
+    chart: Path = CHART,
+) -> list[Manifest]:
     result = template(*values_files, values=values, tmp_dir=tmp_dir, chart=chart)
     if result.returncode != 0:
         pytest.fail(f"helm template failed ({result.returncode}):\n{result.stderr}")

@@ -8,6 +8,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -32,6 +33,17 @@ def ed25519_pair() -> tuple[str, str]:
     return private, public
 
 
+def with_password(url: str) -> str:
+    """``url`` with a generated 48-character password, as a production database URL has one (the
+    test server trusts local connections, so it accepts any password)."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    netloc = f"{user or 'postgres'}:{secrets.token_urlsafe(36)}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def secret_data(services: list[str], infra_urls: Any, database_urls: Mapping[str, str]) -> SecretData:
     """Every key of every service's Secret (lectern-<service>), with the README's key names."""
     internal_private, internal_public = ed25519_pair()
@@ -52,7 +64,7 @@ def secret_data(services: list[str], infra_urls: Any, database_urls: Mapping[str
         for key, value in shared.items():
             data[(f"lectern-{name}", key)] = value
         if name in database_urls:
-            data[(f"lectern-{name}", "database-url")] = database_urls[name]
+            data[(f"lectern-{name}", "database-url")] = with_password(database_urls[name])
     return data
 
 

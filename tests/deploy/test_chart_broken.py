@@ -74,8 +74,9 @@ def test_a_service_the_chart_has_no_wiring_for_fails_the_render(tmp_path: Path) 
         ({"services": {"media": {"resources": {"requests": {"cpu": "lots"}}}}}, "/media/resources/requests/cpu"),
         ({"publicUrl": "lectern.example.com"}, "at '/publicUrl'"),
         ({"autoscale": True}, "additional properties 'autoscale' not allowed"),
+        ({"cors": {"allowedOrigins": ["*"]}}, "at '/cors/allowedOrigins/0'"),
     ],
-    ids=["replicas", "port", "environment", "hosts", "extra-secret", "cpu", "url", "typo-key"],
+    ids=["replicas", "port", "environment", "hosts", "extra-secret", "cpu", "url", "typo-key", "cors-wildcard"],
 )
 def test_a_wrong_value_fails_with_a_clear_message(values: dict, message: str, tmp_path: Path) -> None:
     result = template(values=values, tmp_dir=tmp_path)
