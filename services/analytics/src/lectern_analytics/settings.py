@@ -39,3 +39,6 @@ class AnalyticsSettings(ServiceSettings):
     engagement_max_age_days: int = Field(default=366, ge=1)
     max_watch_seconds: float = Field(default=86_400, gt=0)
     max_sale_amount: float = Field(default=1_000_000, gt=0)
+    # The currency every sale's ``value`` is in (ISO 4217); dashboards answer money in its minor
+    # units (``dashboards.money``). Recording has no currency of its own: one platform, one price list.
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")

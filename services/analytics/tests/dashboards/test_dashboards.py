@@ -30,6 +30,10 @@ from lectern_common.errors import DomainError, ErrorKind
 from sqlalchemy import text
 
 
+def usd(amount_minor: int) -> dict[str, object]:
+    return {"currency": "USD", "amountMinor": amount_minor}
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def known(app: AnalyticsApp) -> KnownData:
     return await seed(app)
@@ -116,11 +120,11 @@ async def test_roi_dashboard_relates_revenue_ratings_and_production(app, known: 
 
     assert set(domains) == {"sales", "engagement", "production", "combined"}
     assert domains["sales"] == {
-        "totalRevenue": 120.0,
+        "totalRevenue": usd(12000),
         "totalSales": 3,
         "perCourse": [
-            {"courseId": d.c1, "title": "Python 101", "sales": 2, "revenue": 100.0},
-            {"courseId": d.c2, "title": "Rust 201", "sales": 1, "revenue": 20.0},
+            {"courseId": d.c1, "title": "Python 101", "sales": 2, "revenue": usd(10000)},
+            {"courseId": d.c2, "title": "Rust 201", "sales": 1, "revenue": usd(2000)},
         ],
     }
     production = domains["production"]
@@ -138,8 +142,9 @@ async def test_roi_dashboard_relates_revenue_ratings_and_production(app, known: 
         5.0,
     )
     combined = domains["combined"]
-    assert combined["revenuePerGb"] == 80.0
-    assert {row["courseId"]: row["revenuePerGb"] for row in combined["perCourse"]} == {d.c1: 66.6667, d.c2: 40.0}
+    assert combined["revenuePerGb"] == usd(8000)
+    # 100.00 over 1.5 GB is 66.666... a GB: rounded to the cent.
+    assert {row["courseId"]: row["revenuePerGb"] for row in combined["perCourse"]} == {d.c1: usd(6667), d.c2: usd(4000)}
 
 
 async def test_capacity_dashboard_has_daily_growth_and_a_linear_trend(app, known: KnownData) -> None:
@@ -217,7 +222,7 @@ async def test_the_domains_of_a_dashboard_are_computed_concurrently(app) -> None
         domains = (await app.dashboards.get_dashboard(owner, last_day("roi"))).domains
     finally:
         app.dashboards.before_query = None
-    assert domains["sales"]["totalRevenue"] == 30.0
+    assert domains["sales"]["totalRevenue"] == usd(3000)
     assert app.dashboards.peak_in_flight >= 3
 
 

@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from analytics_testing import course_created, fold, link_added, media_file, new_id, new_user
-from google.protobuf.json_format import MessageToDict
+from analytics_testing import course_created, engagement, fold, link_added, media_file, new_id, new_user
 from google.protobuf.timestamp_pb2 import Timestamp
 from lectern.analytics.v1 import analytics_pb2 as pb
 from lectern.events.v1 import engagement_events_pb2 as engagement_ev
@@ -42,7 +41,7 @@ async def error_of(call) -> tuple[grpc.StatusCode, object]:
     return rpc.code(), decode_grpc_error(rpc.code(), rpc.details(), rpc.trailing_metadata())
 
 
-async def test_get_dashboard_answers_each_domain_as_a_struct(app: AnalyticsApp, stub, auth) -> None:
+async def test_get_dashboard_answers_each_domain_as_its_typed_message(app: AnalyticsApp, stub, auth) -> None:
     owner, course_id, media_id = new_user(), new_id("c"), new_id("m")
     await fold(
         app,
@@ -52,10 +51,51 @@ async def test_get_dashboard_answers_each_domain_as_a_struct(app: AnalyticsApp, 
     )
     response = await stub.GetDashboard(dashboard_request(pb.DASHBOARD_STORAGE), metadata=auth(owner), timeout=10)
 
-    domains = {name: MessageToDict(value) for name, value in response.domains.items()}
-    assert set(domains) == {"storage", "usage"}
-    assert domains["storage"]["totalBytes"] == 4096 and domains["usage"]["topUsed"][0]["mediaId"] == media_id
+    domains = response.domains
+    assert [field.name for field, _ in domains.ListFields()] == ["storage", "usage"]
+    assert domains.storage.total_bytes == 4096 and domains.storage.total_files == 1
+    assert domains.usage.top_used[0].media_id == media_id and domains.usage.top_used[0].usage_count == 1
+    assert domains.usage.top_used[0].created_at.seconds > 0 and domains.storage.computed_at.seconds > 0
     assert response.generated_at.seconds > 0
+
+
+async def test_every_dashboard_answers_typed_domains_with_money_in_minor_units(app: AnalyticsApp, stub, auth) -> None:
+    owner, course_id, media_id = new_user(), new_id("c"), new_id("m")
+    now = datetime.now(UTC)
+    await fold(
+        app,
+        course_created(owner, course_id, "Sold"),
+        media_file(owner, media_id, size=2 * 10**9, duration=90.0),
+        link_added(owner, media_id, "course", course_id, course_id, 1),
+        engagement("sale", course_id, now - timedelta(hours=1), 19.99),
+        engagement("sale", course_id, now - timedelta(hours=2), 0.015),  # rounds to 2 cents
+        engagement("view", course_id, now - timedelta(hours=1)),
+        engagement("rating", course_id, now - timedelta(hours=1), 4),
+    )
+    answers = {
+        kind: (await stub.GetDashboard(dashboard_request(kind), metadata=auth(owner), timeout=10)).domains
+        for kind in (pb.DASHBOARD_STORAGE, pb.DASHBOARD_CONTENT, pb.DASHBOARD_ROI, pb.DASHBOARD_CAPACITY)
+    }
+    present = {kind: [field.name for field, _ in domains.ListFields()] for kind, domains in answers.items()}
+    assert present == {
+        pb.DASHBOARD_STORAGE: ["storage", "usage"],
+        pb.DASHBOARD_CONTENT: ["content", "engagement"],
+        pb.DASHBOARD_ROI: ["engagement", "sales", "production", "combined"],
+        pb.DASHBOARD_CAPACITY: ["storage_growth", "engagement_growth"],
+    }
+    roi = answers[pb.DASHBOARD_ROI]
+    assert roi.sales.total_revenue == pb.Money(currency="USD", amount_minor=2001)
+    assert roi.sales.total_sales == 2 and roi.sales.per_course[0].revenue.amount_minor == 2001
+    assert roi.production.totals.media_bytes == 2 * 10**9 and roi.production.totals.media_minutes == 1.5
+    assert roi.combined.revenue_per_gb == pb.Money(currency="USD", amount_minor=1001)  # 20.01 / 2 GB, half up
+    assert roi.engagement.totals.views == 1 and roi.engagement.totals.average_rating == 4.0
+    content = answers[pb.DASHBOARD_CONTENT]
+    assert content.content.courses == 1 and content.content.media_files == 1
+    assert content.engagement.per_course[0].course_id == course_id
+    capacity = answers[pb.DASHBOARD_CAPACITY]
+    assert sum(day.bytes_added for day in capacity.storage_growth.per_day) == 2 * 10**9
+    assert capacity.engagement_growth.total_events == 4 and capacity.engagement_growth.trend.direction
+    assert all(len(day.day) == 10 for day in capacity.engagement_growth.per_day)  # YYYY-MM-DD
 
 
 async def test_a_call_without_an_internal_token_is_unauthenticated(stub) -> None:
@@ -147,7 +187,7 @@ async def test_through_kafka_engagement_is_emitted_and_a_media_event_refreshes_a
                 fresh = await stub.GetDashboard(
                     dashboard_request(pb.DASHBOARD_STORAGE), metadata=auth(owner), timeout=10
                 )
-                if MessageToDict(fresh.domains["storage"])["totalBytes"] != 100:
+                if fresh.domains.storage.total_bytes != 100:
                     break
                 await asyncio.sleep(0.2)
     finally:
@@ -158,9 +198,9 @@ async def test_through_kafka_engagement_is_emitted_and_a_media_event_refreshes_a
 
     event = decode_event(emitted.value, tuple(emitted.headers))
     assert event.type == "engagement.recorded" and event.unpack(engagement_ev.EngagementRecorded).type == "view"
-    assert MessageToDict(cached.domains["storage"])["totalBytes"] == 100
-    assert MessageToDict(still_cached.domains["storage"])["totalBytes"] == 100
-    assert MessageToDict(fresh.domains["storage"])["totalBytes"] == 300
+    assert cached.domains.storage.total_bytes == 100
+    assert still_cached.domains.storage.total_bytes == 100
+    assert fresh.domains.storage.total_bytes == 300
     async with app.uow.read_only() as session:
         views = await session.execute(
             text("SELECT count(*) FROM engagement_events WHERE course_id = :c"), {"c": course_id}

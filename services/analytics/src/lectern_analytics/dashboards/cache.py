@@ -1,6 +1,6 @@
 """The per-domain dashboard cache in Redis, and invalidation that happens after a commit.
 
-Key of one cached domain: ``<prefix>:d:<owner>:<domain>:g<generation>:<from>:<to>:<course>``, the
+Key of one cached domain: ``<prefix>:d<figures version>:<owner>:<domain>:g<generation>:<from>:<to>:<course>``, the
 value its JSON. The generation is a per-(owner, domain) counter (``<prefix>:gen:<owner>:<domain>``):
 an event INCRs it, so every cached range and course of that domain for that owner is dropped in
 O(1) without scanning keys; the orphaned entries expire with their TTL.
@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 _PENDING = "lectern_analytics.invalidate"
 
+# The shape of the cached figures: bumped whenever a domain's figures change shape (2: typed
+# domains, money in minor units), so entries older code wrote are never read by newer code.
+FIGURES_VERSION = 2
+
 
 class DomainCache:
     def __init__(self, redis: Redis, *, prefix: str, ttl_seconds: int, timeout_seconds: float) -> None:
@@ -51,7 +55,7 @@ class DomainCache:
         course_id: str | None,
     ) -> str:
         span = f"{start.isoformat()}:{end.isoformat()}" if start and end else "-:-"
-        return f"{self._prefix}:d:{owner_id}:{domain}:g{generation}:{span}:{course_id or '-'}"
+        return f"{self._prefix}:d{FIGURES_VERSION}:{owner_id}:{domain}:g{generation}:{span}:{course_id or '-'}"
 
     async def get(
         self, owner_id: str, domain: str, start: datetime | None, end: datetime | None, course_id: str | None

@@ -7,13 +7,14 @@ soft deleted nor gone. Ranged domains count facts with ``start <= time < end``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, select, union
+from sqlalchemy import BigInteger, ColumnElement, Numeric, and_, cast, func, literal, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
+from lectern_analytics.dashboards.money import Currency
 from lectern_analytics.models import CourseFact, EngagementFact, LessonFact, MediaFileFact, MediaLinkFact
 
 Figures = dict[str, Any]
@@ -30,8 +31,9 @@ def _float(value: Any) -> float:
     return float(value or 0)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+def rfc3339(value: datetime | None) -> str | None:
+    """An RFC 3339 UTC time (``...Z``), as the proto's Timestamp JSON form takes it."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 def _course_media() -> Any:
@@ -43,9 +45,10 @@ def _course_media() -> Any:
 
 
 class DashboardQueries:
-    def __init__(self, session: AsyncSession, *, top_list_size: int = 10) -> None:
+    def __init__(self, session: AsyncSession, *, top_list_size: int = 10, currency: str = "USD") -> None:
         self._session = session
         self._top = top_list_size
+        self._currency = Currency(currency)
 
     # -- scopes ----------------------------------------------------------------------------
 
@@ -141,7 +144,7 @@ class DashboardQueries:
                 "fileName": media.file_name,
                 "sizeBytes": media.size_bytes,
                 "usageCount": media.usage_count,
-                "createdAt": _iso(media.created_at),
+                "createdAt": rfc3339(media.created_at),
             }
 
         return {
@@ -250,7 +253,11 @@ class DashboardQueries:
             EngagementFact.at >= start,
             EngagementFact.at < end,
         )
-        revenue = func.coalesce(func.sum(EngagementFact.value), 0)
+        # Each sale rounded (half away from zero, in numeric: the float's shortest decimal, so 0.015
+        # is 1.5 cents, not 1.4999...) to the minor unit before summing: per course and total add up.
+        minor = self._currency.minor_per_unit
+        in_minor = func.round(cast(EngagementFact.value, Numeric) * minor)
+        revenue = func.coalesce(func.sum(cast(in_minor, BigInteger)), 0)
         rows = await self._rows(
             select(CourseFact.course_id, CourseFact.title, func.count(EngagementFact.id), revenue)
             .select_from(CourseFact)
@@ -259,9 +266,12 @@ class DashboardQueries:
             .group_by(CourseFact.course_id, CourseFact.title)
             .order_by(revenue.desc(), CourseFact.course_id)
         )
-        per_course = [{"courseId": r[0], "title": r[1], "sales": _int(r[2]), "revenue": _float(r[3])} for r in rows]
+        per_course = [
+            {"courseId": r[0], "title": r[1], "sales": _int(r[2]), "revenue": self._currency.money(_int(r[3]))}
+            for r in rows
+        ]
         return {
-            "totalRevenue": sum(c["revenue"] for c in per_course),
+            "totalRevenue": self._currency.money(sum(c["revenue"]["amountMinor"] for c in per_course)),
             "totalSales": sum(c["sales"] for c in per_course),
             "perCourse": per_course,
         }

@@ -17,7 +17,7 @@ from lectern_common.identity import Identity
 from lectern_analytics import errors
 from lectern_analytics.dashboards.cache import DomainCache
 from lectern_analytics.dashboards.domains import DASHBOARDS, RANGED_DOMAINS
-from lectern_analytics.dashboards.repository import DashboardQueries, Figures
+from lectern_analytics.dashboards.repository import DashboardQueries, Figures, rfc3339
 from lectern_analytics.dashboards.schemas import DashboardRequest, DashboardResult
 from lectern_analytics.dashboards.series import daily_series, linear_trend
 from lectern_analytics.settings import AnalyticsSettings
@@ -64,8 +64,12 @@ DOMAIN_QUERIES: dict[str, DomainQuery] = {
 }
 
 
-def _per_gb(revenue: float, size_bytes: int) -> float | None:
-    return round(revenue / (size_bytes / BYTES_PER_GB), 4) if size_bytes else None
+def _per_gb(revenue: Figures, size_bytes: int) -> Figures | None:
+    """Money per 10^9 bytes, rounded half up to the minor unit; None without bytes."""
+    if not size_bytes:
+        return None
+    per_gb = (revenue["amountMinor"] * BYTES_PER_GB * 2 + size_bytes) // (size_bytes * 2)
+    return {"currency": revenue["currency"], "amountMinor": per_gb}
 
 
 def roi_combined(domains: dict[str, Figures]) -> Figures:
@@ -159,11 +163,13 @@ class DashboardService:
             if self.before_query is not None:
                 await self.before_query(domain)
             async with self._uow.read_only() as session:
-                queries = DashboardQueries(session, top_list_size=self._settings.top_list_size)
+                queries = DashboardQueries(
+                    session, top_list_size=self._settings.top_list_size, currency=self._settings.currency
+                )
                 figures: dict[str, Any] = await DOMAIN_QUERIES[domain](queries, owner_id, course_id, start, end)
         finally:
             self.in_flight -= 1
-        figures["computedAt"] = self._clock().isoformat()
+        figures["computedAt"] = rfc3339(self._clock())
         if key is not None:
             await self._cache.put(key, figures)
         return figures

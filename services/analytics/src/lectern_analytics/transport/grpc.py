@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import grpc
-from google.protobuf.struct_pb2 import Struct
+from google.protobuf.json_format import ParseDict
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from lectern.analytics.v1 import analytics_pb2 as pb
 from lectern.analytics.v1 import analytics_pb2_grpc
@@ -26,6 +27,30 @@ _DASHBOARD_NAMES = {
     pb.DASHBOARD_ROI: "roi",
     pb.DASHBOARD_CAPACITY: "capacity",
 }
+
+
+# Each domain's figures (camelCase JSON, as cached) -> its typed message in DashboardDomains.
+_DOMAIN_MESSAGES: dict[str, tuple[str, type[Message]]] = {
+    "storage": ("storage", pb.StorageDomain),
+    "usage": ("usage", pb.UsageDomain),
+    "content": ("content", pb.ContentDomain),
+    "engagement": ("engagement", pb.EngagementDomain),
+    "sales": ("sales", pb.SalesDomain),
+    "production": ("production", pb.ProductionDomain),
+    "combined": ("combined", pb.RoiCombined),
+    "storageGrowth": ("storage_growth", pb.StorageGrowthDomain),
+    "engagementGrowth": ("engagement_growth", pb.EngagementGrowthDomain),
+}
+
+
+def domains_to_pb(domains: dict[str, dict[str, object]]) -> pb.DashboardDomains:
+    """The figures as typed messages. Unknown keys fail loudly (ParseDict): a domain's figures and
+    its message must agree, which the tests check for every domain."""
+    message = pb.DashboardDomains()
+    for name, figures in domains.items():
+        field, message_type = _DOMAIN_MESSAGES[name]
+        getattr(message, field).CopyFrom(ParseDict(figures, message_type()))
+    return message
 
 
 def _time(message: pb.GetDashboardRequest | pb.EngagementEvent, field: str) -> datetime | None:
@@ -53,11 +78,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
                 course_id=request.course_id if request.HasField("course_id") else None,
             ),
         )
-        response = pb.GetDashboardResponse()
-        for name, figures in result.domains.items():
-            value = Struct()
-            value.update(figures)
-            response.domains[name].CopyFrom(value)
+        response = pb.GetDashboardResponse(domains=domains_to_pb(result.domains))
         response.generated_at.FromDatetime(result.generated_at)
         return response
 

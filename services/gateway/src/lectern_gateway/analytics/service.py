@@ -32,9 +32,12 @@ class AnalyticsActions:
         if data.course_id is not None:
             request.course_id = data.course_id
         response = await self._analytics.read("GetDashboard", request, ctx)
+        # The proto's JSON form has the schemas' camelCase names (int64 as strings, which the
+        # models turn back into integers); unset domains stay absent.
+        domains = MessageToDict(response.domains, always_print_fields_with_no_presence=True)
         return s.Dashboard(
             dashboard=data.dashboard,
-            domains={name: MessageToDict(value) for name, value in response.domains.items()},
+            domains=s.DashboardDomains.model_validate(domains),
             generated_at=to_datetime(response.generated_at),
         )
 

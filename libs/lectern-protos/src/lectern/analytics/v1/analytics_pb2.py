@@ -22,37 +22,86 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$lectern/analytics/v1/analytics.proto\x12\x14lectern.analytics.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x01\n\x13GetDashboardRequest\x12\x32\n\tdashboard\x18\x01 \x01(\x0e\x32\x1f.lectern.analytics.v1.Dashboard\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\tcourse_id\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x0c\n\n_course_id\"\xdb\x01\n\x14GetDashboardResponse\x12H\n\x07\x64omains\x18\x01 \x03(\x0b\x32\x37.lectern.analytics.v1.GetDashboardResponse.DomainsEntry\x12\x30\n\x0cgenerated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1aG\n\x0c\x44omainsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x05value\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct:\x02\x38\x01\"\xc2\x01\n\x0f\x45ngagementEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x11\n\tcourse_id\x18\x02 \x01(\t\x12\x16\n\tlesson_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08media_id\x18\x04 \x01(\tH\x01\x88\x01\x01\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\x05value\x18\x06 \x01(\x01H\x02\x88\x01\x01\x42\x0c\n\n_lesson_idB\x0b\n\t_media_idB\x08\n\x06_value\"i\n\x17RecordEngagementRequest\x12\x35\n\x06\x65vents\x18\x01 \x03(\x0b\x32%.lectern.analytics.v1.EngagementEvent\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"\xd2\x01\n\x18RecordEngagementResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\x12\x10\n\x08rejected\x18\x02 \x01(\x05\x12[\n\x0frejected_fields\x18\x03 \x03(\x0b\x32\x42.lectern.analytics.v1.RecordEngagementResponse.RejectedFieldsEntry\x1a\x35\n\x13RejectedFieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\x7f\n\tDashboard\x12\x19\n\x15\x44\x41SHBOARD_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x41SHBOARD_STORAGE\x10\x01\x12\x15\n\x11\x44\x41SHBOARD_CONTENT\x10\x02\x12\x11\n\rDASHBOARD_ROI\x10\x03\x12\x16\n\x12\x44\x41SHBOARD_CAPACITY\x10\x04\x32\xec\x01\n\x10\x41nalyticsService\x12\x65\n\x0cGetDashboard\x12).lectern.analytics.v1.GetDashboardRequest\x1a*.lectern.analytics.v1.GetDashboardResponse\x12q\n\x10RecordEngagement\x12-.lectern.analytics.v1.RecordEngagementRequest\x1a..lectern.analytics.v1.RecordEngagementResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$lectern/analytics/v1/analytics.proto\x12\x14lectern.analytics.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x01\n\x13GetDashboardRequest\x12\x32\n\tdashboard\x18\x01 \x01(\x0e\x32\x1f.lectern.analytics.v1.Dashboard\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\tcourse_id\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x0c\n\n_course_id\"\x87\x01\n\x14GetDashboardResponse\x12\x30\n\x0cgenerated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x07\x64omains\x18\x03 \x01(\x0b\x32&.lectern.analytics.v1.DashboardDomainsJ\x04\x08\x01\x10\x02\"\xc8\x05\n\x10\x44\x61shboardDomains\x12\x39\n\x07storage\x18\x01 \x01(\x0b\x32#.lectern.analytics.v1.StorageDomainH\x00\x88\x01\x01\x12\x35\n\x05usage\x18\x02 \x01(\x0b\x32!.lectern.analytics.v1.UsageDomainH\x01\x88\x01\x01\x12\x39\n\x07\x63ontent\x18\x03 \x01(\x0b\x32#.lectern.analytics.v1.ContentDomainH\x02\x88\x01\x01\x12?\n\nengagement\x18\x04 \x01(\x0b\x32&.lectern.analytics.v1.EngagementDomainH\x03\x88\x01\x01\x12\x35\n\x05sales\x18\x05 \x01(\x0b\x32!.lectern.analytics.v1.SalesDomainH\x04\x88\x01\x01\x12?\n\nproduction\x18\x06 \x01(\x0b\x32&.lectern.analytics.v1.ProductionDomainH\x05\x88\x01\x01\x12\x38\n\x08\x63ombined\x18\x07 \x01(\x0b\x32!.lectern.analytics.v1.RoiCombinedH\x06\x88\x01\x01\x12\x46\n\x0estorage_growth\x18\x08 \x01(\x0b\x32).lectern.analytics.v1.StorageGrowthDomainH\x07\x88\x01\x01\x12L\n\x11\x65ngagement_growth\x18\t \x01(\x0b\x32,.lectern.analytics.v1.EngagementGrowthDomainH\x08\x88\x01\x01\x42\n\n\x08_storageB\x08\n\x06_usageB\n\n\x08_contentB\r\n\x0b_engagementB\x08\n\x06_salesB\r\n\x0b_productionB\x0b\n\t_combinedB\x11\n\x0f_storage_growthB\x14\n\x12_engagement_growth\"/\n\x05Money\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x02 \x01(\x03\"-\n\rFilesAndBytes\x12\r\n\x05\x66iles\x18\x01 \x01(\x03\x12\r\n\x05\x62ytes\x18\x02 \x01(\x03\"D\n\x11StorageByMimeType\x12\x11\n\tmime_type\x18\x01 \x01(\t\x12\r\n\x05\x66iles\x18\x02 \x01(\x03\x12\r\n\x05\x62ytes\x18\x03 \x01(\x03\"?\n\x0fStorageByStatus\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\r\n\x05\x66iles\x18\x02 \x01(\x03\x12\r\n\x05\x62ytes\x18\x03 \x01(\x03\"\x9d\x02\n\rStorageDomain\x12\x13\n\x0btotal_files\x18\x01 \x01(\x03\x12\x13\n\x0btotal_bytes\x18\x02 \x01(\x03\x12=\n\x0c\x62y_mime_type\x18\x03 \x03(\x0b\x32\'.lectern.analytics.v1.StorageByMimeType\x12\x38\n\tby_status\x18\x04 \x03(\x0b\x32%.lectern.analytics.v1.StorageByStatus\x12\x38\n\x0breclaimable\x18\x05 \x01(\x0b\x32#.lectern.analytics.v1.FilesAndBytes\x12/\n\x0b\x63omputed_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9d\x01\n\x0eMediaUsageItem\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x11\n\tfile_name\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x13\n\x0busage_count\x18\x05 \x01(\x03\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x0bUnusedMedia\x12\r\n\x05\x66iles\x18\x01 \x01(\x03\x12\r\n\x05\x62ytes\x18\x02 \x01(\x03\x12\x35\n\x07largest\x18\x03 \x03(\x0b\x32$.lectern.analytics.v1.MediaUsageItem\"\xdc\x01\n\x0bUsageDomain\x12\x31\n\x06unused\x18\x01 \x01(\x0b\x32!.lectern.analytics.v1.UnusedMedia\x12\x31\n\x04used\x18\x02 \x01(\x0b\x32#.lectern.analytics.v1.FilesAndBytes\x12\x36\n\x08top_used\x18\x03 \x03(\x0b\x32$.lectern.analytics.v1.MediaUsageItem\x12/\n\x0b\x63omputed_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa8\x01\n\rContentDomain\x12\x0f\n\x07\x63ourses\x18\x01 \x01(\x03\x12\x0f\n\x07lessons\x18\x02 \x01(\x03\x12\x1a\n\x12lessons_with_media\x18\x03 \x01(\x03\x12\x13\n\x0bmedia_files\x18\x04 \x01(\x03\x12\x13\n\x0bmedia_ready\x18\x05 \x01(\x03\x12/\n\x0b\x63omputed_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8f\x01\n\x11\x45ngagementFigures\x12\r\n\x05views\x18\x01 \x01(\x03\x12\x15\n\rwatch_seconds\x18\x02 \x01(\x01\x12\x13\n\x0b\x63ompletions\x18\x03 \x01(\x03\x12\x0f\n\x07ratings\x18\x04 \x01(\x03\x12\x1b\n\x0e\x61verage_rating\x18\x05 \x01(\x01H\x00\x88\x01\x01\x42\x11\n\x0f_average_rating\"\xb0\x01\n\x10\x43ourseEngagement\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\r\n\x05views\x18\x03 \x01(\x03\x12\x15\n\rwatch_seconds\x18\x04 \x01(\x01\x12\x13\n\x0b\x63ompletions\x18\x05 \x01(\x03\x12\x0f\n\x07ratings\x18\x06 \x01(\x03\x12\x1b\n\x0e\x61verage_rating\x18\x07 \x01(\x01H\x00\x88\x01\x01\x42\x11\n\x0f_average_rating\"\xc3\x01\n\x10LessonEngagement\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\x11\n\tlesson_id\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\r\n\x05views\x18\x04 \x01(\x03\x12\x15\n\rwatch_seconds\x18\x05 \x01(\x01\x12\x13\n\x0b\x63ompletions\x18\x06 \x01(\x03\x12\x0f\n\x07ratings\x18\x07 \x01(\x03\x12\x1b\n\x0e\x61verage_rating\x18\x08 \x01(\x01H\x00\x88\x01\x01\x42\x11\n\x0f_average_rating\"\x9f\x01\n\x0fMediaEngagement\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\r\n\x05views\x18\x02 \x01(\x03\x12\x15\n\rwatch_seconds\x18\x03 \x01(\x01\x12\x13\n\x0b\x63ompletions\x18\x04 \x01(\x03\x12\x0f\n\x07ratings\x18\x05 \x01(\x03\x12\x1b\n\x0e\x61verage_rating\x18\x06 \x01(\x01H\x00\x88\x01\x01\x42\x11\n\x0f_average_rating\"\xae\x02\n\x10\x45ngagementDomain\x12\x37\n\x06totals\x18\x01 \x01(\x0b\x32\'.lectern.analytics.v1.EngagementFigures\x12:\n\nper_course\x18\x02 \x03(\x0b\x32&.lectern.analytics.v1.CourseEngagement\x12:\n\nper_lesson\x18\x03 \x03(\x0b\x32&.lectern.analytics.v1.LessonEngagement\x12\x38\n\tper_media\x18\x04 \x03(\x0b\x32%.lectern.analytics.v1.MediaEngagement\x12/\n\x0b\x63omputed_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"l\n\x0b\x43ourseSales\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\r\n\x05sales\x18\x03 \x01(\x03\x12,\n\x07revenue\x18\x04 \x01(\x0b\x32\x1b.lectern.analytics.v1.Money\"\xbe\x01\n\x0bSalesDomain\x12\x32\n\rtotal_revenue\x18\x01 \x01(\x0b\x32\x1b.lectern.analytics.v1.Money\x12\x13\n\x0btotal_sales\x18\x02 \x01(\x03\x12\x35\n\nper_course\x18\x03 \x03(\x0b\x32!.lectern.analytics.v1.CourseSales\x12/\n\x0b\x63omputed_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x11ProductionFigures\x12\x13\n\x0bmedia_files\x18\x01 \x01(\x03\x12\x13\n\x0bmedia_bytes\x18\x02 \x01(\x03\x12\x15\n\rmedia_minutes\x18\x03 \x01(\x01\"u\n\x10\x43ourseProduction\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x13\n\x0bmedia_files\x18\x03 \x01(\x03\x12\x13\n\x0bmedia_bytes\x18\x04 \x01(\x03\x12\x15\n\rmedia_minutes\x18\x05 \x01(\x01\"\xb8\x01\n\x10ProductionDomain\x12\x37\n\x06totals\x18\x01 \x01(\x0b\x32\'.lectern.analytics.v1.ProductionFigures\x12:\n\nper_course\x18\x02 \x03(\x0b\x32&.lectern.analytics.v1.CourseProduction\x12/\n\x0b\x63omputed_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xae\x01\n\tCourseRoi\x12\x11\n\tcourse_id\x18\x01 \x01(\t\x12,\n\x07revenue\x18\x02 \x01(\x0b\x32\x1b.lectern.analytics.v1.Money\x12\x13\n\x0bmedia_bytes\x18\x03 \x01(\x03\x12\x38\n\x0erevenue_per_gb\x18\x04 \x01(\x0b\x32\x1b.lectern.analytics.v1.MoneyH\x00\x88\x01\x01\x42\x11\n\x0f_revenue_per_gb\"\x8f\x01\n\x0bRoiCombined\x12\x38\n\x0erevenue_per_gb\x18\x01 \x01(\x0b\x32\x1b.lectern.analytics.v1.MoneyH\x00\x88\x01\x01\x12\x33\n\nper_course\x18\x02 \x03(\x0b\x32\x1f.lectern.analytics.v1.CourseRoiB\x11\n\x0f_revenue_per_gb\"D\n\x05Trend\x12\x15\n\rslope_per_day\x18\x01 \x01(\x01\x12\x11\n\tintercept\x18\x02 \x01(\x01\x12\x11\n\tdirection\x18\x03 \x01(\t\"C\n\x10StorageGrowthDay\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\x12\r\n\x05\x66iles\x18\x02 \x01(\x03\x12\x13\n\x0b\x62ytes_added\x18\x03 \x01(\x03\"\xdb\x01\n\x13StorageGrowthDomain\x12\x13\n\x0btotal_files\x18\x01 \x01(\x03\x12\x19\n\x11total_bytes_added\x18\x02 \x01(\x03\x12\x37\n\x07per_day\x18\x03 \x03(\x0b\x32&.lectern.analytics.v1.StorageGrowthDay\x12*\n\x05trend\x18\x04 \x01(\x0b\x32\x1b.lectern.analytics.v1.Trend\x12/\n\x0b\x63omputed_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"e\n\x13\x45ngagementGrowthDay\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\x12\x0e\n\x06\x65vents\x18\x02 \x01(\x03\x12\r\n\x05views\x18\x03 \x01(\x03\x12\x13\n\x0b\x63ompletions\x18\x04 \x01(\x03\x12\r\n\x05sales\x18\x05 \x01(\x03\"\xc7\x01\n\x16\x45ngagementGrowthDomain\x12\x14\n\x0ctotal_events\x18\x01 \x01(\x03\x12:\n\x07per_day\x18\x02 \x03(\x0b\x32).lectern.analytics.v1.EngagementGrowthDay\x12*\n\x05trend\x18\x03 \x01(\x0b\x32\x1b.lectern.analytics.v1.Trend\x12/\n\x0b\x63omputed_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc2\x01\n\x0f\x45ngagementEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x11\n\tcourse_id\x18\x02 \x01(\t\x12\x16\n\tlesson_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08media_id\x18\x04 \x01(\tH\x01\x88\x01\x01\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\x05value\x18\x06 \x01(\x01H\x02\x88\x01\x01\x42\x0c\n\n_lesson_idB\x0b\n\t_media_idB\x08\n\x06_value\"i\n\x17RecordEngagementRequest\x12\x35\n\x06\x65vents\x18\x01 \x03(\x0b\x32%.lectern.analytics.v1.EngagementEvent\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"\xd2\x01\n\x18RecordEngagementResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\x12\x10\n\x08rejected\x18\x02 \x01(\x05\x12[\n\x0frejected_fields\x18\x03 \x03(\x0b\x32\x42.lectern.analytics.v1.RecordEngagementResponse.RejectedFieldsEntry\x1a\x35\n\x13RejectedFieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\x7f\n\tDashboard\x12\x19\n\x15\x44\x41SHBOARD_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x41SHBOARD_STORAGE\x10\x01\x12\x15\n\x11\x44\x41SHBOARD_CONTENT\x10\x02\x12\x11\n\rDASHBOARD_ROI\x10\x03\x12\x16\n\x12\x44\x41SHBOARD_CAPACITY\x10\x04\x32\xec\x01\n\x10\x41nalyticsService\x12\x65\n\x0cGetDashboard\x12).lectern.analytics.v1.GetDashboardRequest\x1a*.lectern.analytics.v1.GetDashboardResponse\x12q\n\x10RecordEngagement\x12-.lectern.analytics.v1.RecordEngagementRequest\x1a..lectern.analytics.v1.RecordEngagementResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lectern.analytics.v1.analytics_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETDASHBOARDRESPONSE_DOMAINSENTRY']._loaded_options = None
-  _globals['_GETDASHBOARDRESPONSE_DOMAINSENTRY']._serialized_options = b'8\001'
   _globals['_RECORDENGAGEMENTRESPONSE_REJECTEDFIELDSENTRY']._loaded_options = None
   _globals['_RECORDENGAGEMENTRESPONSE_REJECTEDFIELDSENTRY']._serialized_options = b'8\001'
-  _globals['_DASHBOARD']._serialized_start=1060
-  _globals['_DASHBOARD']._serialized_end=1187
-  _globals['_GETDASHBOARDREQUEST']._serialized_start=126
-  _globals['_GETDASHBOARDREQUEST']._serialized_end=319
-  _globals['_GETDASHBOARDRESPONSE']._serialized_start=322
-  _globals['_GETDASHBOARDRESPONSE']._serialized_end=541
-  _globals['_GETDASHBOARDRESPONSE_DOMAINSENTRY']._serialized_start=470
-  _globals['_GETDASHBOARDRESPONSE_DOMAINSENTRY']._serialized_end=541
-  _globals['_ENGAGEMENTEVENT']._serialized_start=544
-  _globals['_ENGAGEMENTEVENT']._serialized_end=738
-  _globals['_RECORDENGAGEMENTREQUEST']._serialized_start=740
-  _globals['_RECORDENGAGEMENTREQUEST']._serialized_end=845
-  _globals['_RECORDENGAGEMENTRESPONSE']._serialized_start=848
-  _globals['_RECORDENGAGEMENTRESPONSE']._serialized_end=1058
-  _globals['_RECORDENGAGEMENTRESPONSE_REJECTEDFIELDSENTRY']._serialized_start=1005
-  _globals['_RECORDENGAGEMENTRESPONSE_REJECTEDFIELDSENTRY']._serialized_end=1058
-  _globals['_ANALYTICSSERVICE']._serialized_start=1190
-  _globals['_ANALYTICSSERVICE']._serialized_end=1426
+  _globals['_DASHBOARD']._serialized_start=5508
+  _globals['_DASHBOARD']._serialized_end=5635
+  _globals['_GETDASHBOARDREQUEST']._serialized_start=96
+  _globals['_GETDASHBOARDREQUEST']._serialized_end=289
+  _globals['_GETDASHBOARDRESPONSE']._serialized_start=292
+  _globals['_GETDASHBOARDRESPONSE']._serialized_end=427
+  _globals['_DASHBOARDDOMAINS']._serialized_start=430
+  _globals['_DASHBOARDDOMAINS']._serialized_end=1142
+  _globals['_MONEY']._serialized_start=1144
+  _globals['_MONEY']._serialized_end=1191
+  _globals['_FILESANDBYTES']._serialized_start=1193
+  _globals['_FILESANDBYTES']._serialized_end=1238
+  _globals['_STORAGEBYMIMETYPE']._serialized_start=1240
+  _globals['_STORAGEBYMIMETYPE']._serialized_end=1308
+  _globals['_STORAGEBYSTATUS']._serialized_start=1310
+  _globals['_STORAGEBYSTATUS']._serialized_end=1373
+  _globals['_STORAGEDOMAIN']._serialized_start=1376
+  _globals['_STORAGEDOMAIN']._serialized_end=1661
+  _globals['_MEDIAUSAGEITEM']._serialized_start=1664
+  _globals['_MEDIAUSAGEITEM']._serialized_end=1821
+  _globals['_UNUSEDMEDIA']._serialized_start=1823
+  _globals['_UNUSEDMEDIA']._serialized_end=1921
+  _globals['_USAGEDOMAIN']._serialized_start=1924
+  _globals['_USAGEDOMAIN']._serialized_end=2144
+  _globals['_CONTENTDOMAIN']._serialized_start=2147
+  _globals['_CONTENTDOMAIN']._serialized_end=2315
+  _globals['_ENGAGEMENTFIGURES']._serialized_start=2318
+  _globals['_ENGAGEMENTFIGURES']._serialized_end=2461
+  _globals['_COURSEENGAGEMENT']._serialized_start=2464
+  _globals['_COURSEENGAGEMENT']._serialized_end=2640
+  _globals['_LESSONENGAGEMENT']._serialized_start=2643
+  _globals['_LESSONENGAGEMENT']._serialized_end=2838
+  _globals['_MEDIAENGAGEMENT']._serialized_start=2841
+  _globals['_MEDIAENGAGEMENT']._serialized_end=3000
+  _globals['_ENGAGEMENTDOMAIN']._serialized_start=3003
+  _globals['_ENGAGEMENTDOMAIN']._serialized_end=3305
+  _globals['_COURSESALES']._serialized_start=3307
+  _globals['_COURSESALES']._serialized_end=3415
+  _globals['_SALESDOMAIN']._serialized_start=3418
+  _globals['_SALESDOMAIN']._serialized_end=3608
+  _globals['_PRODUCTIONFIGURES']._serialized_start=3610
+  _globals['_PRODUCTIONFIGURES']._serialized_end=3694
+  _globals['_COURSEPRODUCTION']._serialized_start=3696
+  _globals['_COURSEPRODUCTION']._serialized_end=3813
+  _globals['_PRODUCTIONDOMAIN']._serialized_start=3816
+  _globals['_PRODUCTIONDOMAIN']._serialized_end=4000
+  _globals['_COURSEROI']._serialized_start=4003
+  _globals['_COURSEROI']._serialized_end=4177
+  _globals['_ROICOMBINED']._serialized_start=4180
+  _globals['_ROICOMBINED']._serialized_end=4323
+  _globals['_TREND']._serialized_start=4325
+  _globals['_TREND']._serialized_end=4393
+  _globals['_STORAGEGROWTHDAY']._serialized_start=4395
+  _globals['_STORAGEGROWTHDAY']._serialized_end=4462
+  _globals['_STORAGEGROWTHDOMAIN']._serialized_start=4465
+  _globals['_STORAGEGROWTHDOMAIN']._serialized_end=4684
+  _globals['_ENGAGEMENTGROWTHDAY']._serialized_start=4686
+  _globals['_ENGAGEMENTGROWTHDAY']._serialized_end=4787
+  _globals['_ENGAGEMENTGROWTHDOMAIN']._serialized_start=4790
+  _globals['_ENGAGEMENTGROWTHDOMAIN']._serialized_end=4989
+  _globals['_ENGAGEMENTEVENT']._serialized_start=4992
+  _globals['_ENGAGEMENTEVENT']._serialized_end=5186
+  _globals['_RECORDENGAGEMENTREQUEST']._serialized_start=5188
+  _globals['_RECORDENGAGEMENTREQUEST']._serialized_end=5293
+  _globals['_RECORDENGAGEMENTRESPONSE']._serialized_start=5296
+  _globals['_RECORDENGAGEMENTRESPONSE']._serialized_end=5506
+  _globals['_RECORDENGAGEMENTRESPONSE_REJECTEDFIELDSENTRY']._serialized_start=5453
+  _globals['_RECORDENGAGEMENTRESPONSE_REJECTEDFIELDSENTRY']._serialized_end=5506
+  _globals['_ANALYTICSSERVICE']._serialized_start=5638
+  _globals['_ANALYTICSSERVICE']._serialized_end=5874
 # @@protoc_insertion_point(module_scope)

@@ -6,7 +6,6 @@ Per-domain rollups folded from events, aggregated server-side in parallel."""
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -75,48 +74,939 @@ Global___GetDashboardRequest: _TypeAlias = GetDashboardRequest  # noqa: Y015
 class GetDashboardResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    @_typing.final
-    class DomainsEntry(_message.Message):
-        DESCRIPTOR: _descriptor.Descriptor
-
-        KEY_FIELD_NUMBER: _builtins.int
-        VALUE_FIELD_NUMBER: _builtins.int
-        key: _builtins.str
-        @_builtins.property
-        def value(self) -> _struct_pb2.Struct: ...
-        def __init__(
-            self,
-            *,
-            key: _builtins.str = ...,
-            value: _struct_pb2.Struct | None = ...,
-        ) -> None: ...
-        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
-        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
-        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-        def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-    DOMAINS_FIELD_NUMBER: _builtins.int
     GENERATED_AT_FIELD_NUMBER: _builtins.int
-    @_builtins.property
-    def domains(self) -> _containers.MessageMap[_builtins.str, _struct_pb2.Struct]:
-        """One entry per domain the dashboard combines; each domain is computed and cached on its own."""
-
+    DOMAINS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def generated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def domains(self) -> Global___DashboardDomains:
+        """The domains this dashboard combines, each computed and cached on its own; the others unset."""
+
     def __init__(
         self,
         *,
-        domains: _abc.Mapping[_builtins.str, _struct_pb2.Struct] | None = ...,
         generated_at: _timestamp_pb2.Timestamp | None = ...,
+        domains: Global___DashboardDomains | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["generated_at", b"generated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["domains", b"domains", "generated_at", b"generated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal["domains", b"domains", "generated_at", b"generated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetDashboardResponse: _TypeAlias = GetDashboardResponse  # noqa: Y015
+
+@_typing.final
+class DashboardDomains(_message.Message):
+    """One field per domain. storage: storage, usage; content: content, engagement; roi: sales,
+    engagement, production, combined; capacity: storage_growth, engagement_growth.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STORAGE_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
+    CONTENT_FIELD_NUMBER: _builtins.int
+    ENGAGEMENT_FIELD_NUMBER: _builtins.int
+    SALES_FIELD_NUMBER: _builtins.int
+    PRODUCTION_FIELD_NUMBER: _builtins.int
+    COMBINED_FIELD_NUMBER: _builtins.int
+    STORAGE_GROWTH_FIELD_NUMBER: _builtins.int
+    ENGAGEMENT_GROWTH_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def storage(self) -> Global___StorageDomain: ...
+    @_builtins.property
+    def usage(self) -> Global___UsageDomain: ...
+    @_builtins.property
+    def content(self) -> Global___ContentDomain: ...
+    @_builtins.property
+    def engagement(self) -> Global___EngagementDomain: ...
+    @_builtins.property
+    def sales(self) -> Global___SalesDomain: ...
+    @_builtins.property
+    def production(self) -> Global___ProductionDomain: ...
+    @_builtins.property
+    def combined(self) -> Global___RoiCombined:
+        """derived in the response from sales and production"""
+
+    @_builtins.property
+    def storage_growth(self) -> Global___StorageGrowthDomain: ...
+    @_builtins.property
+    def engagement_growth(self) -> Global___EngagementGrowthDomain: ...
+    def __init__(
+        self,
+        *,
+        storage: Global___StorageDomain | None = ...,
+        usage: Global___UsageDomain | None = ...,
+        content: Global___ContentDomain | None = ...,
+        engagement: Global___EngagementDomain | None = ...,
+        sales: Global___SalesDomain | None = ...,
+        production: Global___ProductionDomain | None = ...,
+        combined: Global___RoiCombined | None = ...,
+        storage_growth: Global___StorageGrowthDomain | None = ...,
+        engagement_growth: Global___EngagementGrowthDomain | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_combined", b"_combined", "_content", b"_content", "_engagement", b"_engagement", "_engagement_growth", b"_engagement_growth", "_production", b"_production", "_sales", b"_sales", "_storage", b"_storage", "_storage_growth", b"_storage_growth", "_usage", b"_usage", "combined", b"combined", "content", b"content", "engagement", b"engagement", "engagement_growth", b"engagement_growth", "production", b"production", "sales", b"sales", "storage", b"storage", "storage_growth", b"storage_growth", "usage", b"usage"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_combined", b"_combined", "_content", b"_content", "_engagement", b"_engagement", "_engagement_growth", b"_engagement_growth", "_production", b"_production", "_sales", b"_sales", "_storage", b"_storage", "_storage_growth", b"_storage_growth", "_usage", b"_usage", "combined", b"combined", "content", b"content", "engagement", b"engagement", "engagement_growth", b"engagement_growth", "production", b"production", "sales", b"sales", "storage", b"storage", "storage_growth", b"storage_growth", "usage", b"usage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__combined: _TypeAlias = _typing.Literal["combined"]  # noqa: Y015
+    _WhichOneofArgType__combined: _TypeAlias = _typing.Literal["_combined", b"_combined"]  # noqa: Y015
+    _WhichOneofReturnType__content: _TypeAlias = _typing.Literal["content"]  # noqa: Y015
+    _WhichOneofArgType__content: _TypeAlias = _typing.Literal["_content", b"_content"]  # noqa: Y015
+    _WhichOneofReturnType__engagement: _TypeAlias = _typing.Literal["engagement"]  # noqa: Y015
+    _WhichOneofArgType__engagement: _TypeAlias = _typing.Literal["_engagement", b"_engagement"]  # noqa: Y015
+    _WhichOneofReturnType__engagement_growth: _TypeAlias = _typing.Literal["engagement_growth"]  # noqa: Y015
+    _WhichOneofArgType__engagement_growth: _TypeAlias = _typing.Literal["_engagement_growth", b"_engagement_growth"]  # noqa: Y015
+    _WhichOneofReturnType__production: _TypeAlias = _typing.Literal["production"]  # noqa: Y015
+    _WhichOneofArgType__production: _TypeAlias = _typing.Literal["_production", b"_production"]  # noqa: Y015
+    _WhichOneofReturnType__sales: _TypeAlias = _typing.Literal["sales"]  # noqa: Y015
+    _WhichOneofArgType__sales: _TypeAlias = _typing.Literal["_sales", b"_sales"]  # noqa: Y015
+    _WhichOneofReturnType__storage: _TypeAlias = _typing.Literal["storage"]  # noqa: Y015
+    _WhichOneofArgType__storage: _TypeAlias = _typing.Literal["_storage", b"_storage"]  # noqa: Y015
+    _WhichOneofReturnType__storage_growth: _TypeAlias = _typing.Literal["storage_growth"]  # noqa: Y015
+    _WhichOneofArgType__storage_growth: _TypeAlias = _typing.Literal["_storage_growth", b"_storage_growth"]  # noqa: Y015
+    _WhichOneofReturnType__usage: _TypeAlias = _typing.Literal["usage"]  # noqa: Y015
+    _WhichOneofArgType__usage: _TypeAlias = _typing.Literal["_usage", b"_usage"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__combined) -> _WhichOneofReturnType__combined | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__content) -> _WhichOneofReturnType__content | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__engagement) -> _WhichOneofReturnType__engagement | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__engagement_growth) -> _WhichOneofReturnType__engagement_growth | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__production) -> _WhichOneofReturnType__production | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__sales) -> _WhichOneofReturnType__sales | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__storage) -> _WhichOneofReturnType__storage | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__storage_growth) -> _WhichOneofReturnType__storage_growth | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__usage) -> _WhichOneofReturnType__usage | None: ...
+
+Global___DashboardDomains: _TypeAlias = DashboardDomains  # noqa: Y015
+
+@_typing.final
+class Money(_message.Message):
+    """An amount of money: integer minor units (cents for USD, yen for JPY) of an ISO 4217 currency."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: _builtins.int
+    currency: _builtins.str
+    amount_minor: _builtins.int
+    def __init__(
+        self,
+        *,
+        currency: _builtins.str = ...,
+        amount_minor: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_minor", b"amount_minor", "currency", b"currency"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Money: _TypeAlias = Money  # noqa: Y015
+
+@_typing.final
+class FilesAndBytes(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILES_FIELD_NUMBER: _builtins.int
+    BYTES_FIELD_NUMBER: _builtins.int
+    files: _builtins.int
+    bytes: _builtins.int
+    def __init__(
+        self,
+        *,
+        files: _builtins.int = ...,
+        bytes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes", b"bytes", "files", b"files"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FilesAndBytes: _TypeAlias = FilesAndBytes  # noqa: Y015
+
+@_typing.final
+class StorageByMimeType(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MIME_TYPE_FIELD_NUMBER: _builtins.int
+    FILES_FIELD_NUMBER: _builtins.int
+    BYTES_FIELD_NUMBER: _builtins.int
+    mime_type: _builtins.str
+    files: _builtins.int
+    bytes: _builtins.int
+    def __init__(
+        self,
+        *,
+        mime_type: _builtins.str = ...,
+        files: _builtins.int = ...,
+        bytes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes", b"bytes", "files", b"files", "mime_type", b"mime_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StorageByMimeType: _TypeAlias = StorageByMimeType  # noqa: Y015
+
+@_typing.final
+class StorageByStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    FILES_FIELD_NUMBER: _builtins.int
+    BYTES_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    """processing | ready | failed"""
+    files: _builtins.int
+    bytes: _builtins.int
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+        files: _builtins.int = ...,
+        bytes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes", b"bytes", "files", b"files", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StorageByStatus: _TypeAlias = StorageByStatus  # noqa: Y015
+
+@_typing.final
+class StorageDomain(_message.Message):
+    """Live media bytes and files (snapshot of now); reclaimable = soft deleted, not yet purged."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOTAL_FILES_FIELD_NUMBER: _builtins.int
+    TOTAL_BYTES_FIELD_NUMBER: _builtins.int
+    BY_MIME_TYPE_FIELD_NUMBER: _builtins.int
+    BY_STATUS_FIELD_NUMBER: _builtins.int
+    RECLAIMABLE_FIELD_NUMBER: _builtins.int
+    COMPUTED_AT_FIELD_NUMBER: _builtins.int
+    total_files: _builtins.int
+    total_bytes: _builtins.int
+    @_builtins.property
+    def by_mime_type(self) -> _containers.RepeatedCompositeFieldContainer[Global___StorageByMimeType]: ...
+    @_builtins.property
+    def by_status(self) -> _containers.RepeatedCompositeFieldContainer[Global___StorageByStatus]: ...
+    @_builtins.property
+    def reclaimable(self) -> Global___FilesAndBytes: ...
+    @_builtins.property
+    def computed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        total_files: _builtins.int = ...,
+        total_bytes: _builtins.int = ...,
+        by_mime_type: _abc.Iterable[Global___StorageByMimeType] | None = ...,
+        by_status: _abc.Iterable[Global___StorageByStatus] | None = ...,
+        reclaimable: Global___FilesAndBytes | None = ...,
+        computed_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "reclaimable", b"reclaimable"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["by_mime_type", b"by_mime_type", "by_status", b"by_status", "computed_at", b"computed_at", "reclaimable", b"reclaimable", "total_bytes", b"total_bytes", "total_files", b"total_files"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StorageDomain: _TypeAlias = StorageDomain  # noqa: Y015
+
+@_typing.final
+class MediaUsageItem(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEDIA_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    FILE_NAME_FIELD_NUMBER: _builtins.int
+    SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    USAGE_COUNT_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    media_id: _builtins.str
+    title: _builtins.str
+    file_name: _builtins.str
+    size_bytes: _builtins.int
+    usage_count: _builtins.int
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        media_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        file_name: _builtins.str = ...,
+        size_bytes: _builtins.int = ...,
+        usage_count: _builtins.int = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "file_name", b"file_name", "media_id", b"media_id", "size_bytes", b"size_bytes", "title", b"title", "usage_count", b"usage_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MediaUsageItem: _TypeAlias = MediaUsageItem  # noqa: Y015
+
+@_typing.final
+class UnusedMedia(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILES_FIELD_NUMBER: _builtins.int
+    BYTES_FIELD_NUMBER: _builtins.int
+    LARGEST_FIELD_NUMBER: _builtins.int
+    files: _builtins.int
+    bytes: _builtins.int
+    @_builtins.property
+    def largest(self) -> _containers.RepeatedCompositeFieldContainer[Global___MediaUsageItem]: ...
+    def __init__(
+        self,
+        *,
+        files: _builtins.int = ...,
+        bytes: _builtins.int = ...,
+        largest: _abc.Iterable[Global___MediaUsageItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes", b"bytes", "files", b"files", "largest", b"largest"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnusedMedia: _TypeAlias = UnusedMedia  # noqa: Y015
+
+@_typing.final
+class UsageDomain(_message.Message):
+    """Unused files (cleanup opportunities) and the most used ones (snapshot of now)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UNUSED_FIELD_NUMBER: _builtins.int
+    USED_FIELD_NUMBER: _builtins.int
+    TOP_USED_FIELD_NUMBER: _builtins.int
+    COMPUTED_AT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def unused(self) -> Global___UnusedMedia: ...
+    @_builtins.property
+    def used(self) -> Global___FilesAndBytes: ...
+    @_builtins.property
+    def top_used(self) -> _containers.RepeatedCompositeFieldContainer[Global___MediaUsageItem]: ...
+    @_builtins.property
+    def computed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        unused: Global___UnusedMedia | None = ...,
+        used: Global___FilesAndBytes | None = ...,
+        top_used: _abc.Iterable[Global___MediaUsageItem] | None = ...,
+        computed_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "unused", b"unused", "used", b"used"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "top_used", b"top_used", "unused", b"unused", "used", b"used"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UsageDomain: _TypeAlias = UsageDomain  # noqa: Y015
+
+@_typing.final
+class ContentDomain(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSES_FIELD_NUMBER: _builtins.int
+    LESSONS_FIELD_NUMBER: _builtins.int
+    LESSONS_WITH_MEDIA_FIELD_NUMBER: _builtins.int
+    MEDIA_FILES_FIELD_NUMBER: _builtins.int
+    MEDIA_READY_FIELD_NUMBER: _builtins.int
+    COMPUTED_AT_FIELD_NUMBER: _builtins.int
+    courses: _builtins.int
+    lessons: _builtins.int
+    lessons_with_media: _builtins.int
+    media_files: _builtins.int
+    media_ready: _builtins.int
+    @_builtins.property
+    def computed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        courses: _builtins.int = ...,
+        lessons: _builtins.int = ...,
+        lessons_with_media: _builtins.int = ...,
+        media_files: _builtins.int = ...,
+        media_ready: _builtins.int = ...,
+        computed_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "courses", b"courses", "lessons", b"lessons", "lessons_with_media", b"lessons_with_media", "media_files", b"media_files", "media_ready", b"media_ready"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContentDomain: _TypeAlias = ContentDomain  # noqa: Y015
+
+@_typing.final
+class EngagementFigures(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VIEWS_FIELD_NUMBER: _builtins.int
+    WATCH_SECONDS_FIELD_NUMBER: _builtins.int
+    COMPLETIONS_FIELD_NUMBER: _builtins.int
+    RATINGS_FIELD_NUMBER: _builtins.int
+    AVERAGE_RATING_FIELD_NUMBER: _builtins.int
+    views: _builtins.int
+    watch_seconds: _builtins.float
+    completions: _builtins.int
+    ratings: _builtins.int
+    average_rating: _builtins.float
+    """unset without ratings"""
+    def __init__(
+        self,
+        *,
+        views: _builtins.int = ...,
+        watch_seconds: _builtins.float = ...,
+        completions: _builtins.int = ...,
+        ratings: _builtins.int = ...,
+        average_rating: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_average_rating", b"_average_rating", "average_rating", b"average_rating"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_average_rating", b"_average_rating", "average_rating", b"average_rating", "completions", b"completions", "ratings", b"ratings", "views", b"views", "watch_seconds", b"watch_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__average_rating: _TypeAlias = _typing.Literal["average_rating"]  # noqa: Y015
+    _WhichOneofArgType__average_rating: _TypeAlias = _typing.Literal["_average_rating", b"_average_rating"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__average_rating) -> _WhichOneofReturnType__average_rating | None: ...
+
+Global___EngagementFigures: _TypeAlias = EngagementFigures  # noqa: Y015
+
+@_typing.final
+class CourseEngagement(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSE_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    VIEWS_FIELD_NUMBER: _builtins.int
+    WATCH_SECONDS_FIELD_NUMBER: _builtins.int
+    COMPLETIONS_FIELD_NUMBER: _builtins.int
+    RATINGS_FIELD_NUMBER: _builtins.int
+    AVERAGE_RATING_FIELD_NUMBER: _builtins.int
+    course_id: _builtins.str
+    title: _builtins.str
+    views: _builtins.int
+    watch_seconds: _builtins.float
+    completions: _builtins.int
+    ratings: _builtins.int
+    average_rating: _builtins.float
+    def __init__(
+        self,
+        *,
+        course_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        views: _builtins.int = ...,
+        watch_seconds: _builtins.float = ...,
+        completions: _builtins.int = ...,
+        ratings: _builtins.int = ...,
+        average_rating: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_average_rating", b"_average_rating", "average_rating", b"average_rating"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_average_rating", b"_average_rating", "average_rating", b"average_rating", "completions", b"completions", "course_id", b"course_id", "ratings", b"ratings", "title", b"title", "views", b"views", "watch_seconds", b"watch_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__average_rating: _TypeAlias = _typing.Literal["average_rating"]  # noqa: Y015
+    _WhichOneofArgType__average_rating: _TypeAlias = _typing.Literal["_average_rating", b"_average_rating"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__average_rating) -> _WhichOneofReturnType__average_rating | None: ...
+
+Global___CourseEngagement: _TypeAlias = CourseEngagement  # noqa: Y015
+
+@_typing.final
+class LessonEngagement(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSE_ID_FIELD_NUMBER: _builtins.int
+    LESSON_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    VIEWS_FIELD_NUMBER: _builtins.int
+    WATCH_SECONDS_FIELD_NUMBER: _builtins.int
+    COMPLETIONS_FIELD_NUMBER: _builtins.int
+    RATINGS_FIELD_NUMBER: _builtins.int
+    AVERAGE_RATING_FIELD_NUMBER: _builtins.int
+    course_id: _builtins.str
+    lesson_id: _builtins.str
+    title: _builtins.str
+    views: _builtins.int
+    watch_seconds: _builtins.float
+    completions: _builtins.int
+    ratings: _builtins.int
+    average_rating: _builtins.float
+    def __init__(
+        self,
+        *,
+        course_id: _builtins.str = ...,
+        lesson_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        views: _builtins.int = ...,
+        watch_seconds: _builtins.float = ...,
+        completions: _builtins.int = ...,
+        ratings: _builtins.int = ...,
+        average_rating: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_average_rating", b"_average_rating", "average_rating", b"average_rating"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_average_rating", b"_average_rating", "average_rating", b"average_rating", "completions", b"completions", "course_id", b"course_id", "lesson_id", b"lesson_id", "ratings", b"ratings", "title", b"title", "views", b"views", "watch_seconds", b"watch_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__average_rating: _TypeAlias = _typing.Literal["average_rating"]  # noqa: Y015
+    _WhichOneofArgType__average_rating: _TypeAlias = _typing.Literal["_average_rating", b"_average_rating"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__average_rating) -> _WhichOneofReturnType__average_rating | None: ...
+
+Global___LessonEngagement: _TypeAlias = LessonEngagement  # noqa: Y015
+
+@_typing.final
+class MediaEngagement(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEDIA_ID_FIELD_NUMBER: _builtins.int
+    VIEWS_FIELD_NUMBER: _builtins.int
+    WATCH_SECONDS_FIELD_NUMBER: _builtins.int
+    COMPLETIONS_FIELD_NUMBER: _builtins.int
+    RATINGS_FIELD_NUMBER: _builtins.int
+    AVERAGE_RATING_FIELD_NUMBER: _builtins.int
+    media_id: _builtins.str
+    views: _builtins.int
+    watch_seconds: _builtins.float
+    completions: _builtins.int
+    ratings: _builtins.int
+    average_rating: _builtins.float
+    def __init__(
+        self,
+        *,
+        media_id: _builtins.str = ...,
+        views: _builtins.int = ...,
+        watch_seconds: _builtins.float = ...,
+        completions: _builtins.int = ...,
+        ratings: _builtins.int = ...,
+        average_rating: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_average_rating", b"_average_rating", "average_rating", b"average_rating"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_average_rating", b"_average_rating", "average_rating", b"average_rating", "completions", b"completions", "media_id", b"media_id", "ratings", b"ratings", "views", b"views", "watch_seconds", b"watch_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__average_rating: _TypeAlias = _typing.Literal["average_rating"]  # noqa: Y015
+    _WhichOneofArgType__average_rating: _TypeAlias = _typing.Literal["_average_rating", b"_average_rating"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__average_rating) -> _WhichOneofReturnType__average_rating | None: ...
+
+Global___MediaEngagement: _TypeAlias = MediaEngagement  # noqa: Y015
+
+@_typing.final
+class EngagementDomain(_message.Message):
+    """Engagement facts in [from, to)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOTALS_FIELD_NUMBER: _builtins.int
+    PER_COURSE_FIELD_NUMBER: _builtins.int
+    PER_LESSON_FIELD_NUMBER: _builtins.int
+    PER_MEDIA_FIELD_NUMBER: _builtins.int
+    COMPUTED_AT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def totals(self) -> Global___EngagementFigures: ...
+    @_builtins.property
+    def per_course(self) -> _containers.RepeatedCompositeFieldContainer[Global___CourseEngagement]: ...
+    @_builtins.property
+    def per_lesson(self) -> _containers.RepeatedCompositeFieldContainer[Global___LessonEngagement]: ...
+    @_builtins.property
+    def per_media(self) -> _containers.RepeatedCompositeFieldContainer[Global___MediaEngagement]: ...
+    @_builtins.property
+    def computed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        totals: Global___EngagementFigures | None = ...,
+        per_course: _abc.Iterable[Global___CourseEngagement] | None = ...,
+        per_lesson: _abc.Iterable[Global___LessonEngagement] | None = ...,
+        per_media: _abc.Iterable[Global___MediaEngagement] | None = ...,
+        computed_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "totals", b"totals"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "per_course", b"per_course", "per_lesson", b"per_lesson", "per_media", b"per_media", "totals", b"totals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EngagementDomain: _TypeAlias = EngagementDomain  # noqa: Y015
+
+@_typing.final
+class CourseSales(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSE_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    SALES_FIELD_NUMBER: _builtins.int
+    REVENUE_FIELD_NUMBER: _builtins.int
+    course_id: _builtins.str
+    title: _builtins.str
+    sales: _builtins.int
+    @_builtins.property
+    def revenue(self) -> Global___Money: ...
+    def __init__(
+        self,
+        *,
+        course_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        sales: _builtins.int = ...,
+        revenue: Global___Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["revenue", b"revenue"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_id", b"course_id", "revenue", b"revenue", "sales", b"sales", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CourseSales: _TypeAlias = CourseSales  # noqa: Y015
+
+@_typing.final
+class SalesDomain(_message.Message):
+    """Sales in [from, to), in the platform's currency."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOTAL_REVENUE_FIELD_NUMBER: _builtins.int
+    TOTAL_SALES_FIELD_NUMBER: _builtins.int
+    PER_COURSE_FIELD_NUMBER: _builtins.int
+    COMPUTED_AT_FIELD_NUMBER: _builtins.int
+    total_sales: _builtins.int
+    @_builtins.property
+    def total_revenue(self) -> Global___Money: ...
+    @_builtins.property
+    def per_course(self) -> _containers.RepeatedCompositeFieldContainer[Global___CourseSales]: ...
+    @_builtins.property
+    def computed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        total_revenue: Global___Money | None = ...,
+        total_sales: _builtins.int = ...,
+        per_course: _abc.Iterable[Global___CourseSales] | None = ...,
+        computed_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "total_revenue", b"total_revenue"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "per_course", b"per_course", "total_revenue", b"total_revenue", "total_sales", b"total_sales"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SalesDomain: _TypeAlias = SalesDomain  # noqa: Y015
+
+@_typing.final
+class ProductionFigures(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MEDIA_FILES_FIELD_NUMBER: _builtins.int
+    MEDIA_BYTES_FIELD_NUMBER: _builtins.int
+    MEDIA_MINUTES_FIELD_NUMBER: _builtins.int
+    media_files: _builtins.int
+    media_bytes: _builtins.int
+    media_minutes: _builtins.float
+    def __init__(
+        self,
+        *,
+        media_files: _builtins.int = ...,
+        media_bytes: _builtins.int = ...,
+        media_minutes: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["media_bytes", b"media_bytes", "media_files", b"media_files", "media_minutes", b"media_minutes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProductionFigures: _TypeAlias = ProductionFigures  # noqa: Y015
+
+@_typing.final
+class CourseProduction(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSE_ID_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    MEDIA_FILES_FIELD_NUMBER: _builtins.int
+    MEDIA_BYTES_FIELD_NUMBER: _builtins.int
+    MEDIA_MINUTES_FIELD_NUMBER: _builtins.int
+    course_id: _builtins.str
+    title: _builtins.str
+    media_files: _builtins.int
+    media_bytes: _builtins.int
+    media_minutes: _builtins.float
+    def __init__(
+        self,
+        *,
+        course_id: _builtins.str = ...,
+        title: _builtins.str = ...,
+        media_files: _builtins.int = ...,
+        media_bytes: _builtins.int = ...,
+        media_minutes: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["course_id", b"course_id", "media_bytes", b"media_bytes", "media_files", b"media_files", "media_minutes", b"media_minutes", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CourseProduction: _TypeAlias = CourseProduction  # noqa: Y015
+
+@_typing.final
+class ProductionDomain(_message.Message):
+    """Media files, bytes and minutes per course (a proxy for production cost; snapshot of now)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOTALS_FIELD_NUMBER: _builtins.int
+    PER_COURSE_FIELD_NUMBER: _builtins.int
+    COMPUTED_AT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def totals(self) -> Global___ProductionFigures:
+        """a file shared by two courses counts once"""
+
+    @_builtins.property
+    def per_course(self) -> _containers.RepeatedCompositeFieldContainer[Global___CourseProduction]: ...
+    @_builtins.property
+    def computed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        totals: Global___ProductionFigures | None = ...,
+        per_course: _abc.Iterable[Global___CourseProduction] | None = ...,
+        computed_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "totals", b"totals"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "per_course", b"per_course", "totals", b"totals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProductionDomain: _TypeAlias = ProductionDomain  # noqa: Y015
+
+@_typing.final
+class CourseRoi(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COURSE_ID_FIELD_NUMBER: _builtins.int
+    REVENUE_FIELD_NUMBER: _builtins.int
+    MEDIA_BYTES_FIELD_NUMBER: _builtins.int
+    REVENUE_PER_GB_FIELD_NUMBER: _builtins.int
+    course_id: _builtins.str
+    media_bytes: _builtins.int
+    @_builtins.property
+    def revenue(self) -> Global___Money: ...
+    @_builtins.property
+    def revenue_per_gb(self) -> Global___Money:
+        """unset when the course holds no media bytes"""
+
+    def __init__(
+        self,
+        *,
+        course_id: _builtins.str = ...,
+        revenue: Global___Money | None = ...,
+        media_bytes: _builtins.int = ...,
+        revenue_per_gb: Global___Money | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_revenue_per_gb", b"_revenue_per_gb", "revenue", b"revenue", "revenue_per_gb", b"revenue_per_gb"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_revenue_per_gb", b"_revenue_per_gb", "course_id", b"course_id", "media_bytes", b"media_bytes", "revenue", b"revenue", "revenue_per_gb", b"revenue_per_gb"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__revenue_per_gb: _TypeAlias = _typing.Literal["revenue_per_gb"]  # noqa: Y015
+    _WhichOneofArgType__revenue_per_gb: _TypeAlias = _typing.Literal["_revenue_per_gb", b"_revenue_per_gb"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__revenue_per_gb) -> _WhichOneofReturnType__revenue_per_gb | None: ...
+
+Global___CourseRoi: _TypeAlias = CourseRoi  # noqa: Y015
+
+@_typing.final
+class RoiCombined(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REVENUE_PER_GB_FIELD_NUMBER: _builtins.int
+    PER_COURSE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def revenue_per_gb(self) -> Global___Money:
+        """per 10^9 bytes; unset without media bytes"""
+
+    @_builtins.property
+    def per_course(self) -> _containers.RepeatedCompositeFieldContainer[Global___CourseRoi]: ...
+    def __init__(
+        self,
+        *,
+        revenue_per_gb: Global___Money | None = ...,
+        per_course: _abc.Iterable[Global___CourseRoi] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_revenue_per_gb", b"_revenue_per_gb", "revenue_per_gb", b"revenue_per_gb"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_revenue_per_gb", b"_revenue_per_gb", "per_course", b"per_course", "revenue_per_gb", b"revenue_per_gb"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__revenue_per_gb: _TypeAlias = _typing.Literal["revenue_per_gb"]  # noqa: Y015
+    _WhichOneofArgType__revenue_per_gb: _TypeAlias = _typing.Literal["_revenue_per_gb", b"_revenue_per_gb"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__revenue_per_gb) -> _WhichOneofReturnType__revenue_per_gb | None: ...
+
+Global___RoiCombined: _TypeAlias = RoiCombined  # noqa: Y015
+
+@_typing.final
+class Trend(_message.Message):
+    """A least-squares line through (day index, value)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SLOPE_PER_DAY_FIELD_NUMBER: _builtins.int
+    INTERCEPT_FIELD_NUMBER: _builtins.int
+    DIRECTION_FIELD_NUMBER: _builtins.int
+    slope_per_day: _builtins.float
+    intercept: _builtins.float
+    direction: _builtins.str
+    """up | down | flat"""
+    def __init__(
+        self,
+        *,
+        slope_per_day: _builtins.float = ...,
+        intercept: _builtins.float = ...,
+        direction: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["direction", b"direction", "intercept", b"intercept", "slope_per_day", b"slope_per_day"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Trend: _TypeAlias = Trend  # noqa: Y015
+
+@_typing.final
+class StorageGrowthDay(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAY_FIELD_NUMBER: _builtins.int
+    FILES_FIELD_NUMBER: _builtins.int
+    BYTES_ADDED_FIELD_NUMBER: _builtins.int
+    day: _builtins.str
+    """RFC 3339 full-date (UTC), e.g. 2026-11-30"""
+    files: _builtins.int
+    bytes_added: _builtins.int
+    def __init__(
+        self,
+        *,
+        day: _builtins.str = ...,
+        files: _builtins.int = ...,
+        bytes_added: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_added", b"bytes_added", "day", b"day", "files", b"files"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StorageGrowthDay: _TypeAlias = StorageGrowthDay  # noqa: Y015
+
+@_typing.final
+class StorageGrowthDomain(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOTAL_FILES_FIELD_NUMBER: _builtins.int
+    TOTAL_BYTES_ADDED_FIELD_NUMBER: _builtins.int
+    PER_DAY_FIELD_NUMBER: _builtins.int
+    TREND_FIELD_NUMBER: _builtins.int
+    COMPUTED_AT_FIELD_NUMBER: _builtins.int
+    total_files: _builtins.int
+    total_bytes_added: _builtins.int
+    @_builtins.property
+    def per_day(self) -> _containers.RepeatedCompositeFieldContainer[Global___StorageGrowthDay]: ...
+    @_builtins.property
+    def trend(self) -> Global___Trend: ...
+    @_builtins.property
+    def computed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        total_files: _builtins.int = ...,
+        total_bytes_added: _builtins.int = ...,
+        per_day: _abc.Iterable[Global___StorageGrowthDay] | None = ...,
+        trend: Global___Trend | None = ...,
+        computed_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "trend", b"trend"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "per_day", b"per_day", "total_bytes_added", b"total_bytes_added", "total_files", b"total_files", "trend", b"trend"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StorageGrowthDomain: _TypeAlias = StorageGrowthDomain  # noqa: Y015
+
+@_typing.final
+class EngagementGrowthDay(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DAY_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
+    VIEWS_FIELD_NUMBER: _builtins.int
+    COMPLETIONS_FIELD_NUMBER: _builtins.int
+    SALES_FIELD_NUMBER: _builtins.int
+    day: _builtins.str
+    """RFC 3339 full-date (UTC)"""
+    events: _builtins.int
+    views: _builtins.int
+    completions: _builtins.int
+    sales: _builtins.int
+    def __init__(
+        self,
+        *,
+        day: _builtins.str = ...,
+        events: _builtins.int = ...,
+        views: _builtins.int = ...,
+        completions: _builtins.int = ...,
+        sales: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["completions", b"completions", "day", b"day", "events", b"events", "sales", b"sales", "views", b"views"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EngagementGrowthDay: _TypeAlias = EngagementGrowthDay  # noqa: Y015
+
+@_typing.final
+class EngagementGrowthDomain(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOTAL_EVENTS_FIELD_NUMBER: _builtins.int
+    PER_DAY_FIELD_NUMBER: _builtins.int
+    TREND_FIELD_NUMBER: _builtins.int
+    COMPUTED_AT_FIELD_NUMBER: _builtins.int
+    total_events: _builtins.int
+    @_builtins.property
+    def per_day(self) -> _containers.RepeatedCompositeFieldContainer[Global___EngagementGrowthDay]: ...
+    @_builtins.property
+    def trend(self) -> Global___Trend: ...
+    @_builtins.property
+    def computed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        total_events: _builtins.int = ...,
+        per_day: _abc.Iterable[Global___EngagementGrowthDay] | None = ...,
+        trend: Global___Trend | None = ...,
+        computed_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "trend", b"trend"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["computed_at", b"computed_at", "per_day", b"per_day", "total_events", b"total_events", "trend", b"trend"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EngagementGrowthDomain: _TypeAlias = EngagementGrowthDomain  # noqa: Y015
 
 @_typing.final
 class EngagementEvent(_message.Message):
