@@ -8,12 +8,15 @@ buffer. Buffers come from the process's :class:`PartBufferPool`; an upload holds
 the hash consumed it, whoever is waiting on what: a writer blocked on the pool must not be the
 one that has to hand buffers back, or uploads waiting on each other would never move.
 
-Parts settle strictly in order, and settled parts are reported (with the hash state after
-exactly them) so the caller can make them durable: the resumable state only ever names parts S3
-acknowledged. Reporting runs beside the byte stream, one report at a time, each naming every
-part settled so far: a database commit per part in the receive path stalled it ~9 ms a part
-(a fifth of the PATCH's time at 5 MiB parts). A crash loses at most the parts settled since the
-last report; the client resends them from HEAD's offset, and UploadPart overwrites by number.
+Parts settle strictly in order, as soon as S3 acknowledged them and the hash consumed them
+(from their futures' done callbacks, not only when the next part needs room: a client pausing
+after a part would otherwise leave it unrecorded while it pauses), and settled parts are
+reported (with the hash state after exactly them) so the caller can make them durable: the
+resumable state only ever names parts S3 acknowledged. Reporting runs beside the byte stream,
+one report at a time, each naming every part settled so far: a database commit per part in the
+receive path stalled it ~9 ms a part (a fifth of the PATCH's time at 5 MiB parts). A crash
+loses at most the parts settled since the last report; the client resends them from HEAD's
+offset, and UploadPart overwrites by number.
 """
 
 from __future__ import annotations
@@ -97,6 +100,7 @@ class PartWriter:
         self._unreported = False
         self._in_flight: deque[_InFlight] = deque()
         self._last_hash: asyncio.Future[bytes | None] | None = None
+        self._abandoned = False
         self._next_number = len(parts) + 1
 
     @property
@@ -148,6 +152,8 @@ class PartWriter:
         number, self._next_number = self._next_number, self._next_number + 1
         task = asyncio.ensure_future(self._store.upload_part(self._key, self._upload_id, number, part))
         self._in_flight.append(_InFlight(task, hashed, _Loan(self._pool, part, (task, hashed))))
+        task.add_done_callback(self._settle_ready)
+        hashed.add_done_callback(self._settle_ready)
         # The next buffer is taken with the next bytes (waiting there, if the pool is empty).
         self._buffer = None
         self._fill = 0
@@ -161,18 +167,37 @@ class PartWriter:
 
     async def _settle_oldest(self) -> None:
         oldest = self._in_flight[0]
-        part = await oldest.upload
+        part = await oldest.upload  # a failed UploadPart or hash fails the PATCH here
         state = await oldest.hashed
+        if self._in_flight and self._in_flight[0] is oldest:  # else a done callback settled it
+            self._settle(oldest, part, state)
+        if self._reporter is not None and self._reporter.done():
+            self._reporter.result()  # a failed report fails the PATCH
+
+    def _settle_ready(self, _: object = None) -> None:
+        """Done callback of every part's upload and hash: settle, in order, each part at the
+        front whose both ended well. A failure is left in place for the awaiting path to raise;
+        after abandon() nothing settles (the parts before a forgotten one are gone)."""
+        while self._in_flight and not self._abandoned:
+            oldest = self._in_flight[0]
+            futures = (oldest.upload, oldest.hashed)
+            if not all(f.done() and not f.cancelled() and f.exception() is None for f in futures):
+                return
+            self._settle(oldest, oldest.upload.result(), oldest.hashed.result())
+
+    def _settle(self, entry: _InFlight, part: UploadedPart, state: bytes | None) -> None:
         self._in_flight.popleft()
-        oldest.loan.give_back()
+        entry.loan.give_back()
         self.parts.append(part)
         self.parts_hash_state = state
-        if self._on_part_stored is not None:
-            self._unreported = True
-            if self._reporter is None or self._reporter.done():
-                if self._reporter is not None:
-                    self._reporter.result()  # a failed report fails the PATCH
-                self._reporter = asyncio.ensure_future(self._report(self._on_part_stored))
+        if self._on_part_stored is None:
+            return
+        self._unreported = True
+        if self._reporter is not None and not self._reporter.done():
+            return  # the running report picks these parts up
+        if self._reporter is not None and (self._reporter.cancelled() or self._reporter.exception() is not None):
+            return  # a failed report stays, to fail the PATCH where it is awaited
+        self._reporter = asyncio.ensure_future(self._report(self._on_part_stored))
 
     async def _report(self, on_part_stored: PartStored) -> None:
         while self._unreported:
@@ -216,6 +241,7 @@ class PartWriter:
 
         A cancelled UploadPart may still be running in its thread and reading its buffer, so
         such buffers are discarded, never reused (see _Loan)."""
+        self._abandoned = True
         while self._in_flight:
             task, hashed, _ = self._in_flight.popleft()
             task.cancel()
