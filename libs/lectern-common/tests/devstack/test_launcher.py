@@ -45,7 +45,7 @@ def launcher_env() -> dict[str, str]:
 async def launcher(tmp_path: Path) -> AsyncIterator[LauncherProcess]:
     process = LauncherProcess(
         tmp_path / "run",
-        args=["--spec", "lectern_fake_service:SPEC", "--only", "fake", "--stop-grace", "5"],
+        args=["--spec", "lectern_fake_service:SPEC", "--only", "fake", "--replicas", "fake=2", "--stop-grace", "5"],
         env=launcher_env(),
     )
     process.start()
@@ -97,7 +97,19 @@ async def test_service_gets_settings_from_the_launcher(launcher: LauncherProcess
     assert env["LECTERN_FAKE_S3_BUCKET"] == state.s3_bucket
     assert "lectern.fake.v1" in state.topics and "lectern.course.v1" in state.topics
     assert state.urls["fake"] == f"http://127.0.0.1:{fake.http_port}/"
-    assert "fake: migrated" in launcher.output()
+    assert launcher.output().count("fake: migrated") == 1  # replicas share the first one's database
+
+    # --replicas fake=2: a second process of the same spec, on ports of its own, same database.
+    replica = state.services["fake-2"]
+    assert replica.module == fake.module and replica.database_url == fake.database_url
+    assert {replica.grpc_port, replica.http_port}.isdisjoint({fake.grpc_port, fake.http_port})
+    replica_answer = await fetch_fake(replica.http_port)
+    assert replica_answer["pid"] == replica.pid != fake.pid
+    replica_env = replica_answer["env"]
+    assert isinstance(replica_env, dict)
+    assert replica_env["LECTERN_FAKE_GRPC_PORT"] == str(replica.grpc_port)
+    assert replica_env["LECTERN_FAKE_DATABASE_URL"] == fake.database_url
+    assert state.urls["fake (fake-2)"] == f"http://127.0.0.1:{replica.http_port}/"
 
 
 async def test_killed_service_is_restarted_with_a_log_line(launcher: LauncherProcess) -> None:

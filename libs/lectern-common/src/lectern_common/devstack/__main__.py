@@ -57,10 +57,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="prefix of every service database name (lets stacks share one PostgreSQL server)",
     )
     up.add_argument("--bucket", default=DEFAULT_BUCKET, help="S3 bucket the services share")
+    up.add_argument(
+        "--replicas",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="run N processes of a service (repeatable), e.g. upload=2: upload-2 gets ports of its own",
+    )
     up.add_argument("--log-json", action="store_true", help="services log JSON instead of text")
     up.add_argument("--start-timeout", type=float, default=120.0, help="seconds for each start step")
     up.add_argument("--stop-grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL")
     return parser
+
+
+def parse_replicas(values: list[str]) -> dict[str, int]:
+    replicas: dict[str, int] = {}
+    for value in values:
+        name, _, count = value.partition("=")
+        if not name.strip() or not count.strip().isdigit() or int(count) < 1:
+            raise SystemExit(f"--replicas wants NAME=N with N >= 1, got {value!r}")
+        replicas[name.strip()] = int(count)
+    return replicas
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         start_timeout=args.start_timeout,
         stop_grace=args.stop_grace,
         infra_only=args.infra_only,
+        replicas=parse_replicas(args.replicas),
     )
     return asyncio.run(run_up(options))
 

@@ -74,6 +74,9 @@ class LauncherOptions:
     start_timeout: float = 120.0
     stop_grace: float = 10.0
     infra_only: bool = False
+    replicas: dict[str, int] = field(default_factory=dict)
+    """Service name -> how many processes run it (default 1): ``upload=2`` adds ``upload-2`` on
+    ports of its own, same database and settings (the fault tests run two upload replicas)."""
 
 
 def load_spec(reference: str) -> ServiceSpec:
@@ -187,12 +190,15 @@ class SupervisedService:
         run_dir: Path,
         console: Console,
         on_restarted: Callable[[], None],
+        instance: str | None = None,
     ) -> None:
         self.spec = spec
+        self.name = instance or spec.name
+        """``upload``, or ``upload-2`` for a second replica of the same spec (``--replicas``)."""
         self.ports = ports
         self.env = env
         self.database_url = database_url
-        self.log_file = run_dir / "logs" / f"{spec.name}.log"
+        self.log_file = run_dir / "logs" / f"{self.name}.log"
         self.console = console
         self.on_restarted = on_restarted
         self.restarts = 0
@@ -201,13 +207,17 @@ class SupervisedService:
         self._task: asyncio.Task[None] | None = None
         self._announcers: set[asyncio.Task[None]] = set()
 
+    @property
+    def is_replica(self) -> bool:
+        return self.name != self.spec.name
+
     def _command(self, verb: str) -> ManagedProcess:
         return ManagedProcess(
-            self.spec.name,
+            self.name,
             [sys.executable, "-m", self.spec.module, verb],
             log_path=self.log_file,
             env=self.env,
-            on_line=lambda line: self.console.service(self.spec.name, line),
+            on_line=lambda line: self.console.service(self.name, line),
         )
 
     async def migrate(self, timeout: float) -> None:
@@ -218,12 +228,12 @@ class SupervisedService:
             code = await asyncio.wait_for(process.wait(), timeout=timeout)
         except TimeoutError:
             await process.stop(grace=2)
-            raise LaunchError(f"{self.spec.name} migrate did not finish in {timeout:.0f}s") from None
+            raise LaunchError(f"{self.name} migrate did not finish in {timeout:.0f}s") from None
         finally:
             if process.running:
                 await process.stop(grace=2)
         if code != 0:
-            raise LaunchError(f"{self.spec.name} migrate failed with code {code}:\n{process.tail()}")
+            raise LaunchError(f"{self.name} migrate failed with code {code}:\n{process.tail()}")
 
     async def start(self, timeout: float) -> None:
         """First start: the service must answer on its ports; an early exit fails the launch."""
@@ -234,16 +244,16 @@ class SupervisedService:
             if not self.process.running:
                 code = await self.process.wait()
                 raise LaunchError(
-                    f"{self.spec.name} exited with code {code} before it was ready; "
+                    f"{self.name} exited with code {code} before it was ready; "
                     f"log {self.log_file}, last lines:\n{self.process.tail()}"
                 )
             if time.monotonic() > deadline:
                 raise LaunchError(
-                    f"{self.spec.name} did not answer on ports {self.ports.listening()} in "
+                    f"{self.name} did not answer on ports {self.ports.listening()} in "
                     f"{timeout:.0f}s; log {self.log_file}, last lines:\n{self.process.tail()}"
                 )
             await asyncio.sleep(0.1)
-        self._task = asyncio.create_task(self._supervise(), name=f"supervise-{self.spec.name}")
+        self._task = asyncio.create_task(self._supervise(), name=f"supervise-{self.name}")
 
     async def _answers(self) -> bool:
         for port in self.ports.listening():
@@ -263,7 +273,7 @@ class SupervisedService:
                 backoff = self.min_backoff
             self.restarts += 1
             self.console.launcher(
-                f"{self.spec.name} exited with code {code}, restarting (restart {self.restarts}) in {backoff:.1f}s"
+                f"{self.name} exited with code {code}, restarting (restart {self.restarts}) in {backoff:.1f}s"
             )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
@@ -284,7 +294,7 @@ class SupervisedService:
             if not process.running:
                 return
             if await self._answers():
-                self.console.launcher(f"{self.spec.name} is back (pid {process.pid})")
+                self.console.launcher(f"{self.name} is back (pid {process.pid})")
                 return
             await asyncio.sleep(0.2)
 
@@ -293,7 +303,7 @@ class SupervisedService:
         if self.process is not None:
             await self.process.stop(grace=grace)
             if self.process.outlived_grace and grace > 0:
-                self.console.launcher(f"{self.spec.name} did not exit {grace:.0f}s after SIGTERM: killed")
+                self.console.launcher(f"{self.name} did not exit {grace:.0f}s after SIGTERM: killed")
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(self._task, timeout=5)
@@ -305,11 +315,13 @@ class SupervisedService:
 
     def state(self) -> ServiceState:
         urls = {
-            label: template.format(http_port=self.ports.http, grpc_port=self.ports.grpc)
+            f"{label} ({self.name})" if self.is_replica else label: template.format(
+                http_port=self.ports.http, grpc_port=self.ports.grpc
+            )
             for label, template in self.spec.urls.items()
         }
         return ServiceState(
-            name=self.spec.name,
+            name=self.name,
             module=self.spec.module,
             pid=self.process.pid if self.process is not None else None,
             grpc_port=self.ports.grpc,
@@ -442,6 +454,9 @@ class Launcher:
         specs = discover_specs(options.extra_specs, options.only)
         if options.infra_only:
             specs = []
+        unknown = set(options.replicas) - {s.name for s in specs}
+        if unknown:
+            raise LaunchError(f"--replicas names services that are not started: {', '.join(sorted(unknown))}")
         names = ", ".join(s.name for s in specs) or "none installed yet"
         self.console.launcher(f"services: {names}; run dir {options.run_dir}")
 
@@ -486,9 +501,35 @@ class Launcher:
                 on_restarted=self.write_state,
             )
 
-        to_migrate = [s for s in self.services.values() if s.database_url is not None]
+        for spec in specs:
+            for number in range(2, options.replicas.get(spec.name, 1) + 1):
+                instance = f"{spec.name}-{number}"
+                own = ServicePorts(grpc=free_port() if spec.grpc_port else 0, http=free_port() if spec.http_port else 0)
+                env = service_environment(
+                    spec,
+                    {**ports, spec.name: own},
+                    self.infra.urls,
+                    self.secrets,
+                    database_urls[spec.name],
+                    options.bucket,
+                    options.log_json,
+                    base_env,
+                )
+                self.services[instance] = SupervisedService(
+                    spec,
+                    own,
+                    env,
+                    database_urls[spec.name],
+                    options.run_dir,
+                    self.console,
+                    on_restarted=self.write_state,
+                    instance=instance,
+                )
+
+        # Replicas share their first instance's database: it is migrated once.
+        to_migrate = [s for s in self.services.values() if s.database_url is not None and not s.is_replica]
         if to_migrate:
-            self.console.launcher(f"migrating: {', '.join(s.spec.name for s in to_migrate)}")
+            self.console.launcher(f"migrating: {', '.join(s.name for s in to_migrate)}")
             began = time.monotonic()
             await asyncio.gather(*(s.migrate(options.start_timeout) for s in to_migrate))
             self.console.launcher(f"migrations done in {time.monotonic() - began:.1f}s")

@@ -97,6 +97,23 @@ class LauncherProcess:
     def state(self) -> StackState:
         return StackState.read(self.state_file)
 
+    async def wait_restarted(self, name: str, old_pid: int | None, timeout: float = 60.0) -> StackState:
+        """Wait until the launcher restarted service ``name`` (another pid in the state file) and
+        the new process answers on its ports; fail with the launcher's output at the deadline."""
+        from lectern_common.devstack.ports import port_answers
+
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.state()
+            service = state.services[name]
+            if service.pid not in (None, old_pid):
+                ports = [p for p in (service.grpc_port, service.http_port) if p]
+                if all([await port_answers(p, timeout=0.5) for p in ports]):
+                    return state
+            if time.monotonic() > deadline:
+                raise self._failure(f"did not restart {name} (pid {old_pid}) within {timeout:.0f}s")
+            await asyncio.sleep(0.1)
+
     async def wait_for_output(self, text: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while text not in self.output():
