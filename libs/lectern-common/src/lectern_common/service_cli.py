@@ -3,6 +3,11 @@
 ``migrate`` runs the service's Alembic migrations; ``serve`` sets up logging and telemetry, builds
 the service's app (its bootstrap: an async context manager with ``parts()``) and runs every part
 under one :class:`~lectern_common.runtime.Runtime` until SIGTERM/SIGINT.
+
+The app is built inside the running loop, never before it: gRPC channels, aiokafka clients and
+futures bind to the loop that is current when they are made, and one made before ``asyncio.run``
+binds to a loop that never runs (every call through it then fails with "attached to a different
+loop", which is how media's calls to course failed under ``make up``).
 """
 
 from __future__ import annotations
@@ -27,9 +32,9 @@ class ServiceApp(Protocol):
 S = TypeVar("S", bound=ServiceSettings)
 
 
-async def serve(settings: ServiceSettings, app: AbstractAsyncContextManager[ServiceApp]) -> None:
-    """Run every part of ``app`` until a signal, then close it."""
-    async with app as running:
+async def serve(settings: S, app_factory: Callable[[S], AbstractAsyncContextManager[ServiceApp]]) -> None:
+    """Build the app in this (running) loop, run every part until a signal, then close it."""
+    async with app_factory(settings) as running:
         runtime = Runtime(grace_seconds=settings.shutdown_grace_seconds)
         for name, part in running.parts().items():
             runtime.add(name, part)
@@ -55,7 +60,7 @@ def run_service(
         return 0
     setup_telemetry(name, settings.otlp_endpoint)
     try:
-        asyncio.run(serve(settings, app_factory(settings)))
+        asyncio.run(serve(settings, app_factory))
     finally:
         shutdown_telemetry()
     return 0

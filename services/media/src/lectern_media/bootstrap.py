@@ -9,11 +9,9 @@ import logging
 from datetime import timedelta
 from types import TracebackType
 
-import grpc
 from lectern.media.v1 import media_pb2_grpc
 from lectern_common.consumer import EventConsumer
 from lectern_common.db import UnitOfWork, create_engine
-from lectern_common.grpc_client import open_channel
 from lectern_common.grpc_server import GrpcServer
 from lectern_common.health import database_check
 from lectern_common.idempotency import IdempotencyStore
@@ -61,7 +59,11 @@ class ObjectStoreRegistry:
 
 
 class MediaApp:
-    """Everything media runs, built from settings; ``async with MediaApp(settings) as app``."""
+    """Everything media runs, built from settings; ``async with MediaApp(settings) as app``.
+
+    Building it makes nothing loop-bound (no channel, client or future): those are opened on
+    entry, in the loop that runs the parts.
+    """
 
     def __init__(self, settings: MediaSettings, *, course_directory: CourseDirectory | None = None) -> None:
         self.settings = settings
@@ -70,12 +72,13 @@ class MediaApp:
         issuer = InternalTokenIssuer(
             settings.internal_token_secret.get_secret_value(), ttl_seconds=settings.internal_token_ttl_seconds
         )
-        self._course_channel: grpc.aio.Channel | None = None
+        # Its gRPC channel is opened on entry, inside the running loop (see __aenter__).
+        self._course_client: GrpcCourseDirectory | None = None
         if course_directory is None:
-            self._course_channel = open_channel(settings.course_grpc_target)
-            course_directory = GrpcCourseDirectory(
-                self._course_channel, issuer, timeout=settings.course_call_timeout_seconds
+            self._course_client = GrpcCourseDirectory(
+                settings.course_grpc_target, issuer, timeout=settings.course_call_timeout_seconds
             )
+            course_directory = self._course_client
         self.course_directory = course_directory
         self.object_stores = ObjectStoreRegistry(settings)
         events = MediaEvents(OutboxWriter(), topic=settings.media_topic)
@@ -127,11 +130,13 @@ class MediaApp:
         }
 
     async def aclose(self) -> None:
-        if self._course_channel is not None:
-            await self._course_channel.close()
+        if self._course_client is not None:
+            await self._course_client.aclose()
         await self.engine.dispose()
 
     async def __aenter__(self) -> MediaApp:
+        if self._course_client is not None:
+            await self._course_client.open()
         return self
 
     async def __aexit__(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import grpc
 from lectern.course.v1 import course_pb2, course_pb2_grpc
-from lectern_common.grpc_client import call
+from lectern_common.grpc_client import call, open_channel
 from lectern_common.identity import Identity, InternalTokenIssuer
 
 from lectern_media.course_directory import ResolvedTarget
@@ -26,14 +26,32 @@ BATCH = 500
 
 class GrpcCourseDirectory:
     """Asks course, with the caller's identity re-issued as a fresh internal token, so course
-    answers can_edit for the user on whose behalf media acts."""
+    answers can_edit for the user on whose behalf media acts.
 
-    def __init__(self, channel: grpc.aio.Channel, issuer: InternalTokenIssuer, *, timeout: float = 5.0) -> None:
-        self._stub = course_pb2_grpc.CourseServiceStub(channel)
+    The channel is opened by :meth:`open` inside the running loop (a gRPC channel binds to the
+    loop current when it is made), not when the directory is built, and closed by :meth:`aclose`.
+    """
+
+    def __init__(self, target: str, issuer: InternalTokenIssuer, *, timeout: float = 5.0) -> None:
+        self._target = target
         self._issuer = issuer
         self._timeout = timeout
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: course_pb2_grpc.CourseServiceAsyncStub | None = None
+
+    async def open(self) -> None:
+        if self._channel is None:
+            self._channel = open_channel(self._target)
+            self._stub = course_pb2_grpc.CourseServiceStub(self._channel)
+
+    async def aclose(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = self._stub = None
 
     async def resolve(self, identity: Identity, refs: Sequence[ResourceRef]) -> dict[ResourceRef, ResolvedTarget]:
+        if self._stub is None:
+            raise RuntimeError("GrpcCourseDirectory.open() was not awaited (MediaApp opens it on entry)")
         unique = list(dict.fromkeys(refs))
         token = self._issuer.issue(identity)
         out: dict[ResourceRef, ResolvedTarget] = {}
