@@ -1,0 +1,164 @@
+"""Upload actions on the launched stack: start, follow, list and cancel real tus uploads."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from ..gateway_client import ActionClient
+from .shapes import STARTED_UPLOAD_KEYS, UPLOAD_KEYS, Shapes, has_keys
+from .waiting import until
+from .world import course_with_a_lesson, find_media, start_upload, tus_upload
+
+pytestmark = pytest.mark.timeout(180)
+
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+async def _patch(upload: dict[str, Any], offset: int, body: bytes) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=30) as http:
+        return await http.patch(
+            upload["uploadUrl"],
+            content=body,
+            headers={
+                **TUS,
+                "Authorization": f"Bearer {upload['uploadToken']}",
+                "Upload-Offset": str(offset),
+                "Content-Type": "application/offset+octet-stream",
+            },
+        )
+
+
+async def test_start_upload_answers_a_tus_url_and_a_scoped_token(
+    alice: ActionClient, shapes: Shapes, lectern_stack: Any
+) -> None:
+    tree = await course_with_a_lesson(alice)
+
+    started = await alice.ok(
+        "startUpload",
+        {
+            "fileName": "talk.mp4",
+            "sizeBytes": 4096,
+            "mimeType": "video/mp4",
+            "courseId": tree.course_id,
+            "chapterId": tree.chapter_id,
+            "lessonTitle": "The talk",
+        },
+    )
+
+    shapes.check("startUpload", started)
+    has_keys(started, STARTED_UPLOAD_KEYS, "startUpload data")
+    assert started["uploadUrl"].startswith(lectern_stack.urls["tus"])
+    assert started["chunkSizeBytes"] > 0
+    async with httpx.AsyncClient(timeout=30) as http:
+        head = await http.head(
+            started["uploadUrl"], headers={**TUS, "Authorization": f"Bearer {started['uploadToken']}"}
+        )
+    assert head.status_code == 200 and head.headers["Upload-Offset"] == "0" and head.headers["Upload-Length"] == "4096"
+
+
+async def test_start_upload_refuses_what_it_documents(alice: ActionClient, mallory: ActionClient) -> None:
+    base = {"fileName": "a.mp4", "sizeBytes": 1000, "mimeType": "video/mp4"}
+    tree = await course_with_a_lesson(alice)
+
+    chapter_alone = await alice.raw("startUpload", {**base, "chapterId": tree.chapter_id})
+    assert chapter_alone.status_code == 422 and chapter_alone.json()["error"]["code"] == "VALIDATION_FAILED"
+    too_large = await alice.raw("startUpload", {**base, "sizeBytes": 2**50})
+    assert too_large.status_code == 413 and too_large.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    wrong_type = await alice.raw("startUpload", {**base, "mimeType": "text/x-shellscript"})
+    assert wrong_type.status_code == 415 and wrong_type.json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    unknown_course = await alice.fails("startUpload", {**base, "courseId": str(uuid.uuid4())})
+    assert unknown_course["code"] == "NOT_FOUND"
+    others_chapter = await mallory.fails(
+        "startUpload", {**base, "courseId": tree.course_id, "chapterId": tree.chapter_id}
+    )
+    assert others_chapter["code"] in {"NOT_FOUND", "FORBIDDEN"}
+
+
+async def test_start_upload_past_the_concurrent_upload_limit_is_quota_exceeded(alice: ActionClient) -> None:
+    started = []
+    refused: dict[str, Any] | None = None
+    for _ in range(40):  # the default limit is 10 uploads in progress per user
+        response = await alice.raw("startUpload", {"fileName": "q.mp4", "sizeBytes": 1000, "mimeType": "video/mp4"})
+        envelope = response.json()
+        if not envelope["success"]:
+            refused = envelope["error"]
+            assert response.status_code == 403
+            break
+        started.append(envelope["data"]["operationId"])
+    assert refused is not None and refused["code"] == "QUOTA_EXCEEDED", refused
+    await alice.ok("cancelUpload", {"operationId": started[0]})
+    await alice.ok("startUpload", {"fileName": "q.mp4", "sizeBytes": 1000, "mimeType": "video/mp4"})
+
+
+async def test_get_upload_follows_the_upload_to_completed(alice: ActionClient, shapes: Shapes) -> None:
+    upload = await start_upload(alice, 3000)
+
+    pending = await alice.ok("getUpload", {"operationId": upload["operationId"]})
+    shapes.check("getUpload", pending)
+    has_keys(pending, UPLOAD_KEYS, "Upload")
+    assert (pending["status"], pending["offset"], pending["sizeBytes"]) == ("pending", 0, 3000)
+
+    assert (await _patch(upload, 0, os.urandom(1000))).status_code == 204
+    partial = await alice.ok("getUpload", {"operationId": upload["operationId"]})
+    assert (partial["status"], partial["offset"]) == ("uploading", 1000)
+
+    assert (await _patch(upload, 1000, os.urandom(2000))).status_code == 204
+
+    async def finished() -> dict[str, Any] | None:
+        current = await alice.ok("getUpload", {"operationId": upload["operationId"]})
+        return current if current["status"] == "completed" else None
+
+    done = await until(finished, what="getUpload to say completed")
+    assert done["offset"] == 3000 and done["error"] is None
+    assert await until(lambda: find_media(alice, upload["fileName"]), what="media to register the upload")
+
+
+async def test_get_upload_of_an_unknown_operation_is_not_found(alice: ActionClient) -> None:
+    assert (await alice.fails("getUpload", {"operationId": str(uuid.uuid4())}))["code"] == "NOT_FOUND"
+
+
+async def test_list_uploads_filters_by_course_and_status(alice: ActionClient, shapes: Shapes) -> None:
+    tree = await course_with_a_lesson(alice)
+    in_course = await start_upload(alice, 1000, courseId=tree.course_id)
+    loose = await start_upload(alice, 1000)
+    await alice.ok("cancelUpload", {"operationId": loose["operationId"]})
+
+    everything = await alice.ok("listUploads", {})
+    shapes.check("listUploads", everything)
+    for item in everything["items"]:
+        has_keys(item, UPLOAD_KEYS, "Upload")
+    assert {u["operationId"] for u in everything["items"]} == {in_course["operationId"], loose["operationId"]}
+    by_course = await alice.ok("listUploads", {"courseId": tree.course_id})
+    assert [u["operationId"] for u in by_course["items"]] == [in_course["operationId"]]
+    cancelled = await alice.ok("listUploads", {"status": "cancelled"})
+    assert [u["operationId"] for u in cancelled["items"]] == [loose["operationId"]]
+    assert (await alice.fails("listUploads", {"status": "lost"}))["code"] == "VALIDATION_FAILED"
+
+
+async def test_cancel_upload_ends_it_on_the_tus_plane_too(alice: ActionClient, shapes: Shapes) -> None:
+    upload = await start_upload(alice, 4000)
+    assert (await _patch(upload, 0, os.urandom(1000))).status_code == 204
+
+    cancelled = await alice.ok("cancelUpload", {"operationId": upload["operationId"]})
+
+    shapes.check("cancelUpload", cancelled)
+    assert cancelled == {"operationId": upload["operationId"], "status": "cancelled"}
+    assert (await alice.ok("cancelUpload", {"operationId": upload["operationId"]}))["status"] == "cancelled"
+    assert (await _patch(upload, 1000, b"more")).status_code == 410
+    assert (await alice.ok("getUpload", {"operationId": upload["operationId"]}))["status"] == "cancelled"
+
+
+async def test_cancel_of_a_completed_upload_is_a_conflict(alice: ActionClient) -> None:
+    upload = await start_upload(alice, 2048)
+    await asyncio.to_thread(tus_upload, upload["uploadUrl"], upload["uploadToken"], os.urandom(2048))
+
+    error = await alice.fails("cancelUpload", {"operationId": upload["operationId"]})
+
+    assert error["code"] == "CONFLICT"
+    assert (await alice.fails("cancelUpload", {"operationId": str(uuid.uuid4())}))["code"] == "NOT_FOUND"
