@@ -11,6 +11,7 @@ class ActionClient:
     def __init__(self, base_url: str, token: str | None = None) -> None:
         self.http = httpx.AsyncClient(base_url=base_url, timeout=30)
         self.token = token
+        self.user_id: str | None = None
 
     @classmethod
     async def login(cls, base_url: str, user_id: str) -> ActionClient:
@@ -18,6 +19,7 @@ class ActionClient:
         response = await client.http.post("/auth/dev/token", json={"userId": user_id})
         assert response.status_code == 200, response.text
         client.token = response.json()["data"]["token"]
+        client.user_id = user_id
         return client
 
     async def raw(self, name: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:

@@ -12,7 +12,7 @@ import pytest_asyncio
 
 from ..gateway_client import ActionClient
 from .shapes import Shapes
-from .world import CourseTree, UploadedMedia, course_with_a_lesson, login, start_upload, uploaded_media
+from .world import CourseTree, UploadedMedia, course_with_a_lesson, login, start_upload, tus_patch, uploaded_media
 
 
 @pytest.fixture(scope="session")
@@ -64,4 +64,6 @@ async def victim_world(victim: ActionClient) -> dict[str, Any]:
     media: UploadedMedia = await uploaded_media(victim)
     await victim.ok("linkMedia", {"mediaId": media.media_id, "resourceType": "lesson", "resourceId": tree.lesson_id})
     pending = await start_upload(victim, 1000, courseId=tree.course_id)
+    sent = await tus_patch(pending["uploadUrl"], pending["uploadToken"], 0, b"x" * 500)
+    assert sent.status_code == 204, sent.text
     return {"tree": tree, "media": media, "upload": pending}

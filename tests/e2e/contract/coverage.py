@@ -15,13 +15,23 @@ UPLOADS = "contract/test_upload_actions.py"
 REALTIME_ANALYTICS = "contract/test_realtime_and_analytics_actions.py"
 OWNERSHIP = "contract/test_ownership.py"
 WEBSOCKET = "contract/test_websocket_messages.py"
+RESUME = "test_resume_upload.py"
 
 
 def _in(module: str, *tests: str) -> list[str]:
     return [f"{module}::{test}" for test in tests]
 
 
-# Every action also appears in OWNERSHIP's "another user's resource" and "no token" tests.
+# Every action is also run by these, which read the action list from /openapi.json themselves:
+# another user's real resources answer NOT_FOUND/FORBIDDEN (or, for listings, show nothing), and
+# no token or a bad one answers UNAUTHENTICATED.
+EVERY_ACTION = _in(
+    OWNERSHIP,
+    "test_another_users_resources_answer_not_found_or_forbidden_and_stay_unchanged",
+    "test_listings_show_nothing_of_another_user",
+    "test_every_action_without_a_valid_user_token_is_unauthenticated",
+)
+
 COVERED_ACTIONS: dict[str, list[str]] = {
     "createCourse": _in(
         COURSES,
@@ -109,6 +119,11 @@ COVERED_ACTIONS: dict[str, list[str]] = {
         "test_cancel_upload_ends_it_on_the_tus_plane_too",
         "test_cancel_of_a_completed_upload_is_a_conflict",
     ),
+    "resumeUpload": _in(
+        RESUME,
+        "test_an_upload_started_on_one_device_is_finished_from_another",
+        "test_resume_upload_refuses_others_unknown_cancelled_and_anonymous",
+    ),
     "getRealtimeToken": _in(
         REALTIME_ANALYTICS,
         "test_get_realtime_token_names_the_courses_it_may_watch",
@@ -122,5 +137,33 @@ COVERED_ACTIONS: dict[str, list[str]] = {
     "recordEngagement": _in(REALTIME_ANALYTICS, "test_record_engagement_keeps_valid_events_and_counts_the_rest"),
 }
 
-# API.md section 2 and docs/contract-additions.md "WebSocket": server message types and close codes.
-COVERED_MESSAGES: dict[str, list[str]] = {}
+# API.md section 2 and docs/contract-additions.md "WebSocket": every server message type and close
+# code. A new type or code needs a line here (and in WEBSOCKET_CONTRACT of the coverage test).
+COVERED_MESSAGES: dict[str, list[str]] = {
+    "subscribed": _in(
+        WEBSOCKET,
+        "test_subscribed_tells_the_channel_its_seq_and_recovered",
+        "test_since_replays_what_the_history_holds",
+    ),
+    "upload-progress": _in(WEBSOCKET, "test_upload_progress_and_complete_reach_the_users_channel"),
+    "upload-complete": _in(
+        WEBSOCKET,
+        "test_upload_progress_and_complete_reach_the_users_channel",
+        "test_an_upload_into_a_chapter_completes_with_its_lesson_and_invalidates",
+    ),
+    "upload-failed": _in(WEBSOCKET, "test_a_cancelled_upload_is_told_as_upload_failed"),
+    "invalidate": _in(
+        WEBSOCKET,
+        "test_a_course_edit_invalidates_its_chapters",
+        "test_an_upload_into_a_chapter_completes_with_its_lesson_and_invalidates",
+    ),
+    "error": _in(WEBSOCKET, "test_unsubscribe_ping_and_errors_keep_the_socket_open")
+    + _in(OWNERSHIP, "test_a_websocket_cannot_subscribe_to_another_users_course"),
+    "unsubscribed": _in(WEBSOCKET, "test_unsubscribe_ping_and_errors_keep_the_socket_open"),
+    "pong": _in(WEBSOCKET, "test_unsubscribe_ping_and_errors_keep_the_socket_open"),
+    "close 4001": _in(
+        WEBSOCKET,
+        "test_a_bad_token_closes_the_socket_with_4001",
+        "test_a_token_signed_by_the_stack_opens_a_socket",
+    ),
+}

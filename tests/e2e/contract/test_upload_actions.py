@@ -13,25 +13,13 @@ import pytest
 from ..gateway_client import ActionClient
 from .shapes import STARTED_UPLOAD_KEYS, UPLOAD_KEYS, Shapes, has_keys
 from .waiting import until
-from .world import course_with_a_lesson, find_media, start_upload, tus_upload
+from .world import TUS, course_with_a_lesson, find_media, start_upload, tus_patch, tus_upload
 
 pytestmark = pytest.mark.timeout(180)
 
-TUS = {"Tus-Resumable": "1.0.0"}
-
 
 async def _patch(upload: dict[str, Any], offset: int, body: bytes) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=30) as http:
-        return await http.patch(
-            upload["uploadUrl"],
-            content=body,
-            headers={
-                **TUS,
-                "Authorization": f"Bearer {upload['uploadToken']}",
-                "Upload-Offset": str(offset),
-                "Content-Type": "application/offset+octet-stream",
-            },
-        )
+    return await tus_patch(upload["uploadUrl"], upload["uploadToken"], offset, body)
 
 
 async def test_start_upload_answers_a_tus_url_and_a_scoped_token(

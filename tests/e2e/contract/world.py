@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from tusclient import client as tus
 
 from ..gateway_client import ActionClient
@@ -53,6 +54,18 @@ def tus_upload(upload_url: str, token: str, payload: bytes, chunk_size: int = CH
         file_stream=io.BytesIO(payload), url=upload_url, chunk_size=chunk_size, retries=2, retry_delay=1
     )
     uploader.upload()
+
+
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+async def tus_patch(upload_url: str, token: str | None, offset: int, body: bytes) -> httpx.Response:
+    """One tus PATCH, by hand (to see each answer)."""
+    headers = {**TUS, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    async with httpx.AsyncClient(timeout=30) as http:
+        return await http.patch(upload_url, content=body, headers=headers)
 
 
 async def start_upload(client: ActionClient, size: int, **target: Any) -> dict[str, Any]:
