@@ -16,6 +16,7 @@ REALTIME_ANALYTICS = "contract/test_realtime_and_analytics_actions.py"
 OWNERSHIP = "contract/test_ownership.py"
 WEBSOCKET = "contract/test_websocket_messages.py"
 RESUME = "test_resume_upload.py"
+PUBLISH = "test_gateway_publish_state.py"
 
 
 def _in(module: str, *tests: str) -> list[str]:
@@ -70,6 +71,16 @@ COVERED_ACTIONS: dict[str, list[str]] = {
     ),
     "restoreCourse": _in(
         COURSES, "test_delete_and_restore_course", "test_delete_and_restore_of_an_unknown_course_are_not_found"
+    ),
+    "publishCourse": _in(
+        PUBLISH,
+        "test_publish_state_through_the_gateway",
+        "test_publish_actions_refuse_bad_input_and_foreign_courses",
+    ),
+    "unpublishCourse": _in(
+        PUBLISH,
+        "test_publish_state_through_the_gateway",
+        "test_publish_actions_refuse_bad_input_and_foreign_courses",
     ),
     "listMedia": _in(
         MEDIA, "test_list_media_filters_and_pages_the_callers_files", "test_list_media_refuses_an_unknown_status"

@@ -54,7 +54,9 @@ def _attacks(world: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
                 {"op": "addChapter", "title": "mine"},
             )
         ],
-        "deleteCourse": [{"courseId": course}],
+        "deleteCourse": [{"courseId": course}, {"courseId": course, "force": True}],
+        "publishCourse": [{"courseId": course, "expectedVersion": version}],
+        "unpublishCourse": [{"courseId": course, "expectedVersion": version}],
         "restoreCourse": [{"courseId": course}],
         "getMedia": [{"mediaId": media_id}],
         "updateMedia": [{"mediaId": media_id, "expectedVersion": media.media["version"], "patch": {"title": "mine"}}],
