@@ -5,6 +5,7 @@ Tests use the same ``MediaApp`` in-process, so they exercise the real wiring.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from types import TracebackType
@@ -130,6 +131,7 @@ class MediaApp:
         }
 
     async def aclose(self) -> None:
+        await self.servicer.drain_object_cleanups()
         if self._course_client is not None:
             await self._course_client.aclose()
         await self.engine.dispose()
@@ -137,6 +139,9 @@ class MediaApp:
     async def __aenter__(self) -> MediaApp:
         if self._course_client is not None:
             await self._course_client.open()
+        # boto3 builds its client for seconds of CPU on a loaded machine (it parses botocore's
+        # models): in a thread, before serving, not inside the first hard delete's RPC.
+        await asyncio.to_thread(self.object_stores, self.settings.s3_bucket)
         return self
 
     async def __aexit__(

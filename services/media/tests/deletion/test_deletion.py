@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import grpc
 import pytest
@@ -12,7 +13,7 @@ from lectern.media.v1 import media_pb2
 from lectern_common.errors import ERROR_METADATA_KEY
 from lectern_common.plumbing_tables import outbox_events
 from lectern_media.models import AuditEntry, DeletionSnapshot, MediaFile, MediaLink, ObjectDeletion
-from media_testing import course_with, new_user, register, store, token_for
+from media_testing import BUCKET, course_with, new_user, register, store, token_for
 from sqlalchemy import func, select, text, update
 
 LESSON = media_pb2.RESOURCE_TYPE_LESSON
@@ -63,12 +64,58 @@ async def test_hard_delete_without_links_removes_the_row_and_the_object_and_keep
         media_pb2.DeleteMediaRequest(media_id=media.id, mode=HARD), metadata=token_for(owner)
     )
     assert response.bytes_reclaimed == media.size_bytes and not response.dry_run
+    # The object goes right after the answer (off the RPC's path).
+    for _ in range(100):
+        if await store(app).head_object(key) is None:
+            break
+        await asyncio.sleep(0.1)
     assert await store(app).head_object(key) is None
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.GetMedia(media_pb2.GetMediaRequest(media_id=media.id), metadata=token_for(owner))
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     audit = await stub.ListMediaAudit(media_pb2.ListMediaAuditRequest(media_id=media.id), metadata=token_for(owner))
     assert [e.action for e in audit.items] == ["hard_delete", "register"]
+
+
+class _StalledDeletes:
+    """The real store, except that deleting waits until the test releases it (storage under load)."""
+
+    def __init__(self, real: Any, release: asyncio.Event) -> None:
+        self._real = real
+        self._release = release
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    async def delete_object(self, key: str) -> None:
+        await self._release.wait()
+        await self._real.delete_object(key)
+
+
+async def test_a_hard_delete_answers_without_waiting_for_the_object_store(app, stub):
+    owner = new_user()
+    media = await register(app, owner)
+    async with app.uow.read_only() as session:
+        key = (await session.execute(select(MediaFile.storage_key).where(MediaFile.id == media.id))).scalar_one()
+    real = store(app)
+    release = asyncio.Event()
+    app.object_stores._stores[BUCKET] = _StalledDeletes(real, release)  # type: ignore[assignment]
+    try:
+        response = await asyncio.wait_for(
+            stub.DeleteMedia(media_pb2.DeleteMediaRequest(media_id=media.id, mode=HARD), metadata=token_for(owner)),
+            timeout=10,
+        )
+        assert response.bytes_reclaimed == media.size_bytes
+        assert await real.head_object(key) is not None  # still queued: the answer did not wait for it
+        release.set()
+        for _ in range(100):
+            if await real.head_object(key) is None:
+                break
+            await asyncio.sleep(0.1)
+        assert await real.head_object(key) is None
+    finally:
+        release.set()
+        app.object_stores._stores[BUCKET] = real
 
 
 async def test_soft_delete_with_links_needs_force_then_snapshots_and_removes_them(app, stub, course):
@@ -91,7 +138,11 @@ async def test_soft_delete_with_links_needs_force_then_snapshots_and_removes_the
         ).scalar_one()
         assert links == 0 and {lk["resourceId"] for lk in snapshot.links} == set(c["lessons"])
         events = (
-            await session.execute(select(outbox_events.c.event_type).where(outbox_events.c.key == media.id))
+            await session.execute(
+                select(outbox_events.c.event_type)
+                .where(outbox_events.c.key == media.id)
+                .order_by(outbox_events.c.id)  # without it the order is the heap's, not the writes'
+            )
         ).scalars()
         assert list(events)[-1] == "media.file.soft_deleted"
     audit = await stub.ListMediaAudit(media_pb2.ListMediaAuditRequest(media_id=media.id, limit=1), metadata=meta)

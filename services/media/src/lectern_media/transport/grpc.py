@@ -3,6 +3,8 @@ in the services."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -28,6 +30,8 @@ from lectern_media.links.schemas import LinkView, ResourceType
 from lectern_media.links.service import LinkService, check_ref
 
 SERVICE_NAME = media_pb2.DESCRIPTOR.services_by_name["MediaService"].full_name
+
+log = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=Message)
 
@@ -108,6 +112,27 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         self._deletion = deletion
         self._audit = audit
         self._idempotency = idempotency
+        self._object_cleanups: set[asyncio.Task[None]] = set()
+
+    def _start_object_cleanup(self) -> None:
+        """Delete the bytes a hard delete queued, after the answer: storage under load must not
+        hold the caller's RPC past its deadline (the delete has committed), and the purge job
+        retries whatever fails here."""
+        task = asyncio.create_task(self._delete_queued_objects(), name="media-object-cleanup")
+        self._object_cleanups.add(task)
+        task.add_done_callback(self._object_cleanups.discard)
+
+    async def _delete_queued_objects(self) -> None:
+        try:
+            async with self._uow() as session:
+                await self._deletion.delete_pending_objects(session, limit=10)
+        except Exception:  # the queue keeps the rows; the purge job tries again
+            log.warning("deleting queued objects after a hard delete failed", exc_info=True)
+
+    async def drain_object_cleanups(self, timeout: float = 10.0) -> None:
+        """Let object deletions started by hard deletes finish (shutdown)."""
+        if self._object_cleanups:
+            await asyncio.wait(set(self._object_cleanups), timeout=timeout)
 
     async def _mutate(
         self,
@@ -224,10 +249,7 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
             "DeleteMedia", request, request.idempotency_key, media_pb2.DeleteMediaResponse, produce
         )
         if mode is DeleteMode.HARD:
-            # The row is gone and its bytes are queued: delete them now; the purge job retries
-            # whatever fails here.
-            async with self._uow() as session:
-                await self._deletion.delete_pending_objects(session, limit=10)
+            self._start_object_cleanup()  # the row is gone and its bytes are queued
         return response
 
     async def RestoreMedia(self, request: media_pb2.RestoreMediaRequest, context: grpc.aio.ServicerContext) -> Any:
