@@ -40,6 +40,7 @@ COVERED_ACTIONS: dict[str, list[str]] = {
         "test_create_course_refuses_a_blank_title_by_field",
         "test_an_oversized_body_is_payload_too_large",
         "test_a_body_that_is_not_json_is_a_validation_error",
+        "test_a_burst_past_the_mutation_limit_is_rate_limited_with_retry_after",
     ),
     "listMyCourses": _in(
         COURSES,
@@ -124,7 +125,9 @@ COVERED_ACTIONS: dict[str, list[str]] = {
         "test_get_upload_follows_the_upload_to_completed",
         "test_get_upload_of_an_unknown_operation_is_not_found",
     ),
-    "listUploads": _in(UPLOADS, "test_list_uploads_filters_by_course_and_status"),
+    "listUploads": _in(
+        UPLOADS, "test_list_uploads_filters_by_course_and_status", "test_get_upload_follows_the_upload_to_completed"
+    ),
     "cancelUpload": _in(
         UPLOADS,
         "test_cancel_upload_ends_it_on_the_tus_plane_too",

@@ -304,3 +304,18 @@ async def test_an_unknown_action_is_not_found(alice: ActionClient) -> None:
     response = await alice.raw(f"noSuchAction{secrets.token_hex(2)}", {})
 
     assert response.status_code == 404 and response.json()["error"]["code"] == "NOT_FOUND"
+
+
+async def test_a_burst_past_the_mutation_limit_is_rate_limited_with_retry_after(alice: ActionClient) -> None:
+    refused = None
+    for n in range(200):  # the default mutation burst is 60 per user
+        response = await alice.raw("createCourse", {"title": f"Burst {n}"})
+        if response.status_code == 429:
+            refused = response
+            break
+        assert response.json()["success"] is True, response.text
+
+    assert refused is not None, "200 mutations in a burst were never rate limited"
+    error = refused.json()["error"]
+    assert error["code"] == "RATE_LIMITED" and error["details"]["retryAfterSeconds"] > 0
+    assert int(refused.headers["Retry-After"]) >= 1

@@ -104,7 +104,10 @@ async def test_get_upload_follows_the_upload_to_completed(alice: ActionClient, s
 
     done = await until(finished, what="getUpload to say completed")
     assert done["offset"] == 3000 and done["error"] is None
-    assert await until(lambda: find_media(alice, upload["fileName"]), what="media to register the upload")
+    media = await find_media(alice, upload["fileName"])
+    assert media is not None and done["mediaId"] == media["id"]
+    listed = await alice.ok("listUploads", {"status": "completed"})
+    assert [(u["operationId"], u["mediaId"]) for u in listed["items"]] == [(upload["operationId"], media["id"])]
 
 
 async def test_get_upload_of_an_unknown_operation_is_not_found(alice: ActionClient) -> None:
