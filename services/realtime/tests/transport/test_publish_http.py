@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 
@@ -121,3 +123,26 @@ async def test_health_and_readiness(start_replica, client):
     assert (await client.http.get(f"http://127.0.0.1:{a.port}/healthz")).status_code == 200
     ready = await client.http.get(f"http://127.0.0.1:{a.port}/readyz")
     assert ready.status_code == 200, ready.text
+
+
+async def test_connections_counts_open_sockets_per_user_behind_the_service_credential(start_replica, client, unique):
+    a = await start_replica()
+    url = f"http://127.0.0.1:{a.port}/v1/connections"
+    refused = await client.http.get(url, params={"userId": "x"}, headers={"Authorization": "Bearer guess"})
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "realtime.unauthenticated"
+
+    alice, bob = unique("alice"), unique("bob")
+    headers = {"Authorization": "Bearer test-publish-token"}
+    async with client.socket(a, client.token(alice)), client.socket(a, client.token(alice)):
+        async with client.socket(a, client.token(bob)):
+            counted = (await client.http.get(url, params={"userId": alice}, headers=headers)).json()["data"]
+            assert counted["userConnections"] == 2
+            assert counted["connections"] >= 3
+    # Closed sockets leave the hub once the server has seen the close.
+    for _ in range(50):
+        after = (await client.http.get(url, params={"userId": alice}, headers=headers)).json()["data"]
+        if after["userConnections"] == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert after["userConnections"] == 0

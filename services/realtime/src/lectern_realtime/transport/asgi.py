@@ -69,6 +69,7 @@ class RealtimeApp:
         self._http = Starlette(
             routes=[
                 Route("/v1/publish", self._publish, methods=["POST"]),
+                Route("/v1/connections", self._connections, methods=["GET"]),
                 Route("/healthz", self._healthz, methods=["GET"]),
                 Route("/readyz", self._readyz, methods=["GET"]),
             ]
@@ -98,6 +99,22 @@ class RealtimeApp:
         header = request.headers.get("authorization", "")
         scheme, _, credential = header.partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(credential.strip().encode(), self._publish_token)
+
+    async def _connections(self, request: Request) -> Response:
+        """Internal (the publish credential): this replica's open sockets, all and per user.
+
+        For operators and for the browser tests, which check that a browser's tabs share one
+        socket; with ``?userId=`` it counts that user's sockets only.
+        """
+        if not self._authorized(request):
+            return _error_response(errors.unauthenticated_publisher())
+        connections = list(self._hub.connections)
+        data: dict[str, Any] = {"connections": len(connections)}
+        user_id = request.query_params.get("userId")
+        if user_id is not None:
+            data["userId"] = user_id
+            data["userConnections"] = sum(1 for conn in connections if conn.claims.user_id == user_id)
+        return JSONResponse({"success": True, "data": data})
 
     async def _publish(self, request: Request) -> Response:
         if not self._authorized(request):
