@@ -10,6 +10,12 @@
 #               where no registry is reachable, `make images BASE_IMAGE=localhost/lectern-base:bookworm`
 #               after docker/build-base.sh (scripts/install-image-tools.sh installs the engine)
 #
+# The web client (clients/web: @lectern/client and the reference editor) needs Node.js 20.19+;
+# its browser tests need Chromium (Debian's `chromium`). `make test` fails saying what to install
+# when either is missing; `make up` then runs the stack without the editor. npm installs exactly
+# what clients/web/package-lock.json pins (npm ci), again only when the lock file changed.
+#   make web-generate   regenerate clients/web/packages/client's openapi.json and TypeScript types
+#
 # Extra arguments: `make up UP_ARGS="--only course,gateway"`, `make test PYTEST_ARGS="-k media -x"`.
 
 SHELL := /bin/bash
@@ -24,7 +30,10 @@ TEST_DIRS = $(wildcard libs/*/tests services/*/tests tests/e2e tests/deploy)
 PYTEST_ARGS ?=
 UP_ARGS ?=
 
-.PHONY: help sync up test lint helm images
+.PHONY: help sync up test lint helm images web-tools web-install web-build web-unit web-generate
+
+WEB := clients/web
+WEB_STAMP := $(WEB)/node_modules/.lectern-npm-ci
 
 help:
 	@echo "make up | make test | make lint | make helm | make images   (see the top of the Makefile)"
@@ -47,6 +56,8 @@ sync: $(UV)
 	"$(UV)" sync --all-packages
 
 up: sync
+	@if $(WEB)/scripts/check-tools.sh; then $(MAKE) --no-print-directory web-build; \
+	else echo "make up: starting the stack without the editor (Node.js missing, see above)"; fi
 	"$(UV)" run --no-sync python -m lectern_common.devstack up $(UP_ARGS)
 
 # pytest exits 5 when it collects no test (early in the project's life): not a failure here.
@@ -61,7 +72,7 @@ images:
 
 BASE_IMAGE ?= python:3.11-slim
 
-test: sync lint helm
+test: sync lint helm web-tools web-build web-unit
 	@dirs="$(TEST_DIRS)"; \
 	if [ -z "$$dirs" ]; then echo "no test directories yet"; exit 0; fi; \
 	set +e; "$(UV)" run --no-sync pytest $$dirs $(PYTEST_ARGS); code=$$?; set -e; \
@@ -72,3 +83,26 @@ lint: sync
 	"$(UV)" run --no-sync ruff check .
 	"$(UV)" run --no-sync ruff format --check .
 	"$(UV)" run --no-sync mypy $(PACKAGES)
+
+# --- web client (clients/web) ------------------------------------------------------------------
+
+web-tools:
+	@$(WEB)/scripts/check-tools.sh --browser
+
+$(WEB_STAMP): $(WEB)/package-lock.json $(WEB)/package.json $(wildcard $(WEB)/packages/*/package.json $(WEB)/apps/*/package.json)
+	cd $(WEB) && npm ci --no-audit --no-fund
+	@touch $@
+
+web-install: $(WEB_STAMP)
+
+# Type-checks both packages and builds the editor into clients/web/apps/editor/dist, which the
+# launcher serves (the browser tests run against that build).
+web-build: web-install
+	cd $(WEB) && npm run build
+
+web-unit: web-install
+	cd $(WEB) && npm test
+
+web-generate: sync web-install
+	"$(UV)" run --no-sync python $(WEB)/packages/client/scripts/export_openapi.py
+	cd $(WEB) && npm run generate

@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--log-json", action="store_true", help="services log JSON instead of text")
     up.add_argument("--start-timeout", type=float, default=120.0, help="seconds for each start step")
+    up.add_argument(
+        "--editor",
+        choices=("auto", "off", "require"),
+        default="auto",
+        help="serve the reference editor (clients/web/apps/editor): auto = when built and Node.js is installed",
+    )
     up.add_argument("--stop-grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL")
     return parser
 
@@ -95,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         stop_grace=args.stop_grace,
         infra_only=args.infra_only,
         replicas=parse_replicas(args.replicas),
+        editor=args.editor,
     )
     return asyncio.run(run_up(options))
 

@@ -31,6 +31,14 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import IO, Literal
 
+from lectern_common.devstack.editor import (
+    DEFAULT_EDITOR_PORT,
+    EditorMode,
+    EditorServer,
+    EditorUnavailable,
+    editor_command,
+    find_editor_dir,
+)
 from lectern_common.devstack.infra import Infra, InfraError, InfraUrls
 from lectern_common.devstack.ports import free_port, port_answers
 from lectern_common.devstack.process import ManagedProcess
@@ -77,6 +85,9 @@ class LauncherOptions:
     replicas: dict[str, int] = field(default_factory=dict)
     """Service name -> how many processes run it (default 1): ``upload=2`` adds ``upload-2`` on
     ports of its own, same database and settings (the fault tests run two upload replicas)."""
+    editor: EditorMode = "auto"
+    """Serve the reference editor: when built and Node.js is here (auto), never (off), or fail without it (require)."""
+    editor_dir: Path | None = None
 
 
 def load_spec(reference: str) -> ServiceSpec:
@@ -423,6 +434,7 @@ class Launcher:
         self.infra = Infra(options.run_dir)
         self.secrets = StackSecrets.generate()
         self.services: dict[str, SupervisedService] = {}
+        self.editor: EditorServer | None = None
         self.topics: list[str] = []
         self.stop_requested = asyncio.Event()
         self._forced = False
@@ -440,6 +452,8 @@ class Launcher:
         if self.stop_requested.is_set():
             self._forced = True
             self.console.launcher("second signal: killing everything now")
+            if self.editor is not None:
+                self.editor.kill_now()
             for service in self.services.values():
                 service.kill_now()
             self.infra.kill_now()
@@ -543,6 +557,42 @@ class Launcher:
             raise LaunchError("\n\n".join(str(f) for f in failures)) from failures[0]
         if self.services:
             self.console.launcher(f"services ready in {time.monotonic() - began:.1f}s")
+        await self._start_editor(ports)
+
+    async def _start_editor(self, ports: dict[str, ServicePorts]) -> None:
+        """The editor, proxying to this run's gateway, upload and realtime (see :mod:`.editor`)."""
+        options = self.options
+        if options.editor == "off" or options.infra_only or "gateway" not in self.services:
+            return
+
+        def http_url(name: str) -> str:
+            port = ports[name].http if name in ports else DEFAULT_HTTP_PORTS[name]
+            return f"http://127.0.0.1:{port}"
+
+        try:
+            editor_dir = options.editor_dir or locate_editor()
+            port = free_port() if options.ports == "auto" else DEFAULT_EDITOR_PORT
+            if options.ports == "default" and await port_answers(port, timeout=0.3):
+                raise EditorUnavailable(f"port {port} is already in use")
+            editor = EditorServer(
+                editor_command(editor_dir, port),
+                port=port,
+                gateway_url=http_url("gateway"),
+                upload_url=http_url("upload"),
+                realtime_url=http_url("realtime"),
+                log_path=options.run_dir / "logs" / "editor.log",
+                base_env=dict(os.environ),
+                on_line=lambda line: self.console.service("editor", line),
+            )
+            self.editor = editor
+            await editor.start(timeout=options.start_timeout)
+        except EditorUnavailable as exc:
+            if options.editor == "require":
+                raise LaunchError(f"editor: {exc}") from None
+            self.console.launcher(f"editor not started: {exc}")
+            if self.editor is not None:
+                await self.editor.stop(grace=0)
+            self.editor = None
 
     def state(self) -> StackState:
         urls = self.infra.urls
@@ -565,6 +615,8 @@ class Launcher:
     def urls(self) -> dict[str, str]:
         """Everything worth printing, label -> URL, services first."""
         printed: dict[str, str] = {}
+        if self.editor is not None:
+            printed["editor"] = self.editor.url
         for service in self.services.values():
             state = service.state()
             printed.update(state.urls)
@@ -599,6 +651,8 @@ class Launcher:
     async def shutdown(self) -> None:
         """Services first (they may still flush to the infrastructure), then the infrastructure."""
         grace = 0.0 if self._forced else self.options.stop_grace
+        if self.editor is not None:
+            await self.editor.stop(grace=min(grace, 3.0))
         await asyncio.gather(*(s.stop(grace) for s in self.services.values()), return_exceptions=True)
         await self.infra.stop()
         if self.options.state_file is not None:
@@ -638,6 +692,14 @@ async def run_up(options: LauncherOptions) -> int:
         launcher.console.launcher(f"error: {exc}")
         code = 1
     return code
+
+
+def locate_editor() -> Path:
+    """The workspace's ``clients/web/apps/editor``, from this file (an editable install) or the cwd."""
+    found = find_editor_dir(Path(__file__).resolve()) or find_editor_dir(Path.cwd())
+    if found is None:
+        raise EditorUnavailable("clients/web/apps/editor not found in this workspace")
+    return found
 
 
 def default_run_dir() -> Path:

@@ -1,0 +1,12 @@
+export * from "./actions.ts";
+export * from "./keys.ts";
+export * from "./courses/operations.ts";
+export * from "./realtime/observer.ts";
+export * from "./realtime/client.ts";
+export * from "./realtime/bridge.ts";
+export * from "./hooks/context.tsx";
+export * from "./hooks/courses.ts";
+export * from "./hooks/uploads.ts";
+export * from "./hooks/media.ts";
+export * from "./hooks/analytics.ts";
+export type { components, operations, paths } from "./generated/openapi.ts";
