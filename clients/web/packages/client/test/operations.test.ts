@@ -12,6 +12,8 @@ const course: CourseEdit = {
   createdAt: "2026-01-01T00:00:00Z",
   updatedAt: "2026-01-01T00:00:00Z",
   deletedAt: null,
+  published: false,
+  publishedAt: null,
   chapters: [
     { id: "ch1", title: "Intro", position: 0, lessons: [{ id: "l1", title: "Hello", position: 0, media: null, mediaId: null }] },
     { id: "ch2", title: "Basics", position: 1, lessons: [] },

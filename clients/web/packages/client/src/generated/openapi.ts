@@ -47,7 +47,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Soft-delete a course. */
+        /** Soft-delete a course (a published one only with force). */
         post: operations["deleteCourse"];
         delete?: never;
         options?: never;
@@ -259,6 +259,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/actions/publishCourse": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Publish a course whose lessons' media is all ready (owner or editor). */
+        post: operations["publishCourse"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/actions/recordEngagement": {
         parameters: {
             query?: never;
@@ -310,6 +327,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/actions/resumeUpload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** An unfinished upload's URL, a fresh token and its offset (finish it from another device). */
+        post: operations["resumeUpload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/actions/saveCourseChanges": {
         parameters: {
             query?: never;
@@ -355,6 +389,23 @@ export interface paths {
         put?: never;
         /** Remove a link. */
         post: operations["unlinkMedia"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/actions/unpublishCourse": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Take a course out of publication (owner or editor). */
+        post: operations["unpublishCourse"];
         delete?: never;
         options?: never;
         head?: never;
@@ -570,6 +621,13 @@ export interface components {
             id: string;
             /** Ownerid */
             ownerId: string;
+            /** Published */
+            published: boolean;
+            /**
+             * Publishedat
+             * @description When the course was published; null while unpublished.
+             */
+            publishedAt: string | null;
             /**
              * Role
              * @description The caller's role on this course.
@@ -602,6 +660,13 @@ export interface components {
             id: string;
             /** Ownerid */
             ownerId: string;
+            /** Published */
+            published: boolean;
+            /**
+             * Publishedat
+             * @description When the course was published; null while unpublished.
+             */
+            publishedAt: string | null;
             /**
              * Role
              * @description The caller's role on this course.
@@ -661,6 +726,13 @@ export interface components {
             lessonCount: number;
             /** Ownerid */
             ownerId: string;
+            /** Published */
+            published: boolean;
+            /**
+             * Publishedat
+             * @description When the course was published; null while unpublished.
+             */
+            publishedAt: string | null;
             /**
              * Role
              * @description The caller's role on this course.
@@ -740,6 +812,17 @@ export interface components {
              * @enum {string}
              */
             op: "deleteChapter";
+        };
+        /** DeleteCourseInput */
+        DeleteCourseInput: {
+            /** Courseid */
+            courseId: string;
+            /**
+             * Force
+             * @description Needed to delete a published course (which also unpublishes it).
+             * @default false
+             */
+            force?: boolean;
         };
         /** DeleteLessonOp */
         DeleteLessonOp: {
@@ -1023,6 +1106,12 @@ export interface components {
              * @default null
              */
             limit?: number | null;
+            /**
+             * Published
+             * @description Only published (true) or unpublished (false) courses; absent: both.
+             * @default null
+             */
+            published?: boolean | null;
         };
         /** ListUploadsInput */
         ListUploadsInput: {
@@ -1169,6 +1258,13 @@ export interface components {
             /** Operationid */
             operationId: string;
         };
+        /** PublishCourseInput */
+        PublishCourseInput: {
+            /** Courseid */
+            courseId: string;
+            /** Expectedversion */
+            expectedVersion: number;
+        };
         /** RealtimeToken */
         RealtimeToken: {
             /**
@@ -1244,6 +1340,38 @@ export interface components {
              * @default false
              */
             restoreLinks?: boolean;
+        };
+        /** ResumedUpload */
+        ResumedUpload: {
+            /** Chunksizebytes */
+            chunkSizeBytes: number;
+            /**
+             * Expiresat
+             * Format: date-time
+             */
+            expiresAt: string;
+            /**
+             * Offset
+             * @description Bytes already stored: the offset to resume from.
+             */
+            offset: number;
+            /** Operationid */
+            operationId: string;
+            /**
+             * Sizebytes
+             * @description The upload's length (0 while it is deferred).
+             */
+            sizeBytes: number;
+            /**
+             * Uploadtoken
+             * @description A fresh bearer token for uploadUrl, scoped to this upload.
+             */
+            uploadToken: string;
+            /**
+             * Uploadurl
+             * @description The tus 1.0 upload URL: HEAD it, then PATCH from its offset.
+             */
+            uploadUrl: string;
         };
         /** SaveCourseChangesData */
         SaveCourseChangesData: {
@@ -1375,7 +1503,10 @@ export interface components {
              * Format: date-time
              */
             createdAt: string;
-            /** Error */
+            /**
+             * Error
+             * @description Why the upload failed, readable by its owner.
+             */
             error: string | null;
             /**
              * Expiresat
@@ -1384,7 +1515,10 @@ export interface components {
             expiresAt: string;
             /** Filename */
             fileName: string;
-            /** Mediaid */
+            /**
+             * Mediaid
+             * @description The media file this upload became, once media registered it.
+             */
             mediaId: string | null;
             /** Mimetype */
             mimeType: string;
@@ -1396,6 +1530,7 @@ export interface components {
             sizeBytes: number;
             /**
              * Status
+             * @description processing: every byte is stored and media is making the file; completed: the file is ready (mediaId names it); failed: storing it or making the file failed (error says why).
              * @enum {string}
              */
             status: "pending" | "uploading" | "processing" | "completed" | "failed" | "expired" | "cancelled";
@@ -1686,7 +1821,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CourseIdInput"];
+                "application/json": components["schemas"]["DeleteCourseInput"];
             };
         };
         responses: {
@@ -3334,6 +3469,136 @@ export interface operations {
             };
         };
     };
+    publishCourse: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A repeat with the same key and body answers the first result and changes nothing. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PublishCourseInput"];
+            };
+        };
+        responses: {
+            /** @description The action's data in the success envelope. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Course"];
+                        /** @constant */
+                        success: true;
+                    };
+                };
+            };
+            /** @description Malformed JSON, or a body that is not a JSON object (VALIDATION_FAILED). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, expired or invalid token (UNAUTHENTICATED). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description FORBIDDEN or QUOTA_EXCEEDED. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unknown action, or a resource that does not exist or is not yours (NOT_FOUND). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description CONFLICT (version or Idempotency-Key) or HAS_DEPENDENCIES. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description VALIDATION_FAILED, with `fields` keyed by input path. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description RATE_LIMITED; `details.retryAfterSeconds` and the Retry-After header say when to retry. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description INTERNAL. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description UNAVAILABLE: a service is down or too slow; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     recordEngagement: {
         parameters: {
             query?: never;
@@ -3724,6 +3989,133 @@ export interface operations {
             };
         };
     };
+    resumeUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OperationIdInput"];
+            };
+        };
+        responses: {
+            /** @description The action's data in the success envelope. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["ResumedUpload"];
+                        /** @constant */
+                        success: true;
+                    };
+                };
+            };
+            /** @description Malformed JSON, or a body that is not a JSON object (VALIDATION_FAILED). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, expired or invalid token (UNAUTHENTICATED). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description FORBIDDEN or QUOTA_EXCEEDED. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unknown action, or a resource that does not exist or is not yours (NOT_FOUND). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description CONFLICT (version or Idempotency-Key) or HAS_DEPENDENCIES. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description VALIDATION_FAILED, with `fields` keyed by input path. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description RATE_LIMITED; `details.retryAfterSeconds` and the Retry-After header say when to retry. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description INTERNAL. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description UNAVAILABLE: a service is down or too slow; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     saveCourseChanges: {
         parameters: {
             query?: never;
@@ -4008,6 +4400,136 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: components["schemas"]["Unlinked"];
+                        /** @constant */
+                        success: true;
+                    };
+                };
+            };
+            /** @description Malformed JSON, or a body that is not a JSON object (VALIDATION_FAILED). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, expired or invalid token (UNAUTHENTICATED). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description FORBIDDEN or QUOTA_EXCEEDED. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unknown action, or a resource that does not exist or is not yours (NOT_FOUND). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description CONFLICT (version or Idempotency-Key) or HAS_DEPENDENCIES. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description VALIDATION_FAILED, with `fields` keyed by input path. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description RATE_LIMITED; `details.retryAfterSeconds` and the Retry-After header say when to retry. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description INTERNAL. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description UNAVAILABLE: a service is down or too slow; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    unpublishCourse: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A repeat with the same key and body answers the first result and changes nothing. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PublishCourseInput"];
+            };
+        };
+        responses: {
+            /** @description The action's data in the success envelope. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: components["schemas"]["Course"];
                         /** @constant */
                         success: true;
                     };

@@ -178,8 +178,43 @@ function optimisticUpload(file: File, started: StoredUpload, now: Date): Upload 
 }
 
 /**
+ * An unfinished upload of the same file to the same place, made on another device (or in a
+ * browser whose storage was cleared): `listUploads` finds it, `resumeUpload` answers its URL and a
+ * fresh token. Undefined when there is none (or it can no longer be resumed).
+ */
+export async function findResumableUpload(
+  client: LecternClient,
+  file: { name: string; size: number },
+  courseId: string | null,
+  chapterId: string | null,
+): Promise<StoredUpload | undefined> {
+  const { items } = await client.action("listUploads", courseId ? { courseId } : {});
+  const candidate = items.find(
+    (u) =>
+      u.fileName === file.name &&
+      u.sizeBytes === file.size &&
+      (u.chapterId ?? null) === chapterId &&
+      (u.status === "pending" || u.status === "uploading"),
+  );
+  if (!candidate) return undefined;
+  const envelope = await client.callAction("resumeUpload", { operationId: candidate.operationId });
+  if (!envelope.success) return undefined; // stored, expired or cancelled meanwhile: start afresh
+  const resumed = envelope.data;
+  return {
+    operationId: resumed.operationId,
+    uploadUrl: resumed.uploadUrl,
+    uploadToken: resumed.uploadToken,
+    expiresAt: resumed.expiresAt,
+    chunkSizeBytes: resumed.chunkSizeBytes,
+    courseId,
+    chapterId,
+  };
+}
+
+/**
  * Upload a video (tus over the `startUpload` answer). A file chosen again after a reload or a crash
- * resumes where its bytes stopped (from the stored upload's `HEAD` offset) instead of starting over.
+ * resumes where its bytes stopped (tus `HEAD` gives the offset) instead of starting over: from
+ * this browser's storage, else from the server's list of unfinished uploads (another device).
  */
 export function useVideoUpload(options: { store?: UploadStore } = {}) {
   const client = useLecternClient();
@@ -188,7 +223,7 @@ export function useVideoUpload(options: { store?: UploadStore } = {}) {
   return useMutation<Schemas["StartedUpload"] | StoredUpload, Error, VideoUploadVariables>({
     mutationFn: async ({ file, courseId = null, chapterId = null, lessonTitle = null }) => {
       const fingerprint = uploadFingerprint(file, chapterId);
-      let started = store.get(fingerprint);
+      let started = store.get(fingerprint) ?? (await findResumableUpload(client, file, courseId, chapterId));
       if (!started) {
         const answer = await client.action("startUpload", {
           fileName: file.name,
@@ -199,8 +234,8 @@ export function useVideoUpload(options: { store?: UploadStore } = {}) {
           lessonTitle,
         });
         started = { ...answer, courseId, chapterId };
-        store.set(fingerprint, started);
       }
+      store.set(fingerprint, started);
       const operationId = started.operationId;
       const listKey = videoKeys.list(courseId);
       queryClient.setQueryData<Upload>(uploadKeys.detail(operationId), (old) => old ?? optimisticUpload(file, started, new Date()));
