@@ -87,6 +87,7 @@ lint: sync
 # --- web client (clients/web) ------------------------------------------------------------------
 
 web-tools:
+	@$(WEB)/scripts/install-browser.sh
 	@$(WEB)/scripts/check-tools.sh --browser
 
 $(WEB_STAMP): $(WEB)/package-lock.json $(WEB)/package.json $(wildcard $(WEB)/packages/*/package.json $(WEB)/apps/*/package.json)

@@ -176,7 +176,10 @@ async def test_seed_user_flow_create_edit_chapters_upload_save_reload(
 
         # One more edit through the same batch: rename the new lesson, save.
         await lesson.get_by_test_id("lesson-title").fill("Welcome aboard")
+        version_before = await page.get_by_test_id("course-version").inner_text()
         await page.get_by_test_id("save-changes").click()
+        await expect(page.get_by_test_id("course-version")).not_to_have_text(version_before)
+        await expect(page.get_by_test_id("save-changes")).to_have_text("Save changes")
         await expect(page.get_by_test_id("save-changes")).to_be_disabled()
         await screenshot(page, "02-course-editor")
 
@@ -236,6 +239,14 @@ async def test_two_tabs_share_one_socket_and_show_the_same_progress_and_lesson(
               }).observe(document.body, {subtree: true, childList: true, attributes: true});
             }"""
         )
+        # A slow uplink for the uploading tab (Chromium's network emulation), so the upload lasts long
+        # enough for the other tab to draw it in flight.
+        cdp = await context.new_cdp_session(first)
+        await cdp.send("Network.enable")
+        await cdp.send(
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 4 * 1024 * 1024},
+        )
         chapter = first.get_by_test_id("chapter").first
         await chapter.get_by_test_id("upload-file").set_input_files(
             video_file(tmp_path, "lecture.mp4", 16 * 1024 * 1024)
@@ -251,6 +262,7 @@ async def test_two_tabs_share_one_socket_and_show_the_same_progress_and_lesson(
             await expect(lesson.get_by_test_id("lesson-media")).to_contain_text("lecture.mp4", timeout=90_000)
         seen = await second.evaluate("() => window.__progress")
         assert seen and seen[-1] == 100, seen
+        assert any(0 < value < 100 for value in seen), f"the second tab never drew the upload in flight: {seen}"
         await screenshot(second, "06-second-tab-after-upload")
         # Still one socket for both tabs, held by the leader.
         assert await realtime_connections(stack, user_id) == 1

@@ -226,7 +226,7 @@ function Lessons(props: {
             <input data-testid="lesson-title" placeholder={NEW_LESSON_TITLE} {...props.register(`lessons.${id}`, { onChange: props.touch })} />
             {lesson?.media && (
               <span className="badge" data-testid="lesson-media" data-media-id={lesson.media.id}>
-                🎬 {lesson.media.fileName} · {lesson.media.status}
+                video: {lesson.media.fileName} · {lesson.media.status}
               </span>
             )}
             <button type="button" onClick={() => ui.toggleDelete(props.courseId, props.version, "lessons", id)}>
