@@ -19,18 +19,29 @@ function isoDay(date: Date): string {
   return date.toISOString().slice(0, 10);
 }
 
+/** The number in a value: a plain number, or money (`amountMinor`) and the like, one level deep. */
+function numberOf(value: unknown): number | undefined {
+  if (typeof value === "number" && Number.isFinite(value)) return value;
+  if (typeof value === "object" && value !== null) {
+    const inner = Object.values(value as Record<string, unknown>).find((v) => typeof v === "number");
+    return typeof inner === "number" ? inner : undefined;
+  }
+  return undefined;
+}
+
 /** Numbers worth a bar: top-level numeric fields, and rows of lists (first text field as label). */
-export function barsOf(domain: Record<string, unknown>): Bar[] {
+export function barsOf(domain: object): Bar[] {
   const bars: Bar[] = [];
   for (const [key, value] of Object.entries(domain)) {
-    if (typeof value === "number" && Number.isFinite(value)) bars.push({ label: key, value });
+    const number = Array.isArray(value) ? undefined : numberOf(value);
+    if (number !== undefined) bars.push({ label: key, value: number });
     else if (Array.isArray(value)) {
       for (const row of value.slice(0, 12)) {
         if (typeof row !== "object" || row === null) continue;
         const entries = Object.entries(row as Record<string, unknown>);
-        const label = entries.find(([, v]) => typeof v === "string")?.[1] as string | undefined;
-        const number = entries.find(([, v]) => typeof v === "number");
-        if (number) bars.push({ label: `${key}: ${label ?? number[0]}`, value: number[1] as number });
+        const label = entries.find(([, v]) => typeof v === "string" && !/^\d{4}-\d\d-\d\dT/.test(v))?.[1] as string | undefined;
+        const numeric = entries.map(([k, v]) => [k, numberOf(v)] as const).find(([, v]) => v !== undefined);
+        if (numeric && numeric[1] !== undefined) bars.push({ label: `${key}: ${label ?? numeric[0]}`, value: numeric[1] });
       }
     }
   }
@@ -49,7 +60,7 @@ function Dashboard({ name, title, from, to }: { name: DashboardName; title: stri
         Object.entries(dashboard.data.domains).map(([domain, values]) => (
           <div key={domain}>
             <h3>{domain}</h3>
-            <BarChart bars={barsOf(values)} />
+            <BarChart bars={values ? barsOf(values) : []} />
           </div>
         ))}
     </article>

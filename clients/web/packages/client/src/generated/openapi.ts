@@ -606,6 +606,24 @@ export interface components {
             /** Title */
             title: string;
         };
+        /** ContentDomain */
+        ContentDomain: {
+            /**
+             * Computedat
+             * Format: date-time
+             */
+            computedAt: string;
+            /** Courses */
+            courses: number;
+            /** Lessons */
+            lessons: number;
+            /** Lessonswithmedia */
+            lessonsWithMedia: number;
+            /** Mediafiles */
+            mediaFiles: number;
+            /** Mediaready */
+            mediaReady: number;
+        };
         /** Course */
         Course: {
             /**
@@ -682,6 +700,27 @@ export interface components {
             /** Version */
             version: number;
         };
+        /** CourseEngagement */
+        CourseEngagement: {
+            /**
+             * Averagerating
+             * @description Null without ratings.
+             * @default null
+             */
+            averageRating: number | null;
+            /** Completions */
+            completions: number;
+            /** Courseid */
+            courseId: string;
+            /** Ratings */
+            ratings: number;
+            /** Title */
+            title: string;
+            /** Views */
+            views: number;
+            /** Watchseconds */
+            watchSeconds: number;
+        };
         /** CourseIdInput */
         CourseIdInput: {
             /** Courseid */
@@ -706,6 +745,42 @@ export interface components {
              * @default null
              */
             title?: string | null;
+        };
+        /** CourseProduction */
+        CourseProduction: {
+            /** Courseid */
+            courseId: string;
+            /** Mediabytes */
+            mediaBytes: number;
+            /** Mediafiles */
+            mediaFiles: number;
+            /** Mediaminutes */
+            mediaMinutes: number;
+            /** Title */
+            title: string;
+        };
+        /** CourseRoi */
+        CourseRoi: {
+            /** Courseid */
+            courseId: string;
+            /** Mediabytes */
+            mediaBytes: number;
+            revenue: components["schemas"]["Money"];
+            /**
+             * @description Null when the course holds no media bytes.
+             * @default null
+             */
+            revenuePerGb: components["schemas"]["Money"] | null;
+        };
+        /** CourseSales */
+        CourseSales: {
+            /** Courseid */
+            courseId: string;
+            revenue: components["schemas"]["Money"];
+            /** Sales */
+            sales: number;
+            /** Title */
+            title: string;
         };
         /** CourseSummary */
         CourseSummary: {
@@ -765,20 +840,39 @@ export interface components {
              * @enum {string}
              */
             dashboard: "storage" | "content" | "roi" | "capacity";
-            /**
-             * Domains
-             * @description One entry per domain the dashboard combines.
-             */
-            domains: {
-                [key: string]: {
-                    [key: string]: unknown;
-                };
-            };
+            /** @description One entry per domain the dashboard combines. */
+            domains: components["schemas"]["DashboardDomains"];
             /**
              * Generatedat
              * Format: date-time
              */
             generatedAt: string;
+        };
+        /**
+         * DashboardDomains
+         * @description Only the dashboard's own domains are present: storage = storage, usage; content = content,
+         *     engagement; roi = sales, engagement, production, combined; capacity = storageGrowth,
+         *     engagementGrowth.
+         */
+        DashboardDomains: {
+            /** @default null */
+            combined?: components["schemas"]["RoiCombined"] | null;
+            /** @default null */
+            content?: components["schemas"]["ContentDomain"] | null;
+            /** @default null */
+            engagement?: components["schemas"]["EngagementDomain"] | null;
+            /** @default null */
+            engagementGrowth?: components["schemas"]["EngagementGrowthDomain"] | null;
+            /** @default null */
+            production?: components["schemas"]["ProductionDomain"] | null;
+            /** @default null */
+            sales?: components["schemas"]["SalesDomain"] | null;
+            /** @default null */
+            storage?: components["schemas"]["StorageDomain"] | null;
+            /** @default null */
+            storageGrowth?: components["schemas"]["StorageGrowthDomain"] | null;
+            /** @default null */
+            usage?: components["schemas"]["UsageDomain"] | null;
         };
         /** DashboardInput */
         DashboardInput: {
@@ -905,6 +999,24 @@ export interface components {
                 [key: string]: string;
             };
         };
+        /**
+         * EngagementDomain
+         * @description Engagement facts in [from, to).
+         */
+        EngagementDomain: {
+            /**
+             * Computedat
+             * Format: date-time
+             */
+            computedAt: string;
+            /** Percourse */
+            perCourse: components["schemas"]["CourseEngagement"][];
+            /** Perlesson */
+            perLesson: components["schemas"]["LessonEngagement"][];
+            /** Permedia */
+            perMedia: components["schemas"]["MediaEngagement"][];
+            totals: components["schemas"]["EngagementFigures"];
+        };
         /** EngagementEventInput */
         EngagementEventInput: {
             /**
@@ -931,6 +1043,53 @@ export interface components {
              * @default null
              */
             value?: number | null;
+        };
+        /** EngagementFigures */
+        EngagementFigures: {
+            /**
+             * Averagerating
+             * @description Null without ratings.
+             * @default null
+             */
+            averageRating: number | null;
+            /** Completions */
+            completions: number;
+            /** Ratings */
+            ratings: number;
+            /** Views */
+            views: number;
+            /** Watchseconds */
+            watchSeconds: number;
+        };
+        /** EngagementGrowthDay */
+        EngagementGrowthDay: {
+            /** Completions */
+            completions: number;
+            /**
+             * Day
+             * Format: date
+             * @description The UTC day (RFC 3339 full-date).
+             */
+            day: string;
+            /** Events */
+            events: number;
+            /** Sales */
+            sales: number;
+            /** Views */
+            views: number;
+        };
+        /** EngagementGrowthDomain */
+        EngagementGrowthDomain: {
+            /**
+             * Computedat
+             * Format: date-time
+             */
+            computedAt: string;
+            /** Perday */
+            perDay: components["schemas"]["EngagementGrowthDay"][];
+            /** Totalevents */
+            totalEvents: number;
+            trend: components["schemas"]["Trend"];
         };
         /**
          * ErrorBody
@@ -974,6 +1133,13 @@ export interface components {
              */
             success: false;
         };
+        /** FilesAndBytes */
+        FilesAndBytes: {
+            /** Bytes */
+            bytes: number;
+            /** Files */
+            files: number;
+        };
         /** GetCourseEditInput */
         GetCourseEditInput: {
             /** Courseid */
@@ -1011,6 +1177,29 @@ export interface components {
             position: number;
             /** Title */
             title: string;
+        };
+        /** LessonEngagement */
+        LessonEngagement: {
+            /**
+             * Averagerating
+             * @description Null without ratings.
+             * @default null
+             */
+            averageRating: number | null;
+            /** Completions */
+            completions: number;
+            /** Courseid */
+            courseId: string;
+            /** Lessonid */
+            lessonId: string;
+            /** Ratings */
+            ratings: number;
+            /** Title */
+            title: string;
+            /** Views */
+            views: number;
+            /** Watchseconds */
+            watchSeconds: number;
         };
         /** LessonMedia */
         LessonMedia: {
@@ -1162,6 +1351,25 @@ export interface components {
             /** Version */
             version: number;
         };
+        /** MediaEngagement */
+        MediaEngagement: {
+            /**
+             * Averagerating
+             * @description Null without ratings.
+             * @default null
+             */
+            averageRating: number | null;
+            /** Completions */
+            completions: number;
+            /** Mediaid */
+            mediaId: string;
+            /** Ratings */
+            ratings: number;
+            /** Views */
+            views: number;
+            /** Watchseconds */
+            watchSeconds: number;
+        };
         /** MediaIdInput */
         MediaIdInput: {
             /** Mediaid */
@@ -1188,6 +1396,24 @@ export interface components {
             count: number;
             /** Links */
             links: components["schemas"]["Link"][];
+        };
+        /** MediaUsageItem */
+        MediaUsageItem: {
+            /**
+             * Createdat
+             * Format: date-time
+             */
+            createdAt: string;
+            /** Filename */
+            fileName: string;
+            /** Mediaid */
+            mediaId: string;
+            /** Sizebytes */
+            sizeBytes: number;
+            /** Title */
+            title: string;
+            /** Usagecount */
+            usageCount: number;
         };
         /** MediaWithLinks */
         MediaWithLinks: {
@@ -1227,6 +1453,19 @@ export interface components {
             /** Version */
             version: number;
         };
+        /** Money */
+        Money: {
+            /**
+             * Amountminor
+             * @description Integer minor units of the currency (cents for USD, yen for JPY).
+             */
+            amountMinor: number;
+            /**
+             * Currency
+             * @description ISO 4217 code, e.g. USD.
+             */
+            currency: string;
+        };
         /** MoveChapterOp */
         MoveChapterOp: {
             /** Chapterid */
@@ -1257,6 +1496,30 @@ export interface components {
         OperationIdInput: {
             /** Operationid */
             operationId: string;
+        };
+        /**
+         * ProductionDomain
+         * @description Media files, bytes and minutes per course (a production-cost proxy; snapshot of now).
+         */
+        ProductionDomain: {
+            /**
+             * Computedat
+             * Format: date-time
+             */
+            computedAt: string;
+            /** Percourse */
+            perCourse: components["schemas"]["CourseProduction"][];
+            /** @description A file shared by two courses counts once. */
+            totals: components["schemas"]["ProductionFigures"];
+        };
+        /** ProductionFigures */
+        ProductionFigures: {
+            /** Mediabytes */
+            mediaBytes: number;
+            /** Mediafiles */
+            mediaFiles: number;
+            /** Mediaminutes */
+            mediaMinutes: number;
         };
         /** PublishCourseInput */
         PublishCourseInput: {
@@ -1373,6 +1636,35 @@ export interface components {
              */
             uploadUrl: string;
         };
+        /**
+         * RoiCombined
+         * @description Derived in the response from ``sales`` and ``production``; never cached itself.
+         */
+        RoiCombined: {
+            /** Percourse */
+            perCourse: components["schemas"]["CourseRoi"][];
+            /**
+             * @description Revenue per 10^9 bytes of media; null without media bytes.
+             * @default null
+             */
+            revenuePerGb: components["schemas"]["Money"] | null;
+        };
+        /**
+         * SalesDomain
+         * @description Sales in [from, to), in the platform's currency.
+         */
+        SalesDomain: {
+            /**
+             * Computedat
+             * Format: date-time
+             */
+            computedAt: string;
+            /** Percourse */
+            perCourse: components["schemas"]["CourseSales"][];
+            totalRevenue: components["schemas"]["Money"];
+            /** Totalsales */
+            totalSales: number;
+        };
         /** SaveCourseChangesData */
         SaveCourseChangesData: {
             course: components["schemas"]["CourseEdit"];
@@ -1462,10 +1754,100 @@ export interface components {
              */
             uploadUrl: string;
         };
+        /** StorageByMimeType */
+        StorageByMimeType: {
+            /** Bytes */
+            bytes: number;
+            /** Files */
+            files: number;
+            /** Mimetype */
+            mimeType: string;
+        };
+        /** StorageByStatus */
+        StorageByStatus: {
+            /** Bytes */
+            bytes: number;
+            /** Files */
+            files: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "processing" | "ready" | "failed";
+        };
+        /**
+         * StorageDomain
+         * @description Live media (snapshot of now); ``reclaimable`` = soft deleted, not yet purged.
+         */
+        StorageDomain: {
+            /** Bymimetype */
+            byMimeType: components["schemas"]["StorageByMimeType"][];
+            /** Bystatus */
+            byStatus: components["schemas"]["StorageByStatus"][];
+            /**
+             * Computedat
+             * Format: date-time
+             */
+            computedAt: string;
+            reclaimable: components["schemas"]["FilesAndBytes"];
+            /** Totalbytes */
+            totalBytes: number;
+            /** Totalfiles */
+            totalFiles: number;
+        };
+        /** StorageGrowthDay */
+        StorageGrowthDay: {
+            /** Bytesadded */
+            bytesAdded: number;
+            /**
+             * Day
+             * Format: date
+             * @description The UTC day (RFC 3339 full-date).
+             */
+            day: string;
+            /** Files */
+            files: number;
+        };
+        /** StorageGrowthDomain */
+        StorageGrowthDomain: {
+            /**
+             * Computedat
+             * Format: date-time
+             */
+            computedAt: string;
+            /** Perday */
+            perDay: components["schemas"]["StorageGrowthDay"][];
+            /** Totalbytesadded */
+            totalBytesAdded: number;
+            /** Totalfiles */
+            totalFiles: number;
+            trend: components["schemas"]["Trend"];
+        };
+        /** Trend */
+        Trend: {
+            /**
+             * Direction
+             * @enum {string}
+             */
+            direction: "up" | "down" | "flat";
+            /** Intercept */
+            intercept: number;
+            /** Slopeperday */
+            slopePerDay: number;
+        };
         /** Unlinked */
         Unlinked: {
             /** Removed */
             removed: boolean;
+        };
+        /** UnusedMedia */
+        UnusedMedia: {
+            /** Bytes */
+            bytes: number;
+            /** Files */
+            files: number;
+            /** Largest */
+            largest: components["schemas"]["MediaUsageItem"][];
         };
         /** UpdateCourseInput */
         UpdateCourseInput: {
@@ -1539,6 +1921,21 @@ export interface components {
         UploadList: {
             /** Items */
             items: components["schemas"]["Upload"][];
+        };
+        /**
+         * UsageDomain
+         * @description Unused files (cleanup opportunities) and the most used ones (snapshot of now).
+         */
+        UsageDomain: {
+            /**
+             * Computedat
+             * Format: date-time
+             */
+            computedAt: string;
+            /** Topused */
+            topUsed: components["schemas"]["MediaUsageItem"][];
+            unused: components["schemas"]["UnusedMedia"];
+            used: components["schemas"]["FilesAndBytes"];
         };
     };
     responses: never;
