@@ -360,11 +360,6 @@ async def test_upload_completes_and_shows_while_realtime_is_stopped(
         await context.close()
 
 
-@pytest.mark.xfail(
-    reason="media's DeleteMedia (dry run included) answers INTERNAL on launched stacks until its gRPC client to "
-    "course is no longer bound to another event loop (the contract issue fixes it)",
-    strict=False,
-)
 async def test_deleting_a_linked_video_shows_where_it_is_used_and_what_would_be_removed(
     stack: StackState, editor_url: str, browser: Browser
 ) -> None:
