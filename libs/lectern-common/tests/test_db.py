@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
-from lectern_common.db import create_engine
+from lectern_common.db import UnitOfWork, create_engine
 from sqlalchemy import text
 
 
@@ -29,5 +29,33 @@ async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(fre
         async with engine.connect() as conn:
             new_pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         assert new_pid != killed_pid
+    finally:
+        await engine.dispose()
+
+
+async def test_a_snapshot_read_sees_one_state_while_a_writer_commits_between_its_statements(
+    fresh_database_url: str,
+) -> None:
+    engine = create_engine(fresh_database_url, pool_size=2, max_overflow=0)
+    uow = UnitOfWork(engine)
+    try:
+        async with uow() as session:
+            await session.execute(text("CREATE TABLE counted (n int NOT NULL)"))
+            await session.execute(text("INSERT INTO counted VALUES (1)"))
+
+        async def commit_another_row() -> None:
+            async with uow() as writer:
+                await writer.execute(text("INSERT INTO counted VALUES (2)"))
+
+        for snapshot, expected in ((True, 1), (False, 2)):
+            async with uow.read_only(snapshot=snapshot) as session:
+                first = (await session.execute(text("SELECT count(*) FROM counted"))).scalar_one()
+                await commit_another_row()
+                second = (await session.execute(text("SELECT count(*) FROM counted"))).scalar_one()
+            assert second - first == expected - 1, (snapshot, first, second)
+        # Both pooled connections went back at the default level.
+        async with uow.read_only() as one, uow.read_only() as two:
+            levels = [(await s.execute(text("SHOW transaction_isolation"))).scalar_one() for s in (one, two)]
+        assert levels == ["read committed", "read committed"]
     finally:
         await engine.dispose()

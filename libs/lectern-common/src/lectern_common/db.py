@@ -82,10 +82,18 @@ class UnitOfWork:
             await session.commit()
 
     @asynccontextmanager
-    async def read_only(self) -> AsyncIterator[AsyncSession]:
-        """A session that never commits: for reads, so a read can't write by accident."""
+    async def read_only(self, *, snapshot: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session that never commits: for reads, so a read can't write by accident.
+
+        ``snapshot=True`` runs every statement of the block on one snapshot (REPEATABLE READ), for
+        reads whose parts must agree (a file's usage count and its links): under the default READ
+        COMMITTED each statement sees the commits made before it, so a writer committing between
+        two of them makes the answer disagree with itself. A read-only snapshot never fails with
+        a serialization error."""
         async with self._sessions() as session:
             try:
+                if snapshot:
+                    await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
                 yield session
             finally:
                 await session.rollback()

@@ -181,7 +181,7 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         return media_pb2.ListMediaResponse(items=[media_to_proto(m) for m in page.items], next_cursor=page.next_cursor)
 
     async def GetMedia(self, request: media_pb2.GetMediaRequest, context: grpc.aio.ServicerContext) -> Any:
-        async with self._uow.read_only() as session:
+        async with self._uow.read_only(snapshot=True) as session:  # the count and the links agree
             media, links = await self._library.get(session, require_identity(), request.media_id)
         return media_pb2.GetMediaResponse(media=media_to_proto(media), links=[link_to_proto(lk) for lk in links])
 
@@ -201,7 +201,7 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         )
 
     async def GetMediaUsage(self, request: media_pb2.GetMediaUsageRequest, context: grpc.aio.ServicerContext) -> Any:
-        async with self._uow.read_only() as session:
+        async with self._uow.read_only(snapshot=True) as session:  # the count and the links agree
             usage = await self._links.usage(session, require_identity(), request.media_id)
         return media_pb2.GetMediaUsageResponse(count=usage.count, links=[link_to_proto(lk) for lk in usage.links])
 
