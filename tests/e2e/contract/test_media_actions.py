@@ -268,10 +268,16 @@ async def test_get_media_audit_tells_each_change(alice: ActionClient, shapes: Sh
         "updateMedia", {"mediaId": media.media_id, "expectedVersion": media.media["version"], "patch": {"title": "T"}}
     )
 
+    await alice.ok("deleteMedia", {"mediaId": media.media_id, "mode": "soft", "force": True})
+
     audit = await alice.ok("getMediaAudit", {"mediaId": media.media_id})
 
     shapes.check("getMediaAudit", audit)
-    assert len(audit["items"]) >= 3
+    assert len(audit["items"]) >= 4
+    soft_delete = next(item for item in audit["items"] if item["action"] == "soft_delete")
+    # Counts are integers in JSON (details travel as a protobuf Struct, whose numbers are doubles).
+    assert soft_delete["details"]["removedLinks"] == 1 and type(soft_delete["details"]["removedLinks"]) is int
+    assert type(soft_delete["details"]["courses"][0]["linkCount"]) is int
     assert all(item["actor"] and item["at"] and item["action"] for item in audit["items"])
     page = await alice.ok("getMediaAudit", {"mediaId": media.media_id, "limit": 1})
     assert len(page["items"]) == 1 and page["nextCursor"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
 from lectern.media.v1 import media_pb2
 
 from lectern_gateway.actions.registry import Action, ActionContext
 from lectern_gateway.media import schemas as s
 from lectern_gateway.peers import Peer
+from lectern_gateway.proto_struct import struct_to_json
 from lectern_gateway.proto_time import optional_datetime, to_datetime
 
 _STATUS = {
@@ -173,7 +173,7 @@ class MediaActions:
                     action=entry.action,
                     actor=entry.actor,
                     at=to_datetime(entry.at),
-                    details=MessageToDict(entry.details) if entry.HasField("details") else {},
+                    details=struct_to_json(entry.details) if entry.HasField("details") else {},
                 )
                 for entry in response.items
             ],
