@@ -169,6 +169,7 @@ COVERED_MESSAGES: dict[str, list[str]] = {
     "invalidate": _in(
         WEBSOCKET,
         "test_a_course_edit_invalidates_its_chapters",
+        "test_every_open_tab_gets_the_same_messages",
         "test_an_upload_into_a_chapter_completes_with_its_lesson_and_invalidates",
     ),
     "error": _in(WEBSOCKET, "test_unsubscribe_ping_and_errors_keep_the_socket_open")
@@ -179,5 +180,6 @@ COVERED_MESSAGES: dict[str, list[str]] = {
         WEBSOCKET,
         "test_a_bad_token_closes_the_socket_with_4001",
         "test_a_token_signed_by_the_stack_opens_a_socket",
+        "test_an_open_socket_whose_token_expires_is_closed_with_4001",
     ),
 }

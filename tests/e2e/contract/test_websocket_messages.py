@@ -222,3 +222,40 @@ async def test_a_token_signed_by_the_stack_opens_a_socket(alice: ActionClient, l
         await socket.wait_for(lambda m: m.get("type") == "pong", "pong")
     finally:
         await socket.close()
+
+
+async def test_an_open_socket_whose_token_expires_is_closed_with_4001(alice: ActionClient, lectern_stack: Any) -> None:
+    realtime = await alice.ok("getRealtimeToken", {})
+    token = signed_by_stack(lectern_stack.secrets, "realtime_token", REALTIME, "short-lived", ttl=2, courses=[])
+
+    socket = await Socket.open(realtime["url"], token)
+    try:
+        await socket.send({"type": "ping"})
+        await socket.wait_for(lambda m: m.get("type") == "pong", "pong while the token is valid")
+        code, _reason = await socket.closed(timeout=60)
+    finally:
+        await socket.close()
+    assert code == CLOSE_UNAUTHENTICATED
+
+
+async def test_every_open_tab_gets_the_same_messages(alice: ActionClient, sockets: list[Socket]) -> None:
+    tree = await course_with_a_lesson(alice)
+    channel = f"course:{tree.course_id}"
+    tabs = [await _connect(alice, sockets, [tree.course_id]) for _ in range(2)]
+    for tab in tabs:
+        await tab.subscribe(channel)
+
+    await alice.ok(
+        "saveCourseChanges",
+        {
+            "courseId": tree.course_id,
+            "expectedVersion": tree.version,
+            "operations": [{"op": "renameLesson", "lessonId": tree.lesson_id, "title": "Seen twice"}],
+        },
+    )
+
+    seen = [
+        await tab.wait_for(lambda m: m.get("channel") == channel and m.get("type") == "invalidate", "invalidate")
+        for tab in tabs
+    ]
+    assert seen[0] == seen[1]
