@@ -41,6 +41,7 @@ COVERED_ACTIONS: dict[str, list[str]] = {
         "test_an_oversized_body_is_payload_too_large",
         "test_a_body_that_is_not_json_is_a_validation_error",
         "test_a_burst_past_the_mutation_limit_is_rate_limited_with_retry_after",
+        "test_every_action_answer_carries_server_timing",
     ),
     "listMyCourses": _in(
         COURSES,
@@ -119,6 +120,7 @@ COVERED_ACTIONS: dict[str, list[str]] = {
         "test_start_upload_answers_a_tus_url_and_a_scoped_token",
         "test_start_upload_refuses_what_it_documents",
         "test_start_upload_past_the_concurrent_upload_limit_is_quota_exceeded",
+        "test_tus_errors_answer_json_with_their_tus_status",
     ),
     "getUpload": _in(
         UPLOADS,

@@ -319,3 +319,24 @@ async def test_a_burst_past_the_mutation_limit_is_rate_limited_with_retry_after(
     error = refused.json()["error"]
     assert error["code"] == "RATE_LIMITED" and error["details"]["retryAfterSeconds"] > 0
     assert int(refused.headers["Retry-After"]) >= 1
+
+
+async def test_every_action_answer_carries_server_timing(alice: ActionClient) -> None:
+    auth = {"Authorization": f"Bearer {alice.token}"}
+    answers = {
+        "success": await alice.raw("listMyCourses", {}),
+        "validation": await alice.raw("listMyCourses", {"limit": 0}),
+        "unknown action": await alice.raw("noSuchAction", {}),
+        "no token": await alice.http.post("/actions/listMyCourses", json={}),
+        "not JSON": await alice.http.post(
+            "/actions/listMyCourses", content=b"{}", headers={**auth, "Content-Type": "text/plain"}
+        ),
+        "too large": await alice.raw("createCourse", {"title": "x", "description": "y" * (2 * 1024 * 1024)}),
+    }
+
+    missing = {
+        label: r.status_code for label, r in answers.items() if "total;dur=" not in r.headers.get("Server-Timing", "")
+    }
+    assert not missing, f"answers without Server-Timing: {missing}"
+    assert answers["not JSON"].status_code == 415
+    assert answers["not JSON"].json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"

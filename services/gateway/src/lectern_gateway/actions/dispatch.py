@@ -92,6 +92,12 @@ class RateLimits:
     mutations: Bucket
 
 
+def server_timing(total_seconds: float, peer_seconds: float, peer_calls: int) -> str:
+    """Where an answer's time went, for browsers' devtools and the benchmark: all of it vs. in
+    services (every action answer carries it, refusals before dispatch included)."""
+    return f'total;dur={total_seconds * 1000:.2f}, peer;dur={peer_seconds * 1000:.2f};desc="{peer_calls}"'
+
+
 class ActionDispatcher:
     def __init__(
         self,
@@ -117,7 +123,7 @@ class ActionDispatcher:
         try:
             action = self.registry.get(name)
             if action is None:
-                return _failure(errors.unknown_action(name))
+                raise errors.unknown_action(name)
             identity = await self._authenticate(bearer)
             ctx = ActionContext(
                 identity=identity,
@@ -142,10 +148,7 @@ class ActionDispatcher:
             outcome.peer_seconds = ctx.peer_seconds
             outcome.peer_calls = ctx.peer_calls
         total = time.perf_counter() - started
-        # Where the time went, for browsers' devtools and the benchmark: all of it vs. in services.
-        outcome.headers["Server-Timing"] = (
-            f'total;dur={total * 1000:.2f}, peer;dur={outcome.peer_seconds * 1000:.2f};desc="{outcome.peer_calls}"'
-        )
+        outcome.headers["Server-Timing"] = server_timing(total, outcome.peer_seconds, outcome.peer_calls)
         return outcome
 
     async def _authenticate(self, bearer: str | None) -> Identity:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -20,7 +21,7 @@ from pydantic import Field, StringConstraints, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lectern_gateway import errors
-from lectern_gateway.actions.dispatch import ActionDispatcher, ActionOutcome, error_body
+from lectern_gateway.actions.dispatch import ActionDispatcher, ActionOutcome, error_body, server_timing
 from lectern_gateway.actions.schemas import DataModel, Identifier, InputModel
 from lectern_gateway.actions.validation import field_errors
 from lectern_gateway.auth.dev import DevTokenSigner
@@ -110,11 +111,14 @@ def create_app(
 
     @app.post("/actions/{name}", include_in_schema=False)
     async def run_action(name: str, request: Request) -> Response:
+        started = time.perf_counter()
         try:
             _check_content_type(request)
             body = await _read_body(request, max_body_bytes)
         except DomainError as exc:
-            return _error(exc)
+            refused = _error(exc)
+            refused.headers["Server-Timing"] = server_timing(time.perf_counter() - started, 0.0, 0)
+            return refused
         outcome: ActionOutcome = await dispatcher.run(
             name, body, bearer=_bearer(request), idempotency_key=request.headers.get("idempotency-key")
         )
