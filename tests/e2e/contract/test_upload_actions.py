@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import os
 import uuid
 from typing import Any
@@ -153,3 +155,36 @@ async def test_cancel_of_a_completed_upload_is_a_conflict(alice: ActionClient) -
 
     assert error["code"] == "CONFLICT"
     assert (await alice.fails("cancelUpload", {"operationId": str(uuid.uuid4())}))["code"] == "NOT_FOUND"
+
+
+async def test_tus_errors_answer_json_with_their_tus_status(alice: ActionClient) -> None:
+    upload = await start_upload(alice, 100)
+    url, token = upload["uploadUrl"], upload["uploadToken"]
+    wrong_digest = base64.b64encode(hashlib.sha256(b"other bytes").digest()).decode()
+    octets = "application/offset+octet-stream"
+
+    async with httpx.AsyncClient(timeout=30) as http:
+
+        async def patch(offset: int, body: bytes, **headers: str) -> httpx.Response:
+            sent = {**TUS, "Authorization": f"Bearer {token}", "Content-Type": octets, "Upload-Offset": str(offset)}
+            return await http.patch(url, content=body, headers={**sent, **headers})
+
+        answers = {
+            "offset mismatch": (await patch(7, b"x"), 409, "upload.offset_mismatch"),
+            "no Tus-Resumable": (await patch(0, b"x", **{"Tus-Resumable": ""}), 412, "upload.tus_version_unsupported"),
+            "content type": (await patch(0, b"x", **{"Content-Type": "text/plain"}), 415, "upload.bad_content_type"),
+            "checksum": (await patch(0, b"x", **{"Upload-Checksum": f"sha256 {wrong_digest}"}), 460, None),
+            "past the length": (await patch(0, b"x" * 101), 413, "upload.exceeds_length"),
+        }
+        for label, (response, status, code) in answers.items():
+            assert response.status_code == status, (label, response.status_code, response.text)
+            error = response.json()["error"]
+            assert set(error) >= {"code", "kind", "message"}, (label, error)
+            assert code is None or error["code"] == code, (label, error)
+        assert answers["offset mismatch"][0].json()["error"]["details"]["currentOffset"] == 0
+        assert answers["checksum"][0].json()["error"]["code"] == "upload.checksum_mismatch"
+        head = await http.head(url, headers={**TUS, "Authorization": f"Bearer {token}"})
+        assert head.headers["Upload-Offset"] == "0", "a refused PATCH kept bytes"
+        await alice.ok("cancelUpload", {"operationId": upload["operationId"]})
+        gone = await patch(0, b"x")
+        assert gone.status_code == 410 and gone.json()["error"]["code"] in {"upload.gone", "upload.expired"}
