@@ -308,3 +308,39 @@ async def test_each_services_grpc_port_refuses_missing_forged_and_expired_intern
         # The control: the same call with the stack's own key in date goes through.
         await method(request, metadata=(("authorization", f"Bearer {good}"),), timeout=10)
     assert not accepted, accepted
+
+
+async def test_realtime_publish_needs_the_service_credential(
+    victim: ActionClient, victim_world: dict[str, Any], lectern_stack: Any
+) -> None:
+    publish_url = lectern_stack.urls["publish"]
+    channel = f"course:{victim_world['tree'].course_id}"
+    message = {"type": "invalidate", "courseId": victim_world["tree"].course_id, "data": {"resources": ["videos"]}}
+    realtime = await victim.ok("getRealtimeToken", {"courseIds": [victim_world["tree"].course_id]})
+    socket = await Socket.open(realtime["url"], realtime["token"])
+    try:
+        await socket.subscribe(channel)
+        async with httpx.AsyncClient(timeout=30) as http:
+            for label, headers in (
+                ("no credential", {}),
+                ("a wrong credential", {"Authorization": f"Bearer {secrets.token_urlsafe(32)}"}),
+                ("a user's token", {"Authorization": f"Bearer {victim.token}"}),
+            ):
+                attempt = {**message, "data": {"resources": ["videos", f"refused: {label}"]}}
+                refused = await http.post(publish_url, json={"channel": channel, "message": attempt}, headers=headers)
+                assert refused.status_code == 401, (label, refused.status_code, refused.text)
+            token = lectern_stack.secrets["realtime_publish_token"]
+            marked = {**message, "data": {"resources": ["videos", "published-by-the-test"]}}
+            accepted = await http.post(
+                publish_url, json={"channel": channel, "message": marked}, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert accepted.status_code == 200, accepted.text
+        await socket.wait_for(
+            lambda m: "published-by-the-test" in m.get("data", {}).get("resources", []), "the control"
+        )
+        leaked = [
+            m for m in socket.inbox if any(r.startswith("refused") for r in m.get("data", {}).get("resources", []))
+        ]
+        assert leaked == [], "a refused publish reached the socket"
+    finally:
+        await socket.close()
