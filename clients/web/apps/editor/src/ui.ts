@@ -6,6 +6,7 @@
  * save is a conflict instead of a silent overwrite.
  */
 import { create } from "zustand";
+import { useShallow } from "zustand/react/shallow";
 
 export interface PendingChapter {
   tempId: string;
@@ -115,3 +116,23 @@ export const useUi = create<EditorUi>()((set, get) => {
     dismissToast: (id) => set((s) => ({ toasts: s.toasts.filter((t) => t.id !== id) })),
   };
 });
+
+/** The store's actions only: stable functions, so a component that just calls them never re-renders for them. */
+export function useUiActions() {
+  return useUi(
+    useShallow((s) => ({
+      beginEdit: s.beginEdit,
+      addChapter: s.addChapter,
+      addLesson: s.addLesson,
+      moveChapter: s.moveChapter,
+      toggleDelete: s.toggleDelete,
+      clearPending: s.clearPending,
+      startDrag: s.startDrag,
+      endDrag: s.endDrag,
+      openModal: s.openModal,
+      closeModal: s.closeModal,
+      toggleUsage: s.toggleUsage,
+      toast: s.toast,
+    })),
+  );
+}

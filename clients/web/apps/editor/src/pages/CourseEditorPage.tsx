@@ -20,11 +20,12 @@ import {
 } from "@lectern/client";
 import { useQueryClient } from "@tanstack/react-query";
 import { useMemo } from "react";
+import { useShallow } from "zustand/react/shallow";
 import { useForm, type UseFormRegister } from "react-hook-form";
 
 import { buildOperations, chapterRowOrder, NEW_CHAPTER_TITLE, NEW_LESSON_TITLE, type PendingEdits } from "../editor/batch.ts";
 import { type CourseFormValues, formValuesFrom } from "../editor/form.ts";
-import { useUi } from "../ui.ts";
+import { useUi, useUiActions } from "../ui.ts";
 
 const NO_PENDING: PendingEdits = {
   addedChapters: [],
@@ -36,11 +37,19 @@ const NO_PENDING: PendingEdits = {
 /** Recent finished uploads stay listed (at 100 %) this long, so every tab sees how they ended. */
 const RECENT_UPLOAD_MS = 15 * 60 * 1000;
 
-function usePending(courseId: string): PendingEdits {
-  const ui = useUi();
-  return ui.courseId === courseId
-    ? { addedChapters: ui.addedChapters, addedLessons: ui.addedLessons, chapterOrder: ui.chapterOrder, pendingDeletes: ui.pendingDeletes }
-    : NO_PENDING;
+/** The pending edits of this course (none while another course's are held). */
+function usePending(courseId: string): PendingEdits & { baseVersion: number | null } {
+  const pending = useUi(
+    useShallow((s) => ({
+      courseId: s.courseId,
+      baseVersion: s.baseVersion,
+      addedChapters: s.addedChapters,
+      addedLessons: s.addedLessons,
+      chapterOrder: s.chapterOrder,
+      pendingDeletes: s.pendingDeletes,
+    })),
+  );
+  return pending.courseId === courseId ? pending : { ...NO_PENDING, baseVersion: null };
 }
 
 export function CourseEditorPage({ courseId }: { courseId: string }) {
@@ -60,7 +69,8 @@ function CourseEditor({ course }: { course: CourseEdit }) {
   const queryClient = useQueryClient();
   const save = useSaveCourseChanges();
   const pending = usePending(course.id);
-  const ui = useUi();
+  const ui = useUiActions();
+  const dragged = useUi((s) => s.dragState?.chapterId ?? null);
   const serverValues = useMemo(() => formValuesFrom(course), [course]);
   const form = useForm<CourseFormValues>({ values: serverValues, resetOptions: { keepDirtyValues: true } });
   const { register } = form;
@@ -69,12 +79,11 @@ function CourseEditor({ course }: { course: CourseEdit }) {
   const resetTo = (values: CourseFormValues) => form.reset(values, { keepDirtyValues: false });
 
   const hasPending =
-    ui.courseId === course.id &&
-    (pending.addedChapters.length > 0 ||
+    pending.addedChapters.length > 0 ||
       pending.addedLessons.length > 0 ||
       pending.chapterOrder !== null ||
       pending.pendingDeletes.chapters.length > 0 ||
-      pending.pendingDeletes.lessons.length > 0);
+    pending.pendingDeletes.lessons.length > 0;
   const dirty = form.formState.isDirty || hasPending;
 
   const onSave = form.handleSubmit((values) => {
@@ -84,7 +93,7 @@ function CourseEditor({ course }: { course: CourseEdit }) {
       resetTo(serverValues);
       return;
     }
-    const expectedVersion = ui.courseId === course.id && ui.baseVersion !== null ? ui.baseVersion : course.version;
+    const expectedVersion = pending.baseVersion ?? course.version;
     // Optimistic reset: the pending state goes, the form shows what the save will make.
     ui.clearPending();
     resetTo(formValuesFrom(applyOperations(course, operations)));
@@ -113,7 +122,6 @@ function CourseEditor({ course }: { course: CourseEdit }) {
   const byId = new Map(course.chapters.map((c) => [c.id, c]));
 
   const onDrop = (targetId: string) => {
-    const dragged = ui.dragState?.chapterId;
     ui.endDrag();
     if (!dragged || dragged === targetId) return;
     const next = order.filter((id) => id !== dragged);
@@ -145,7 +153,7 @@ function CourseEditor({ course }: { course: CourseEdit }) {
                 key={id}
                 data-testid="chapter"
                 data-chapter-id={id}
-                className={`chapter${deleted ? " pending-delete" : ""}${chapter ? "" : " pending-add"}${ui.dragState?.chapterId === id ? " dragging" : ""}`}
+                className={`chapter${deleted ? " pending-delete" : ""}${chapter ? "" : " pending-add"}${dragged === id ? " dragging" : ""}`}
                 draggable
                 onDragStart={() => ui.startDrag(id)}
                 onDragEnd={() => ui.endDrag()}
@@ -211,7 +219,7 @@ function Lessons(props: {
   register: UseFormRegister<CourseFormValues>;
   touch: () => void;
 }) {
-  const ui = useUi();
+  const ui = useUiActions();
   const added = props.pending.addedLessons.filter((l) => l.chapterId === props.chapterId);
   const rows: Array<{ id: string; lesson: LessonEdit | null }> = [
     ...props.lessons.map((lesson) => ({ id: lesson.id, lesson })),
@@ -251,7 +259,7 @@ function Lessons(props: {
 function ChapterUploads({ courseId, chapter }: { courseId: string; chapter: ChapterEdit }) {
   const uploads = useCourseUploads(courseId);
   const upload = useVideoUpload();
-  const ui = useUi();
+  const ui = useUiActions();
   const now = Date.now();
   const mine = (uploads.data?.items ?? []).filter(
     (u) =>

@@ -5,7 +5,6 @@
  * their links.
  */
 import {
-  isActionError,
   type Schemas,
   useDeleteMedia,
   useDeleteMediaPreview,
@@ -16,7 +15,7 @@ import {
 } from "@lectern/client";
 import { useForm } from "react-hook-form";
 
-import { useUi } from "../ui.ts";
+import { useUi, useUiActions } from "../ui.ts";
 
 type Media = Schemas["Media"];
 type Link = Schemas["Link"];
@@ -62,7 +61,8 @@ function Usage({ mediaId }: { mediaId: string }) {
 }
 
 function MediaRow({ media }: { media: Media }) {
-  const ui = useUi();
+  const ui = useUiActions();
+  const usageOpen = useUi((s) => s.expandedUsage === media.id);
   const restore = useRestoreMedia();
   const form = useForm<{ restoreLinks: boolean }>({ defaultValues: { restoreLinks: true } });
   const deleted = media.deletedAt !== null;
@@ -111,13 +111,13 @@ function MediaRow({ media }: { media: Media }) {
           </button>
         )}
       </div>
-      {ui.expandedUsage === media.id && <Usage mediaId={media.id} />}
+      {usageOpen && <Usage mediaId={media.id} />}
     </li>
   );
 }
 
 function DeleteMediaDialog({ mediaId }: { mediaId: string }) {
-  const ui = useUi();
+  const ui = useUiActions();
   const usage = useMediaUsage(mediaId);
   const preview = useDeleteMediaPreview(mediaId, "soft");
   const remove = useDeleteMedia();
