@@ -64,10 +64,12 @@ async def eventually(condition: Callable[[], Awaitable[bool]], seconds: float = 
 
 
 def resume_with_tuspy(created: Any, path: Path, size: int) -> int:
-    """A stock tus client resuming from HEAD's offset, one PATCH for the rest."""
+    """A stock tus client resuming from HEAD's offset, one PATCH for the rest. It retries what the
+    contract says to retry (503 upload.busy: on a loaded machine the one free part buffer can
+    outlast the test's 1 s limit wait while S3 stores the part before), resuming from HEAD."""
     client = tus_client.TusClient(
         created.upload_url.rsplit("/", 1)[0] + "/", headers={"Authorization": f"Bearer {created.upload_token}"}
     )
-    uploader = client.uploader(str(path), url=created.upload_url, chunk_size=size)
+    uploader = client.uploader(str(path), url=created.upload_url, chunk_size=size, retries=5, retry_delay=1)
     uploader.upload()
     return uploader.offset
