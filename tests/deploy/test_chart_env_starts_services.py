@@ -13,12 +13,24 @@ infrastructure come in through values, as an installation sets them: free ports,
 PostgreSQL, Redis, Kafka and S3 from the ``lectern_infra`` fixture. Topics, consumer groups and Redis
 prefixes are this test's own (through each service's ``env`` value), so nothing here consumes or
 publishes what the end-to-end stack on the same servers does.
+
+Then one pass through every key the chart wires, so a name the services do not read shows up
+here rather than in a cluster: a user signs in through OIDC (a small identity provider in this
+test stands for the third-party one: a JWKS endpoint and an RS256 signer), and through the
+gateway creates a course (internal token: gateway signs, course verifies), lists media (media),
+reads a dashboard (analytics), gets a realtime token and subscribes to the course over the
+WebSocket (realtime token keys), starts an upload (upload verifies the gateway) and sends bytes
+with the upload token (upload's own secret); the progress message arrives on the socket (upload
+reached realtime's publish port with the publish token). Public URLs go where the rendered
+Ingress routes them. The upload is left unfinished, so no completed file enters the shared
+upload topic.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -27,20 +39,32 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import grpc
 import httpx
+import jwt
 import pytest
+import uvicorn
+import websockets
+from cryptography.hazmat.primitives.asymmetric import rsa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from jwt.algorithms import RSAAlgorithm
 from lectern_common.devstack.ports import free_port
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from .chart import RELEASE, REPO, of_kind, render, service_names
 from .installation import SecretData, container_env
 from .installation import secret_data as installation_secrets
 
 READY_TIMEOUT = 90.0
+PUBLIC_HOST = "lectern.chart-test.example"
 IMAGE_ENV = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
 """docker/Dockerfile's ENV line (PATH aside: the workspace virtualenv stands for /app/.venv)."""
 
@@ -115,6 +139,127 @@ def spawn(service: str, command: list[str], env: dict[str, str], cwd: Path) -> S
     return Started(service, process, log)
 
 
+ISSUER = "https://idp.chart-test.example"
+
+
+class IdentityProvider:
+    """The OIDC provider's part the gateway uses: a JWKS document and RS256-signed user tokens."""
+
+    def __init__(self) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.port = free_port()
+        self.server: uvicorn.Server | None = None
+
+    @property
+    def jwks_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/jwks"
+
+    async def _jwks(self, request: Request) -> JSONResponse:
+        jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
+        return JSONResponse({"keys": [{**jwk, "kid": "chart-test", "use": "sig", "alg": "RS256"}]})
+
+    def token(self, user_id: str) -> str:
+        now = int(time.time())
+        claims = {"iss": ISSUER, "aud": "lectern", "sub": user_id, "name": "Chart Test", "iat": now, "exp": now + 600}
+        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "chart-test"})
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[IdentityProvider]:
+        app = Starlette(routes=[Route("/jwks", self._jwks)])
+        self.server = uvicorn.Server(uvicorn.Config(app, port=self.port, log_config=None, lifespan="off"))
+        task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            await asyncio.sleep(0.01)
+        try:
+            yield self
+        finally:
+            self.server.should_exit = True
+            await task
+
+
+class Ingress:
+    """Where the rendered Ingress sends a public URL: its rule's Service port, here on 127.0.0.1."""
+
+    def __init__(self, ingress: dict[str, Any], deployments: dict[str, dict[str, Any]]) -> None:
+        self.rules = {rule["host"]: rule["http"]["paths"] for rule in ingress["spec"]["rules"]}
+        self.ports: dict[tuple[str, str], int] = {}
+        for name, deployment in deployments.items():
+            (container,) = deployment["spec"]["template"]["spec"]["containers"]
+            for port in container["ports"]:
+                self.ports[(name, port["name"])] = port["containerPort"]
+
+    def route(self, url: str) -> str:
+        parts = urlsplit(url)
+        paths = self.rules[parts.hostname or ""]
+        matching = [p for p in paths if parts.path.startswith(p["path"].rstrip("/"))]
+        assert matching, f"the Ingress routes nothing for {url}"
+        rule = max(matching, key=lambda p: len(p["path"]))
+        backend = rule["backend"]["service"]
+        port = self.ports[(backend["name"], backend["port"]["name"])]
+        return urlunsplit((parts.scheme, f"127.0.0.1:{port}", parts.path, parts.query, parts.fragment))
+
+
+async def action(http: httpx.AsyncClient, name: str, body: dict[str, Any]) -> Any:
+    answer = await http.post(f"/actions/{name}", json=body)
+    envelope = answer.json()
+    assert envelope["success"] is True, f"{name}: {answer.status_code} {envelope}"
+    return envelope["data"]
+
+
+async def next_message(socket: Any, wanted: str, timeout: float = 30.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"no {wanted!r} message within {timeout:.0f}s"
+        message = json.loads(await asyncio.wait_for(socket.recv(), timeout=remaining))
+        assert message["type"] != "error", message
+        if message["type"] == wanted:
+            return message
+
+
+async def every_key_works(manifests: list[dict[str, Any]], idp: IdentityProvider, run: str) -> None:
+    deployments = of_kind(manifests, "Deployment")
+    (rendered_ingress,) = of_kind(manifests, "Ingress").values()
+    ingress = Ingress(rendered_ingress, deployments)
+    user = f"chart-{run}"
+    gateway = ingress.route(f"http://{PUBLIC_HOST}/actions")
+    headers = {"Authorization": f"Bearer {idp.token(user)}"}
+    async with httpx.AsyncClient(base_url=gateway.removesuffix("/actions"), headers=headers, timeout=20) as http:
+        course = await action(http, "createCourse", {"title": f"Chart check {run}"})
+        await action(http, "listMedia", {})
+        now = datetime.now(UTC)
+        await action(
+            http,
+            "getAnalyticsDashboard",
+            {"dashboard": "storage", "from": (now - timedelta(days=7)).isoformat(), "to": now.isoformat()},
+        )
+        realtime = await action(http, "getRealtimeToken", {"courseIds": [course["id"]]})
+        async with websockets.connect(f"{ingress.route(realtime['url'])}?token={realtime['token']}") as socket:
+            channel = f"course:{course['id']}"
+            await socket.send(json.dumps({"type": "subscribe", "channel": channel}))
+            await next_message(socket, "subscribed")
+            size = 64 * 1024
+            upload = await action(
+                http,
+                "startUpload",
+                {"fileName": "chart.mp4", "sizeBytes": size, "mimeType": "video/mp4", "courseId": course["id"]},
+            )
+            sent = await http.patch(
+                ingress.route(upload["uploadUrl"]),
+                content=os.urandom(size // 4),
+                headers={
+                    "Authorization": f"Bearer {upload['uploadToken']}",
+                    "Tus-Resumable": "1.0.0",
+                    "Upload-Offset": "0",
+                    "Content-Type": "application/offset+octet-stream",
+                },
+            )
+            assert sent.status_code == 204, f"{sent.status_code} {sent.text}"
+            assert int(sent.headers["upload-offset"]) == size // 4
+            progress = await next_message(socket, "upload-progress")
+            assert progress["channel"] == channel and progress["data"]["bytes"] == size // 4, progress
+
+
 @contextlib.asynccontextmanager
 async def running(started: list[Started]) -> AsyncIterator[list[Started]]:
     try:
@@ -170,14 +315,11 @@ async def test_the_rendered_env_starts_every_service_in_production(
             "REDIS_PREFIX": f"chart-env-{run}:rt:",
         },
     }
+    idp = IdentityProvider()
     values = {
-        "publicUrl": f"http://127.0.0.1:{ports['gateway']['http']}",
-        # The issuer is a third party this test does not run; nothing here signs a user in.
-        "oidc": {
-            "issuer": "https://id.example.test/realms/lectern",
-            "audience": "lectern",
-            "jwksUrl": "https://id.example.test/realms/lectern/protocol/openid-connect/certs",
-        },
+        "publicUrl": f"http://{PUBLIC_HOST}",
+        "ingress": {"hosts": [PUBLIC_HOST], "tls": []},
+        "oidc": {"issuer": ISSUER, "audience": "lectern", "jwksUrl": idp.jwks_url},
         "infrastructure": {
             "kafkaBootstrap": urls.kafka_bootstrap,
             "s3": {"endpoint": urls.s3_endpoint, "region": urls.s3_region, "bucket": bucket},
@@ -214,7 +356,7 @@ async def test_the_rendered_env_starts_every_service_in_production(
     # Every Deployment at once (the gateway reports its peers), each until its readiness probe passes.
     deployments = of_kind(manifests, "Deployment")
     started: list[Started] = []
-    async with running(started):
+    async with idp.serving(), running(started):
         for deployment_name, deployment in deployments.items():
             (container,) = deployment["spec"]["template"]["spec"]["containers"]
             service = deployment_name.removeprefix(f"{RELEASE}-")
@@ -243,3 +385,9 @@ async def test_the_rendered_env_starts_every_service_in_production(
             (container,) = deployments[f"{RELEASE}-{s.name}"]["spec"]["template"]["spec"]["containers"]
             assert {p["containerPort"] for p in container["ports"]} == set(ports[s.name].values())
             assert s.process.poll() is None, f"{s.name} stopped:\n{s.tail()}"
+
+        try:
+            await every_key_works(manifests, idp, run)
+        except BaseException:
+            print("\n\n".join(f"== {s.name}\n{s.tail()}" for s in started))
+            raise
