@@ -10,6 +10,8 @@
 # Containers on some hosts need small ulimits (BUILD_ULIMITS, default nofile and nproc 1024).
 # Behind a TLS-inspecting proxy, BUILD_CA_BUNDLE (default: $SSL_CERT_FILE when set) is handed to
 # the build as the secret "ca-bundle", used by pip and uv and kept out of the image.
+# Each build leaves its build stage as an untagged image (the layer cache of the next build);
+# PRUNE_OLDER_THAN=2h removes untagged images older than that afterwards (podman, docker).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,3 +45,6 @@ for service in "${services[@]}"; do
     echo "build-images: $tag ($engine, base $BASE_IMAGE)"
     "${build[@]}" "${flags[@]}" --build-arg "SERVICE=$service" -t "$tag" .
 done
+if [ -n "${PRUNE_OLDER_THAN:-}" ] && [ "$engine" != buildah ]; then
+    "$engine" image prune -f --filter "until=$PRUNE_OLDER_THAN" >/dev/null
+fi

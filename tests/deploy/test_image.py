@@ -94,7 +94,14 @@ async def test_course_image_builds_and_serves(lectern_infra: Any, lectern_databa
     built = await asyncio.to_thread(
         subprocess.run,
         [str(REPO / "docker" / "build-images.sh"), SERVICE],
-        env={**os.environ, "BASE_IMAGE": base, "IMAGE_REGISTRY": IMAGE_REGISTRY, "IMAGE_TAG": IMAGE_TAG},
+        env={
+            **os.environ,
+            "BASE_IMAGE": base,
+            "IMAGE_REGISTRY": IMAGE_REGISTRY,
+            "IMAGE_TAG": IMAGE_TAG,
+            # Each run leaves its build stage behind (~450 MB): keep the last hours' as cache only.
+            "PRUNE_OLDER_THAN": "3h",
+        },
         capture_output=True,
         text=True,
         timeout=1200,
