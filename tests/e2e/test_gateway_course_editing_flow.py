@@ -11,19 +11,20 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import secrets
 from typing import Any
 
 import pytest
 import websockets
+from lectern_common.testing.videos import make_video
 from tusclient import client as tus
 
 from .gateway_client import ActionClient
 
 pytestmark = pytest.mark.timeout(240)
 
-VIDEO_BYTES = 2 * 1024 * 1024
+# Real videos (media probes what it stores), a few MiB each so progress rises over several chunks.
+VIDEOS = [make_video(seconds=1, width=640, height=480, noise=True) for _ in range(2)]
 CHUNK = 512 * 1024
 
 
@@ -94,7 +95,7 @@ async def test_course_editing_flow_through_the_gateway(lectern_stack: Any) -> No
                 "startUpload",
                 {
                     "fileName": f"video-{n}.mp4",
-                    "sizeBytes": VIDEO_BYTES,
+                    "sizeBytes": len(VIDEOS[n - 1]),
                     "mimeType": "video/mp4",
                     "courseId": course["id"],
                     "chapterId": intro,
@@ -107,8 +108,8 @@ async def test_course_editing_flow_through_the_gateway(lectern_stack: Any) -> No
         assert all(item["uploadUrl"].startswith(tus_base) for item in started)
         await asyncio.gather(
             *(
-                asyncio.to_thread(_tus_upload, item["uploadUrl"], item["uploadToken"], os.urandom(VIDEO_BYTES))
-                for item in started
+                asyncio.to_thread(_tus_upload, item["uploadUrl"], item["uploadToken"], video)
+                for item, video in zip(started, VIDEOS, strict=True)
             )
         )
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import secrets
 from typing import Any
 
 import httpx
 import pytest
+from lectern_common.testing.videos import make_video
 from tusclient import client as tus
 
 from .gateway_client import ActionClient
@@ -19,7 +19,9 @@ from .test_upload_media_id import _poll_upload
 
 pytestmark = pytest.mark.timeout(180)
 
-SIZE = 2 * 1024 * 1024 + 4321
+# A real video (media probes what it stores), large enough to stop part-way through.
+VIDEO = make_video(seconds=1, width=640, height=480, noise=True)
+SIZE = len(VIDEO)
 CHUNK = 512 * 1024
 
 
@@ -39,7 +41,7 @@ async def test_an_upload_started_on_one_device_is_finished_from_another(lectern_
     laptop = await ActionClient.login(gateway, user)
     office = await ActionClient.login(gateway, user)  # a second login: another device, another token
     try:
-        payload = os.urandom(SIZE)
+        payload = VIDEO
         started = await laptop.ok("startUpload", {"fileName": "talk.mp4", "sizeBytes": SIZE, "mimeType": "video/mp4"})
         sent = await asyncio.to_thread(_send, started["uploadUrl"], started["uploadToken"], payload, 1024 * 1024)
         assert 0 < sent < SIZE

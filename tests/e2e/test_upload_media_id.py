@@ -12,13 +12,16 @@ import secrets
 from typing import Any
 
 import pytest
+from lectern_common.testing.videos import make_video
 from tusclient import client as tus
 
 from .gateway_client import ActionClient
 
 pytestmark = pytest.mark.timeout(180)
 
-SIZE = 1024 * 1024 + 333
+# What media probes must accept: a real video, and a file that starts like a PDF.
+VIDEO = make_video(seconds=1, width=640, height=480, noise=True)
+PDF = b"%PDF-1.4\n" + os.urandom(1024 * 1024 + 333)
 
 
 def _tus_upload(upload_url: str, token: str, payload: bytes) -> None:
@@ -54,31 +57,30 @@ async def test_get_and_list_uploads_name_the_media_id_once_media_made_the_file(l
             },
         )
         chapter = saved["idMap"]["c"]
-        payload = os.urandom(SIZE)
         into_chapter = await alice.ok(
             "startUpload",
             {
                 "fileName": "lecture.mp4",
-                "sizeBytes": SIZE,
+                "sizeBytes": len(VIDEO),
                 "mimeType": "video/mp4",
                 "courseId": course["id"],
                 "chapterId": chapter,
             },
         )
         no_course = await alice.ok(
-            "startUpload", {"fileName": "notes.pdf", "sizeBytes": SIZE, "mimeType": "application/pdf"}
+            "startUpload", {"fileName": "notes.pdf", "sizeBytes": len(PDF), "mimeType": "application/pdf"}
         )
         before = await alice.ok("getUpload", {"operationId": into_chapter["operationId"]})
         assert before["status"] == "pending" and before["mediaId"] is None and before["offset"] == 0
 
-        for started in (into_chapter, no_course):
+        for started, payload in ((into_chapter, VIDEO), (no_course, PDF)):
             await asyncio.to_thread(_tus_upload, started["uploadUrl"], started["uploadToken"], payload)
 
         done = [await _poll_upload(alice, s["operationId"], {"completed", "failed"}) for s in (into_chapter, no_course)]
-        for upload in done:
+        for upload, payload in zip(done, (VIDEO, PDF), strict=True):
             assert upload["status"] == "completed", upload
             assert upload["mediaId"] and upload["error"] is None
-            assert upload["offset"] == upload["sizeBytes"] == SIZE
+            assert upload["offset"] == upload["sizeBytes"] == len(payload)
             media = await alice.ok("getMedia", {"mediaId": upload["mediaId"]})
             assert media["checksum"] == "sha256:" + hashlib.sha256(payload).hexdigest()
             assert media["status"] == "ready"

@@ -39,11 +39,12 @@ async def register(
     operation_id: str | None = None,
     course_id: str | None = None,
     chapter_id: str | None = None,
+    mime_type: str = "video/mp4",
 ) -> MediaView:
     """A file as upload.completed makes it: bytes in the bucket, then registration."""
     op = operation_id or f"op-{uuid.uuid4().hex}"
     key = f"uploads/{owner.user_id}/{op}"
-    await store(app).put_object(key, body, "video/mp4")
+    await store(app).put_object(key, body, mime_type)
     async with app.uow() as session:
         return await app.library.register_upload(
             session,
@@ -51,7 +52,7 @@ async def register(
                 operation_id=op,
                 owner_id=owner.user_id,
                 file_name=file_name,
-                mime_type="video/mp4",
+                mime_type=mime_type,
                 size_bytes=len(body),
                 bucket=BUCKET,
                 storage_key=key,

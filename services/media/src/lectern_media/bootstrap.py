@@ -29,6 +29,10 @@ from lectern_media.deletion.service import DeletionService
 from lectern_media.events import MediaEvents
 from lectern_media.library.service import LibraryService
 from lectern_media.links.service import LinkService
+from lectern_media.probing.runner import ProbeRunner
+from lectern_media.probing.schemas import ProbeLimits
+from lectern_media.probing.service import ProbingService, StorageAccess
+from lectern_media.probing.worker import ProbeWorker
 from lectern_media.settings import MediaSettings
 from lectern_media.transport.consumers import MediaEventHandler
 from lectern_media.transport.course_client import GrpcCourseDirectory
@@ -83,7 +87,32 @@ class MediaApp:
         self.course_directory = course_directory
         self.object_stores = ObjectStoreRegistry(settings)
         events = MediaEvents(OutboxWriter(), topic=settings.media_topic)
-        self.library = LibraryService(events)
+        self.probing = ProbingService(
+            events,
+            StorageAccess(
+                endpoint_url=settings.s3_endpoint,
+                access_key=settings.s3_access_key.get_secret_value(),
+                secret_key=settings.s3_secret_key.get_secret_value(),
+                region=settings.s3_region,
+            ),
+            ProbeLimits(
+                memory_bytes=settings.probe_memory_mib * 1024 * 1024,
+                timeout_seconds=settings.probe_timeout_seconds,
+                max_read_bytes=settings.probe_max_read_mib * 1024 * 1024,
+                block_bytes=settings.probe_block_kib * 1024,
+            ),
+            max_attempts=settings.probe_max_attempts,
+            retry_after=timedelta(seconds=settings.probe_retry_seconds),
+            lease_margin=timedelta(seconds=settings.probe_lease_margin_seconds),
+        )
+        self.probe_worker = ProbeWorker(
+            self.uow,
+            self.probing,
+            ProbeRunner(),
+            concurrency=settings.probe_concurrency,
+            idle_poll_seconds=settings.probe_idle_poll_seconds,
+        )
+        self.library = LibraryService(events, self.probing)
         self.links = LinkService(course_directory, events)
         self.deletion = DeletionService(
             course_directory, events, self.object_stores, retention=timedelta(days=settings.retention_days)
@@ -128,6 +157,7 @@ class MediaApp:
             "outbox-relay": self.relay.run,
             "consumer": self.consumer.run,
             "purge": self.purge_job.run,
+            "probe": self.probe_worker.run,
         }
 
     async def aclose(self) -> None:

@@ -15,6 +15,7 @@ from lectern_media.models import MediaFile
 
 FILE_REGISTERED = "media.file.registered"
 FILE_READY = "media.file.ready"
+FILE_FAILED = "media.file.failed"
 FILE_UPDATED = "media.file.updated"
 LINK_ADDED = "media.link.added"
 LINK_REMOVED = "media.link.removed"
@@ -39,6 +40,7 @@ class MediaEvents:
         *,
         actor_id: str,
         upload: CompletedUpload | None = None,
+        course_ids: Iterable[str] = (),
     ) -> None:
         payload = media_events_pb2.MediaFileChanged(
             media_id=media.id,
@@ -53,6 +55,15 @@ class MediaEvents:
         )
         if media.duration_seconds is not None:
             payload.duration_seconds = media.duration_seconds
+        if media.error:
+            payload.error = media.error
+        payload.course_ids.extend(sorted(set(course_ids)))
+        if media.probe:
+            probe = media_events_pb2.ProbedMedia(container=str(media.probe.get("container", "")))
+            for name in ("width", "height", "video_codec", "audio_codec"):
+                if media.probe.get(name) is not None:
+                    setattr(probe, name, media.probe[name])
+            payload.probe.CopyFrom(probe)
         if upload is not None:
             # Course adds the lesson from these, realtime tells the uploading tabs.
             payload.upload_operation_id = upload.operation_id

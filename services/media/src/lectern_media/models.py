@@ -44,6 +44,10 @@ class MediaFile(Base):
     storage_key: Mapped[str] = mapped_column(String(1024), nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False)
     duration_seconds: Mapped[float | None] = mapped_column(Float)
+    # What probing found in the bytes (container, picture size, codecs, streams), and why a failed
+    # file is failed, in words its owner can read.
+    probe: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
     # Kept in the same transaction as every link insert/delete, so reads never count rows.
     usage_count: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
     version: Mapped[int] = mapped_column(BigInteger, nullable=False)
@@ -163,3 +167,25 @@ class ObjectDeletion(Base):
     storage_key: Mapped[str] = mapped_column(String(1024), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     attempts: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+
+
+class ProbeJob(Base):
+    """A file waiting to be probed, written in the transaction that registers it (so no file is
+    left processing for good). A worker leases a job (``lease_until``); a worker that died mid-probe
+    lets the lease run out and another takes the job again."""
+
+    __tablename__ = "media_probe_jobs"
+
+    media_id: Mapped[str] = mapped_column(
+        UUID(as_uuid=False), ForeignKey("media_files.id", ondelete="CASCADE"), primary_key=True
+    )
+    attempts: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default=text("0"))
+    not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Where the upload asked the file to go (course_id, chapter_id, lesson_title): media.file.ready
+    # carries it, so course adds the lesson only once the file is known to be what it claims.
+    upload_target: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+    __table_args__ = (Index("ix_media_probe_jobs_not_before", "not_before"),)

@@ -13,7 +13,7 @@ from lectern_common.errors import ERROR_METADATA_KEY
 from lectern_common.events import decode_event
 from lectern_common.identity import Identity
 from lectern_common.plumbing_tables import outbox_events
-from lectern_media.models import AuditEntry, MediaFile
+from lectern_media.models import AuditEntry, MediaFile, ProbeJob
 from media_testing import new_user, register, token_for
 from sqlalchemy import func, select
 
@@ -37,16 +37,26 @@ async def events_for(app, media_id: str) -> list:
     return [decode_event(r.value) for r in rows]
 
 
-async def test_registering_an_upload_makes_a_ready_file_and_emits_registered_then_ready(app):
+async def test_registering_an_upload_makes_a_processing_file_queued_for_probing(app):
     owner = new_user()
     media = await register(app, owner, file_name="lecture-1.mp4", course_id="c1", chapter_id="ch1", title="Lecture 1")
-    assert media.status.value == "ready" and media.title == "Lecture 1" and media.version == 2
+    assert media.status.value == "processing" and media.title == "Lecture 1" and media.version == 1
     events = await events_for(app, media.id)
-    assert [e.type for e in events] == ["media.file.registered", "media.file.ready"]
-    ready = events[1].unpack(media_events_pb2.MediaFileChanged)
-    assert ready.status == "ready" and ready.course_id == "c1" and ready.chapter_id == "ch1"
-    assert ready.lesson_title == "Lecture 1" and ready.upload_operation_id.startswith("op-")
-    assert ready.checksum.startswith("sha256:") and ready.owner_id == owner.user_id
+    assert [e.type for e in events] == ["media.file.registered"]
+    registered = events[0].unpack(media_events_pb2.MediaFileChanged)
+    assert registered.status == "processing" and registered.course_id == "c1" and registered.chapter_id == "ch1"
+    assert registered.lesson_title == "Lecture 1" and registered.upload_operation_id.startswith("op-")
+    assert registered.checksum.startswith("sha256:") and registered.owner_id == owner.user_id
+    async with app.uow.read_only() as session:
+        job = (
+            await session.execute(
+                select(ProbeJob.attempts, ProbeJob.lease_until, ProbeJob.upload_target).where(
+                    ProbeJob.media_id == media.id
+                )
+            )
+        ).one()
+    assert job.attempts == 0 and job.lease_until is None
+    assert job.upload_target == {"course_id": "c1", "chapter_id": "ch1", "lesson_title": "Lecture 1"}
 
 
 async def test_registering_the_same_upload_twice_makes_one_file(app):
@@ -58,7 +68,10 @@ async def test_registering_the_same_upload_twice_makes_one_file(app):
     async with app.uow.read_only() as session:
         count = (await session.execute(select(func.count()).where(MediaFile.upload_operation_id == op))).scalar()
     assert count == 1
-    assert len(await events_for(app, first.id)) == 2
+    assert len(await events_for(app, first.id)) == 1
+    async with app.uow.read_only() as session:
+        jobs = (await session.execute(select(func.count()).where(ProbeJob.media_id == first.id))).scalar()
+    assert jobs == 1
 
 
 async def test_list_searches_title_and_file_name_with_cursor_pages(app, stub):
@@ -182,7 +195,7 @@ async def test_batch_summaries_answer_the_owners_files_and_any_file_to_a_service
         media_pb2.BatchGetMediaSummariesRequest(media_ids=ids), metadata=token_for(owner)
     )
     assert {(s.id, s.file_name) for s in mine.items} == {(a.id, "a.mp4"), (b.id, "b.mp4")}
-    assert all(s.status == media_pb2.MEDIA_STATUS_READY and s.size_bytes > 0 for s in mine.items)
+    assert all(s.status == media_pb2.MEDIA_STATUS_PROCESSING and s.size_bytes > 0 for s in mine.items)
     service = await stub.BatchGetMediaSummaries(
         media_pb2.BatchGetMediaSummariesRequest(media_ids=ids), metadata=token_for(Identity.service("course"))
     )

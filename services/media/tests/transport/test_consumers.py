@@ -12,9 +12,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from lectern.events.v1 import course_events_pb2, media_events_pb2, upload_events_pb2
 from lectern.media.v1 import media_pb2
 from lectern_common.events import EVENT_ID_HEADER, EVENT_TYPE_HEADER, build_envelope, decode_event
-from lectern_media.models import AuditEntry, MediaFile
-from media_testing import BUCKET, course_with, new_user, register, token_for
-from sqlalchemy import select
+from lectern_common.testing.videos import make_video
+from lectern_media.models import AuditEntry, MediaFile, ProbeJob
+from media_testing import BUCKET, course_with, new_user, register, store, token_for
+from sqlalchemy import delete, select
 
 LESSON = media_pb2.RESOURCE_TYPE_LESSON
 CHAPTER = media_pb2.RESOURCE_TYPE_CHAPTER
@@ -75,7 +76,7 @@ async def test_upload_completed_registers_the_file_once_even_when_the_event_repe
     # A re-delivery under a new event id is still one file (idempotent by upload id).
     assert await app.consumer.process(record("upload.completed", op, payload)) is True
     listed = await stub.ListMedia(media_pb2.ListMediaRequest(), metadata=token_for(owner))
-    assert [(m.file_name, m.status) for m in listed.items] == [("talk.mp4", media_pb2.MEDIA_STATUS_READY)]
+    assert [(m.file_name, m.status) for m in listed.items] == [("talk.mp4", media_pb2.MEDIA_STATUS_PROCESSING)]
 
 
 async def test_removed_chapter_and_lesson_take_their_links_with_audit_rows(app, stub, course):
@@ -184,13 +185,20 @@ async def test_lessons_holding_media_keep_a_lesson_link(app, stub):
 
 
 async def test_upload_to_ready_event_over_kafka(app, lectern_infra):
-    """The whole path: upload.completed on Kafka -> consumer -> file + outbox -> relay -> Kafka."""
+    """The whole path: upload.completed on Kafka -> consumer -> file + probe job + outbox -> probe
+    worker reads the stored video -> media.file.ready with its duration -> relay -> Kafka."""
     settings = app.settings
     await lectern_infra.create_topics([settings.upload_topic, settings.course_topic, settings.media_topic])
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(app.consumer.run(stop)), asyncio.create_task(app.relay.run(stop))]
     owner = new_user()
     op = f"op-{uuid.uuid4().hex}"
+    video = make_video(seconds=2)
+    await store(app).put_object(f"uploads/{op}", video, "video/mp4")
+    async with app.uow() as session:
+        # The files earlier tests registered are not probed here: the queue holds this one only.
+        await session.execute(delete(ProbeJob))
+    stop = asyncio.Event()
+    parts = (app.consumer.run, app.relay.run, app.probe_worker.run)
+    tasks = [asyncio.create_task(part(stop)) for part in parts]
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
     reader = AIOKafkaConsumer(
         settings.media_topic,
@@ -210,7 +218,7 @@ async def test_upload_to_ready_event_over_kafka(app, lectern_infra):
                 status="completed",
                 file_name="kafka.mp4",
                 mime_type="video/mp4",
-                size_bytes=7,
+                size_bytes=len(video),
                 bucket=BUCKET,
                 storage_key=f"uploads/{op}",
                 checksum="sha256:" + "1" * 64,
@@ -232,6 +240,10 @@ async def test_upload_to_ready_event_over_kafka(app, lectern_infra):
                                 ready = (message.key.decode(), payload)
         key, payload = ready
         assert key == payload.media_id and payload.chapter_id == "chapter-k" and payload.file_name == "kafka.mp4"
+        assert (
+            payload.status == "ready" and payload.duration_seconds == 2.0 and list(payload.course_ids) == ["course-k"]
+        )
+        assert payload.probe.video_codec == "h264" and (payload.probe.width, payload.probe.height) == (160, 120)
         async with app.uow.read_only() as session:
             owner_id = (await session.execute(select(MediaFile.owner_id).where(MediaFile.id == key))).scalar_one()
         assert owner_id == owner.user_id

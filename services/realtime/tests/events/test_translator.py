@@ -48,21 +48,62 @@ def test_a_ready_file_from_an_upload_without_a_chapter_completes_the_upload():
     payload = media_events_pb2.MediaFileChanged(
         media_id="m1", owner_id="u1", status="ready", upload_operation_id="op1", course_id="c1"
     )
-    assert translate(MEDIA_TOPIC, "media.file.ready", payload) == [
+    assert translate(MEDIA_TOPIC, "media.file.ready", payload)[1:] == [
         Outgoing(
             "course:c1",
             {"type": "upload-complete", "operationId": "op1", "courseId": "c1", "data": {"mediaId": "m1"}},
         )
     ]
     no_course = media_events_pb2.MediaFileChanged(media_id="m1", owner_id="u1", upload_operation_id="op1")
-    assert translate(MEDIA_TOPIC, "media.file.ready", no_course)[0].channel == "user:u1"
+    assert {out.channel for out in translate(MEDIA_TOPIC, "media.file.ready", no_course)} == {"user:u1"}
 
 
 def test_a_ready_file_headed_for_a_chapter_waits_for_the_lesson():
     payload = media_events_pb2.MediaFileChanged(
         media_id="m1", owner_id="u1", upload_operation_id="op1", course_id="c1", chapter_id="ch1"
     )
-    assert translate(MEDIA_TOPIC, "media.file.ready", payload) == []
+    # Only media-ready: course's course.lesson.added says upload-complete once the lesson exists.
+    assert [out.message["type"] for out in translate(MEDIA_TOPIC, "media.file.ready", payload)] == ["media-ready"]
+
+
+def test_probing_verdicts_go_to_every_course_the_file_is_in():
+    ready = media_events_pb2.MediaFileChanged(
+        media_id="m1",
+        owner_id="u1",
+        status="ready",
+        file_name="talk.mp4",
+        duration_seconds=12.5,
+        upload_operation_id="op1",
+        course_id="c1",
+        chapter_id="ch1",
+        course_ids=["c1", "c2"],
+    )
+    data = {"mediaId": "m1", "status": "ready", "fileName": "talk.mp4", "durationSeconds": 12.5}
+    assert translate(MEDIA_TOPIC, "media.file.ready", ready) == [
+        Outgoing("course:c1", {"type": "media-ready", "courseId": "c1", "data": data}),
+        Outgoing("course:c2", {"type": "media-ready", "courseId": "c2", "data": data}),
+    ]
+    failed = media_events_pb2.MediaFileChanged(
+        media_id="m2",
+        owner_id="u1",
+        status="failed",
+        file_name="x.mp4",
+        error="this file is damaged",
+        course_ids=["c1"],
+    )
+    assert translate(MEDIA_TOPIC, "media.file.failed", failed) == [
+        Outgoing(
+            "course:c1",
+            {
+                "type": "media-failed",
+                "courseId": "c1",
+                "data": {"mediaId": "m2", "status": "failed", "fileName": "x.mp4", "error": "this file is damaged"},
+            },
+        )
+    ]
+    lonely = media_events_pb2.MediaFileChanged(media_id="m3", owner_id="u9", status="failed", error="not a video")
+    [out] = translate(MEDIA_TOPIC, "media.file.failed", lonely)
+    assert out.channel == "user:u9" and out.message["type"] == "media-failed"
 
 
 def test_link_and_lifecycle_changes_invalidate_the_video_list():

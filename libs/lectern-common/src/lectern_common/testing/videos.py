@@ -28,8 +28,13 @@ def make_video(
     fps: int = 10,
     container: str = "mp4",
     audio: bool = True,
+    noise: bool = False,
 ) -> bytes:
-    """A playable video of ``seconds`` with one video stream (and an audio stream of silence)."""
+    """A playable video of ``seconds`` with one video stream (and an audio stream of silence).
+    ``noise`` fills the frames with random pixels, which barely compress: a file of about
+    ``width * height`` bytes a frame, for tests that need a large file."""
+    import os
+
     import av
 
     video_codec, audio_codec = CODECS[container]
@@ -37,6 +42,8 @@ def make_video(
     with av.open(buffer, "w", format=container) as out:
         video: Any = out.add_stream(video_codec, rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        if video_codec == "libx264":
+            video.options = {"preset": "ultrafast"}  # noise takes the slower presets seconds a frame
         sound: Any = None
         if audio and audio_codec:
             sound = out.add_stream(audio_codec, rate=48000)
@@ -45,7 +52,8 @@ def make_video(
         for index in range(frames):
             frame = av.VideoFrame(width, height, "yuv420p")
             for plane in frame.planes:
-                plane.update(bytes([(index * 7) % 256]) * plane.buffer_size)
+                fill = os.urandom(plane.buffer_size) if noise else bytes([(index * 7) % 256]) * plane.buffer_size
+                plane.update(fill)
             frame.pts = index
             frame.time_base = Fraction(1, fps)
             out.mux(video.encode(frame))

@@ -79,6 +79,17 @@ class GetMediaAuditInput(InputModel):
 # ---- data ---------------------------------------------------------------------------------------
 
 
+class MediaProbe(DataModel):
+    """What probing found in the file's bytes."""
+
+    container: str = Field(description='FFmpeg\'s name for the container, e.g. "mov,mp4,m4a,3gp,3g2,mj2"; "pdf".')
+    duration_seconds: float | None
+    width: int | None
+    height: int | None
+    video_codec: str | None
+    audio_codec: str | None
+
+
 class Media(DataModel):
     id: str
     title: str
@@ -90,6 +101,8 @@ class Media(DataModel):
     usage_count: int
     version: int
     duration_seconds: float | None
+    error: str | None = Field(description="Why the file is failed, in words its owner can read; null otherwise.")
+    probe: MediaProbe | None = Field(description="What probing found; null while processing or when failed.")
     created_at: datetime
     deleted_at: datetime | None
 

@@ -43,9 +43,29 @@ def _media_fields(media: media_pb2.Media) -> dict[str, Any]:
         "usage_count": media.usage_count,
         "version": media.version,
         "duration_seconds": media.duration_seconds if media.HasField("duration_seconds") else None,
+        "error": media.error if media.HasField("error") else None,
+        "probe": _probe(media),
         "created_at": to_datetime(media.created_at),
         "deleted_at": optional_datetime(media, "deleted_at"),
     }
+
+
+def _probe(media: media_pb2.Media) -> s.MediaProbe | None:
+    if not media.HasField("probe"):
+        return None
+    probe = media.probe
+
+    def optional(name: str) -> Any:
+        return getattr(probe, name) if probe.HasField(name) else None  # type: ignore[arg-type]
+
+    return s.MediaProbe(
+        container=probe.container,
+        duration_seconds=optional("duration_seconds"),
+        width=optional("width"),
+        height=optional("height"),
+        video_codec=optional("video_codec"),
+        audio_codec=optional("audio_codec"),
+    )
 
 
 def link_data(link: media_pb2.Link) -> s.Link:

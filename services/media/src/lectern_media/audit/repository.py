@@ -20,6 +20,7 @@ class AuditAction:
     RESTORE = "restore"
     HARD_DELETE = "hard_delete"
     PURGE = "purge"
+    PROBE = "probe"
 
 
 class AuditRepository:

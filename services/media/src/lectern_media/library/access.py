@@ -46,4 +46,6 @@ def to_view(media: MediaFile) -> MediaView:
         created_at=media.created_at,
         deleted_at=media.deleted_at,
         duration_seconds=media.duration_seconds,
+        error=media.error,
+        probe=media.probe,
     )

@@ -31,6 +31,8 @@ class MediaView:
     created_at: datetime
     deleted_at: datetime | None
     duration_seconds: float | None
+    error: str | None = None
+    probe: dict[str, Any] | None = None
 
     def to_api(self) -> dict[str, Any]:
         """API-shaped (camelCase) form, for error details such as a conflict's ``current``."""

@@ -9,13 +9,14 @@ import unicodedata
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from lectern_common.identity import Identity
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_media.audit.repository import AuditAction, AuditRepository
 from lectern_media.errors import invalid, media_deleted, version_conflict
-from lectern_media.events import FILE_READY, FILE_REGISTERED, FILE_UPDATED, MediaEvents
+from lectern_media.events import FILE_REGISTERED, FILE_UPDATED, MediaEvents
 from lectern_media.library.access import find_owned, is_media_id, to_view
 from lectern_media.library.repository import MediaRepository
 from lectern_media.library.schemas import (
@@ -28,6 +29,7 @@ from lectern_media.library.schemas import (
 )
 from lectern_media.links.repository import LinkRepository
 from lectern_media.links.schemas import LinkView
+from lectern_media.models import MediaFile
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -74,16 +76,21 @@ def check_page_size(limit: int, *, default: int = DEFAULT_PAGE_SIZE, maximum: in
     return limit
 
 
+class ProbeQueue(Protocol):
+    async def enqueue(self, session: AsyncSession, media: MediaFile, upload: CompletedUpload) -> None: ...
+
+
 class LibraryService:
-    def __init__(self, events: MediaEvents) -> None:
+    def __init__(self, events: MediaEvents, probing: ProbeQueue) -> None:
         self._events = events
+        self._probing = probing
 
     async def register_upload(self, session: AsyncSession, upload: CompletedUpload, *, actor_id: str) -> MediaView:
         """Make a media file from a completed upload, once per upload id.
 
-        There is no transcoding, so the file is ready at once: the row passes through
-        ``processing`` (media.file.registered) to ``ready`` (media.file.ready) in one transaction.
-        A repeated upload id answers the file it already made and emits nothing.
+        The file starts ``processing`` (media.file.registered) with a probe job in the same
+        transaction; the probe worker makes it ``ready`` or ``failed`` later (probing/), off this
+        path. A repeated upload id answers the file it already made and emits nothing.
         """
         repo = MediaRepository(session)
         now = datetime.now(UTC)
@@ -117,10 +124,7 @@ class LibraryService:
             actor_id=actor_id,
             details={"uploadOperationId": upload.operation_id, "sizeBytes": media.size_bytes},
         )
-        media.status = MediaStatus.READY.value
-        media.version += 1
-        await session.flush()
-        await self._events.file_changed(session, FILE_READY, media, actor_id=actor_id, upload=upload)
+        await self._probing.enqueue(session, media, upload)
         return to_view(media)
 
     async def list_media(self, session: AsyncSession, identity: Identity, query: ListQuery) -> Page[MediaView]:

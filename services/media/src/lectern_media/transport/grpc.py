@@ -75,6 +75,14 @@ def media_to_proto(view: MediaView) -> media_pb2.Media:
         message.deleted_at.CopyFrom(_ts(view.deleted_at))
     if view.duration_seconds is not None:
         message.duration_seconds = view.duration_seconds
+    if view.error:
+        message.error = view.error
+    if view.probe:
+        probe = media_pb2.MediaProbe(container=str(view.probe.get("container", "")))
+        for name in ("duration_seconds", "width", "height", "video_codec", "audio_codec"):
+            if view.probe.get(name) is not None:
+                setattr(probe, name, view.probe[name])
+        message.probe.CopyFrom(probe)
     return message
 
 

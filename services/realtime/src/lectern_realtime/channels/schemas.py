@@ -18,7 +18,9 @@ ChannelKind = Literal["user", "course"]
 
 _CHANNEL = re.compile(r"^(user|course):([A-Za-z0-9_.\-]{1,128})$")
 
-PUBLISHABLE_TYPES = frozenset({"upload-progress", "upload-complete", "upload-failed", "invalidate"})
+PUBLISHABLE_TYPES = frozenset(
+    {"upload-progress", "upload-complete", "upload-failed", "invalidate", "media-ready", "media-failed"}
+)
 _TOP_LEVEL_KEYS = frozenset({"type", "channel", "courseId", "operationId", "data"})
 
 
@@ -88,6 +90,11 @@ def validate_message(channel: Channel, message: object, *, max_bytes: int) -> st
     elif kind == "upload-complete":
         _require_str(data, "mediaId", "data.mediaId")
     elif kind == "upload-failed":
+        _require_str(data, "error", "data.error")
+    elif kind == "media-ready":
+        _require_str(data, "mediaId", "data.mediaId")
+    elif kind == "media-failed":
+        _require_str(data, "mediaId", "data.mediaId")
         _require_str(data, "error", "data.error")
     elif kind == "invalidate":
         resources = data.get("resources")

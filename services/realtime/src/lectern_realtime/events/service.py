@@ -118,9 +118,10 @@ class EventTranslator:
         from_upload = media.HasField("upload_operation_id") and bool(media.upload_operation_id)
         to_chapter = media.HasField("chapter_id") and bool(media.chapter_id)
         channel = _target(course_id, media.owner_id)
+        outcome = self._media_outcome(event.type, media, course_id)
         if from_upload and event.type == "media.file.ready":
             if to_chapter:
-                return []  # course adds the lesson; its course.lesson.added says upload-complete
+                return outcome  # course adds the lesson; its course.lesson.added says upload-complete
             message: dict[str, Any] = {
                 "type": "upload-complete",
                 "operationId": media.upload_operation_id,
@@ -128,7 +129,7 @@ class EventTranslator:
             }
             if course_id:
                 message["courseId"] = course_id
-            return [Outgoing(channel, message)]
+            return [*outcome, Outgoing(channel, message)]
         if from_upload and event.type == "media.file.failed":
             message = {
                 "type": "upload-failed",
@@ -141,8 +142,29 @@ class EventTranslator:
             }
             if course_id:
                 message["courseId"] = course_id
-            return [Outgoing(channel, message)]
-        return [_invalidate(channel, ["videos"], course_id)]
+            return [*outcome, Outgoing(channel, message)]
+        return outcome or [_invalidate(channel, ["videos"], course_id)]
+
+    @staticmethod
+    def _media_outcome(
+        event_type: str, media: media_events_pb2.MediaFileChanged, course_id: str | None
+    ) -> list[Outgoing]:
+        """``media-ready`` / ``media-failed`` (probing's verdict) to every course the file is in,
+        or to its owner's channel when it is in none."""
+        kinds = {"media.file.ready": "media-ready", "media.file.failed": "media-failed"}
+        if event_type not in kinds:
+            return []
+        data: dict[str, Any] = {"mediaId": media.media_id, "status": media.status, "fileName": media.file_name}
+        if event_type == "media.file.ready" and media.HasField("duration_seconds"):
+            data["durationSeconds"] = media.duration_seconds
+        if event_type == "media.file.failed":
+            data["error"] = media.error if media.HasField("error") and media.error else "media processing failed"
+        courses = list(dict.fromkeys([*media.course_ids, *([course_id] if course_id else [])]))
+        if not courses:
+            return [Outgoing(Channel.user(media.owner_id).name, {"type": kinds[event_type], "data": data})]
+        return [
+            Outgoing(Channel.course(c).name, {"type": kinds[event_type], "courseId": c, "data": data}) for c in courses
+        ]
 
     def _course(self, event: Event) -> list[Outgoing]:
         payload_type = _COURSE_PAYLOADS.get(event.type)

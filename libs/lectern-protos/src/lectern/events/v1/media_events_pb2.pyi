@@ -39,6 +39,8 @@ class MediaFileChanged(_message.Message):
     LESSON_TITLE_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    COURSE_IDS_FIELD_NUMBER: _builtins.int
+    PROBE_FIELD_NUMBER: _builtins.int
     media_id: _builtins.str
     owner_id: _builtins.str
     title: _builtins.str
@@ -59,6 +61,16 @@ class MediaFileChanged(_message.Message):
     version: _builtins.int
     error: _builtins.str
     """Why the file could not be made ready (status failed), readable by its owner."""
+    @_builtins.property
+    def course_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """media.file.ready / media.file.failed: every course the file is in now (the upload's, and
+        those it is linked to), so realtime tells each course channel.
+        """
+
+    @_builtins.property
+    def probe(self) -> Global___ProbedMedia:
+        """media.file.ready: what probing found"""
+
     def __init__(
         self,
         *,
@@ -77,10 +89,12 @@ class MediaFileChanged(_message.Message):
         lesson_title: _builtins.str | None = ...,
         version: _builtins.int = ...,
         error: _builtins.str | None = ...,
+        course_ids: _abc.Iterable[_builtins.str] | None = ...,
+        probe: Global___ProbedMedia | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_chapter_id", b"_chapter_id", "_course_id", b"_course_id", "_duration_seconds", b"_duration_seconds", "_error", b"_error", "_lesson_title", b"_lesson_title", "_upload_operation_id", b"_upload_operation_id", "chapter_id", b"chapter_id", "course_id", b"course_id", "duration_seconds", b"duration_seconds", "error", b"error", "lesson_title", b"lesson_title", "upload_operation_id", b"upload_operation_id"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_chapter_id", b"_chapter_id", "_course_id", b"_course_id", "_duration_seconds", b"_duration_seconds", "_error", b"_error", "_lesson_title", b"_lesson_title", "_probe", b"_probe", "_upload_operation_id", b"_upload_operation_id", "chapter_id", b"chapter_id", "course_id", b"course_id", "duration_seconds", b"duration_seconds", "error", b"error", "lesson_title", b"lesson_title", "probe", b"probe", "upload_operation_id", b"upload_operation_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_chapter_id", b"_chapter_id", "_course_id", b"_course_id", "_duration_seconds", b"_duration_seconds", "_error", b"_error", "_lesson_title", b"_lesson_title", "_upload_operation_id", b"_upload_operation_id", "chapter_id", b"chapter_id", "checksum", b"checksum", "course_id", b"course_id", "duration_seconds", b"duration_seconds", "error", b"error", "file_name", b"file_name", "lesson_title", b"lesson_title", "media_id", b"media_id", "mime_type", b"mime_type", "owner_id", b"owner_id", "size_bytes", b"size_bytes", "status", b"status", "title", b"title", "upload_operation_id", b"upload_operation_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_chapter_id", b"_chapter_id", "_course_id", b"_course_id", "_duration_seconds", b"_duration_seconds", "_error", b"_error", "_lesson_title", b"_lesson_title", "_probe", b"_probe", "_upload_operation_id", b"_upload_operation_id", "chapter_id", b"chapter_id", "checksum", b"checksum", "course_id", b"course_id", "course_ids", b"course_ids", "duration_seconds", b"duration_seconds", "error", b"error", "file_name", b"file_name", "lesson_title", b"lesson_title", "media_id", b"media_id", "mime_type", b"mime_type", "owner_id", b"owner_id", "probe", b"probe", "size_bytes", b"size_bytes", "status", b"status", "title", b"title", "upload_operation_id", b"upload_operation_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__chapter_id: _TypeAlias = _typing.Literal["chapter_id"]  # noqa: Y015
     _WhichOneofArgType__chapter_id: _TypeAlias = _typing.Literal["_chapter_id", b"_chapter_id"]  # noqa: Y015
@@ -92,6 +106,8 @@ class MediaFileChanged(_message.Message):
     _WhichOneofArgType__error: _TypeAlias = _typing.Literal["_error", b"_error"]  # noqa: Y015
     _WhichOneofReturnType__lesson_title: _TypeAlias = _typing.Literal["lesson_title"]  # noqa: Y015
     _WhichOneofArgType__lesson_title: _TypeAlias = _typing.Literal["_lesson_title", b"_lesson_title"]  # noqa: Y015
+    _WhichOneofReturnType__probe: _TypeAlias = _typing.Literal["probe"]  # noqa: Y015
+    _WhichOneofArgType__probe: _TypeAlias = _typing.Literal["_probe", b"_probe"]  # noqa: Y015
     _WhichOneofReturnType__upload_operation_id: _TypeAlias = _typing.Literal["upload_operation_id"]  # noqa: Y015
     _WhichOneofArgType__upload_operation_id: _TypeAlias = _typing.Literal["_upload_operation_id", b"_upload_operation_id"]  # noqa: Y015
     @_typing.overload
@@ -105,9 +121,57 @@ class MediaFileChanged(_message.Message):
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__lesson_title) -> _WhichOneofReturnType__lesson_title | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__probe) -> _WhichOneofReturnType__probe | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__upload_operation_id) -> _WhichOneofReturnType__upload_operation_id | None: ...
 
 Global___MediaFileChanged: _TypeAlias = MediaFileChanged  # noqa: Y015
+
+@_typing.final
+class ProbedMedia(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTAINER_FIELD_NUMBER: _builtins.int
+    WIDTH_FIELD_NUMBER: _builtins.int
+    HEIGHT_FIELD_NUMBER: _builtins.int
+    VIDEO_CODEC_FIELD_NUMBER: _builtins.int
+    AUDIO_CODEC_FIELD_NUMBER: _builtins.int
+    container: _builtins.str
+    width: _builtins.int
+    height: _builtins.int
+    video_codec: _builtins.str
+    audio_codec: _builtins.str
+    def __init__(
+        self,
+        *,
+        container: _builtins.str = ...,
+        width: _builtins.int | None = ...,
+        height: _builtins.int | None = ...,
+        video_codec: _builtins.str | None = ...,
+        audio_codec: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_audio_codec", b"_audio_codec", "_height", b"_height", "_video_codec", b"_video_codec", "_width", b"_width", "audio_codec", b"audio_codec", "height", b"height", "video_codec", b"video_codec", "width", b"width"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_audio_codec", b"_audio_codec", "_height", b"_height", "_video_codec", b"_video_codec", "_width", b"_width", "audio_codec", b"audio_codec", "container", b"container", "height", b"height", "video_codec", b"video_codec", "width", b"width"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__audio_codec: _TypeAlias = _typing.Literal["audio_codec"]  # noqa: Y015
+    _WhichOneofArgType__audio_codec: _TypeAlias = _typing.Literal["_audio_codec", b"_audio_codec"]  # noqa: Y015
+    _WhichOneofReturnType__height: _TypeAlias = _typing.Literal["height"]  # noqa: Y015
+    _WhichOneofArgType__height: _TypeAlias = _typing.Literal["_height", b"_height"]  # noqa: Y015
+    _WhichOneofReturnType__video_codec: _TypeAlias = _typing.Literal["video_codec"]  # noqa: Y015
+    _WhichOneofArgType__video_codec: _TypeAlias = _typing.Literal["_video_codec", b"_video_codec"]  # noqa: Y015
+    _WhichOneofReturnType__width: _TypeAlias = _typing.Literal["width"]  # noqa: Y015
+    _WhichOneofArgType__width: _TypeAlias = _typing.Literal["_width", b"_width"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__audio_codec) -> _WhichOneofReturnType__audio_codec | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__height) -> _WhichOneofReturnType__height | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__video_codec) -> _WhichOneofReturnType__video_codec | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__width) -> _WhichOneofReturnType__width | None: ...
+
+Global___ProbedMedia: _TypeAlias = ProbedMedia  # noqa: Y015
 
 @_typing.final
 class MediaLinkChanged(_message.Message):

@@ -93,6 +93,8 @@ class Media(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     DELETED_AT_FIELD_NUMBER: _builtins.int
     DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    PROBE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     owner_id: _builtins.str
     title: _builtins.str
@@ -105,10 +107,18 @@ class Media(_message.Message):
     usage_count: _builtins.int
     version: _builtins.int
     duration_seconds: _builtins.float
+    error: _builtins.str
+    """Why the file is failed (status FAILED), in words its owner can read."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def deleted_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def probe(self) -> Global___MediaProbe:
+        """What probing found in the bytes; unset while processing, for a failed file, and for files
+        registered before probing existed.
+        """
+
     def __init__(
         self,
         *,
@@ -125,21 +135,85 @@ class Media(_message.Message):
         created_at: _timestamp_pb2.Timestamp | None = ...,
         deleted_at: _timestamp_pb2.Timestamp | None = ...,
         duration_seconds: _builtins.float | None = ...,
+        error: _builtins.str | None = ...,
+        probe: Global___MediaProbe | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_deleted_at", b"_deleted_at", "_duration_seconds", b"_duration_seconds", "created_at", b"created_at", "deleted_at", b"deleted_at", "duration_seconds", b"duration_seconds"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_deleted_at", b"_deleted_at", "_duration_seconds", b"_duration_seconds", "_error", b"_error", "_probe", b"_probe", "created_at", b"created_at", "deleted_at", b"deleted_at", "duration_seconds", b"duration_seconds", "error", b"error", "probe", b"probe"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_deleted_at", b"_deleted_at", "_duration_seconds", b"_duration_seconds", "checksum", b"checksum", "created_at", b"created_at", "deleted_at", b"deleted_at", "duration_seconds", b"duration_seconds", "file_name", b"file_name", "id", b"id", "mime_type", b"mime_type", "owner_id", b"owner_id", "size_bytes", b"size_bytes", "status", b"status", "title", b"title", "usage_count", b"usage_count", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_deleted_at", b"_deleted_at", "_duration_seconds", b"_duration_seconds", "_error", b"_error", "_probe", b"_probe", "checksum", b"checksum", "created_at", b"created_at", "deleted_at", b"deleted_at", "duration_seconds", b"duration_seconds", "error", b"error", "file_name", b"file_name", "id", b"id", "mime_type", b"mime_type", "owner_id", b"owner_id", "probe", b"probe", "size_bytes", b"size_bytes", "status", b"status", "title", b"title", "usage_count", b"usage_count", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__deleted_at: _TypeAlias = _typing.Literal["deleted_at"]  # noqa: Y015
     _WhichOneofArgType__deleted_at: _TypeAlias = _typing.Literal["_deleted_at", b"_deleted_at"]  # noqa: Y015
     _WhichOneofReturnType__duration_seconds: _TypeAlias = _typing.Literal["duration_seconds"]  # noqa: Y015
     _WhichOneofArgType__duration_seconds: _TypeAlias = _typing.Literal["_duration_seconds", b"_duration_seconds"]  # noqa: Y015
+    _WhichOneofReturnType__error: _TypeAlias = _typing.Literal["error"]  # noqa: Y015
+    _WhichOneofArgType__error: _TypeAlias = _typing.Literal["_error", b"_error"]  # noqa: Y015
+    _WhichOneofReturnType__probe: _TypeAlias = _typing.Literal["probe"]  # noqa: Y015
+    _WhichOneofArgType__probe: _TypeAlias = _typing.Literal["_probe", b"_probe"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__deleted_at) -> _WhichOneofReturnType__deleted_at | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__duration_seconds) -> _WhichOneofReturnType__duration_seconds | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__error) -> _WhichOneofReturnType__error | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__probe) -> _WhichOneofReturnType__probe | None: ...
 
 Global___Media: _TypeAlias = Media  # noqa: Y015
+
+@_typing.final
+class MediaProbe(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTAINER_FIELD_NUMBER: _builtins.int
+    DURATION_SECONDS_FIELD_NUMBER: _builtins.int
+    WIDTH_FIELD_NUMBER: _builtins.int
+    HEIGHT_FIELD_NUMBER: _builtins.int
+    VIDEO_CODEC_FIELD_NUMBER: _builtins.int
+    AUDIO_CODEC_FIELD_NUMBER: _builtins.int
+    container: _builtins.str
+    """FFmpeg's demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"; "pdf" for a PDF"""
+    duration_seconds: _builtins.float
+    width: _builtins.int
+    height: _builtins.int
+    video_codec: _builtins.str
+    audio_codec: _builtins.str
+    def __init__(
+        self,
+        *,
+        container: _builtins.str = ...,
+        duration_seconds: _builtins.float | None = ...,
+        width: _builtins.int | None = ...,
+        height: _builtins.int | None = ...,
+        video_codec: _builtins.str | None = ...,
+        audio_codec: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_audio_codec", b"_audio_codec", "_duration_seconds", b"_duration_seconds", "_height", b"_height", "_video_codec", b"_video_codec", "_width", b"_width", "audio_codec", b"audio_codec", "duration_seconds", b"duration_seconds", "height", b"height", "video_codec", b"video_codec", "width", b"width"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_audio_codec", b"_audio_codec", "_duration_seconds", b"_duration_seconds", "_height", b"_height", "_video_codec", b"_video_codec", "_width", b"_width", "audio_codec", b"audio_codec", "container", b"container", "duration_seconds", b"duration_seconds", "height", b"height", "video_codec", b"video_codec", "width", b"width"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__audio_codec: _TypeAlias = _typing.Literal["audio_codec"]  # noqa: Y015
+    _WhichOneofArgType__audio_codec: _TypeAlias = _typing.Literal["_audio_codec", b"_audio_codec"]  # noqa: Y015
+    _WhichOneofReturnType__duration_seconds: _TypeAlias = _typing.Literal["duration_seconds"]  # noqa: Y015
+    _WhichOneofArgType__duration_seconds: _TypeAlias = _typing.Literal["_duration_seconds", b"_duration_seconds"]  # noqa: Y015
+    _WhichOneofReturnType__height: _TypeAlias = _typing.Literal["height"]  # noqa: Y015
+    _WhichOneofArgType__height: _TypeAlias = _typing.Literal["_height", b"_height"]  # noqa: Y015
+    _WhichOneofReturnType__video_codec: _TypeAlias = _typing.Literal["video_codec"]  # noqa: Y015
+    _WhichOneofArgType__video_codec: _TypeAlias = _typing.Literal["_video_codec", b"_video_codec"]  # noqa: Y015
+    _WhichOneofReturnType__width: _TypeAlias = _typing.Literal["width"]  # noqa: Y015
+    _WhichOneofArgType__width: _TypeAlias = _typing.Literal["_width", b"_width"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__audio_codec) -> _WhichOneofReturnType__audio_codec | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__duration_seconds) -> _WhichOneofReturnType__duration_seconds | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__height) -> _WhichOneofReturnType__height | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__video_codec) -> _WhichOneofReturnType__video_codec | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__width) -> _WhichOneofReturnType__width | None: ...
+
+Global___MediaProbe: _TypeAlias = MediaProbe  # noqa: Y015
 
 @_typing.final
 class Link(_message.Message):
