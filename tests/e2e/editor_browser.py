@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from lectern_common.testing.videos import video_of_size
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 WORKSPACE = Path(__file__).resolve().parents[2]
@@ -81,10 +82,7 @@ def video_file(directory: Path, name: str, size: int) -> Path:
     driver's protocol (slow for megabytes on a loaded machine).
     """
     path = directory / name
-    with path.open("wb") as out:
-        for _ in range(size // (1024 * 1024)):
-            out.write(os.urandom(1024 * 1024))
-        out.write(os.urandom(size % (1024 * 1024)))
+    path.write_bytes(video_of_size(size))  # a real video: media probes what it stores
     return path
 
 

@@ -17,6 +17,8 @@ OWNERSHIP = "contract/test_ownership.py"
 WEBSOCKET = "contract/test_websocket_messages.py"
 RESUME = "test_resume_upload.py"
 PUBLISH = "test_gateway_publish_state.py"
+PUBLISH_PREVIEW = "test_gateway_publish_preview.py"
+PROBING = "test_media_probing.py"
 
 
 def _in(module: str, *tests: str) -> list[str]:
@@ -106,7 +108,8 @@ COVERED_ACTIONS: dict[str, list[str]] = {
         "test_delete_media_is_protected_by_its_links",
         "test_soft_delete_with_force_snapshots_links_and_restore_brings_them_back",
         "test_hard_delete_without_links_reclaims_the_bytes",
-    ),
+    )
+    + _in(PUBLISH_PREVIEW, "test_delete_preview_and_audit_say_the_course_is_published"),
     "restoreMedia": _in(
         MEDIA,
         "test_soft_delete_with_force_snapshots_links_and_restore_brings_them_back",
@@ -168,6 +171,8 @@ COVERED_MESSAGES: dict[str, list[str]] = {
         "test_an_upload_into_a_chapter_completes_with_its_lesson_and_invalidates",
     ),
     "upload-failed": _in(WEBSOCKET, "test_a_cancelled_upload_is_told_as_upload_failed"),
+    "media-ready": _in(PROBING, "test_probing_verdicts_reach_get_upload_get_media_and_the_course_channel"),
+    "media-failed": _in(PROBING, "test_probing_verdicts_reach_get_upload_get_media_and_the_course_channel"),
     "invalidate": _in(
         WEBSOCKET,
         "test_a_course_edit_invalidates_its_chapters",

@@ -21,6 +21,8 @@ WEBSOCKET_CONTRACT = {
     "upload-complete",
     "upload-failed",
     "invalidate",
+    "media-ready",
+    "media-failed",
     "error",
     "unsubscribed",
     "pong",

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from lectern_common.testing.videos import video_of_size
 
 from ..gateway_client import ActionClient
 from .shapes import STARTED_UPLOAD_KEYS, UPLOAD_KEYS, Shapes, has_keys
@@ -94,11 +95,12 @@ async def test_get_upload_follows_the_upload_to_completed(alice: ActionClient, s
     has_keys(pending, UPLOAD_KEYS, "Upload")
     assert (pending["status"], pending["offset"], pending["sizeBytes"]) == ("pending", 0, 3000)
 
-    assert (await _patch(upload, 0, os.urandom(1000))).status_code == 204
+    video = video_of_size(3000)  # media probes the stored file: it must be a real video
+    assert (await _patch(upload, 0, video[:1000])).status_code == 204
     partial = await alice.ok("getUpload", {"operationId": upload["operationId"]})
     assert (partial["status"], partial["offset"]) == ("uploading", 1000)
 
-    assert (await _patch(upload, 1000, os.urandom(2000))).status_code == 204
+    assert (await _patch(upload, 1000, video[1000:])).status_code == 204
 
     async def finished() -> dict[str, Any] | None:
         current = await alice.ok("getUpload", {"operationId": upload["operationId"]})
@@ -149,7 +151,7 @@ async def test_cancel_upload_ends_it_on_the_tus_plane_too(alice: ActionClient, s
 
 async def test_cancel_of_a_completed_upload_is_a_conflict(alice: ActionClient) -> None:
     upload = await start_upload(alice, 2048)
-    await asyncio.to_thread(tus_upload, upload["uploadUrl"], upload["uploadToken"], os.urandom(2048))
+    await asyncio.to_thread(tus_upload, upload["uploadUrl"], upload["uploadToken"], video_of_size(2048))
 
     error = await alice.fails("cancelUpload", {"operationId": upload["operationId"]})
 

@@ -4,12 +4,12 @@ by upload's progress posts and by course, media and upload events through Kafka)
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from lectern_common.testing.videos import video_of_size
 
 from ..gateway_client import ActionClient
 from .sockets import Message, Socket
@@ -58,7 +58,9 @@ async def test_upload_progress_and_complete_reach_the_users_channel(alice: Actio
     assert user_channel["channel"].startswith("user:")
     upload = await start_upload(alice, 600 * 1024)
 
-    await asyncio.to_thread(tus_upload, upload["uploadUrl"], upload["uploadToken"], os.urandom(600 * 1024), 200 * 1024)
+    await asyncio.to_thread(
+        tus_upload, upload["uploadUrl"], upload["uploadToken"], video_of_size(600 * 1024), 200 * 1024
+    )
 
     complete = await socket.wait_for(_about(upload["operationId"], "upload-complete"), "upload-complete")
     assert complete["channel"] == user_channel["channel"] and complete["data"]["mediaId"]
@@ -82,7 +84,7 @@ async def test_an_upload_into_a_chapter_completes_with_its_lesson_and_invalidate
     await socket.subscribe(f"course:{tree.course_id}")
     upload = await start_upload(alice, 2048, courseId=tree.course_id, chapterId=tree.chapter_id, lessonTitle="New")
 
-    await asyncio.to_thread(tus_upload, upload["uploadUrl"], upload["uploadToken"], os.urandom(2048))
+    await asyncio.to_thread(tus_upload, upload["uploadUrl"], upload["uploadToken"], video_of_size(2048))
 
     complete = await socket.wait_for(_about(upload["operationId"], "upload-complete"), "upload-complete")
     assert complete["channel"] == f"course:{tree.course_id}" and complete["courseId"] == tree.course_id

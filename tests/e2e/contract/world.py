@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import os
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from lectern_common.testing.videos import video_of_size
 from tusclient import client as tus
 
 from ..gateway_client import ActionClient
@@ -91,9 +91,9 @@ class UploadedMedia:
 
 
 async def uploaded_media(client: ActionClient, size: int = 96 * 1024, **target: Any) -> UploadedMedia:
-    """Upload ``size`` random bytes with tus and wait until media has registered the file."""
+    """Upload a video of ``size`` bytes with tus and wait until media has registered the file."""
     started = await start_upload(client, size, **target)
-    payload = os.urandom(size)
+    payload = video_of_size(size)
     await asyncio.to_thread(tus_upload, started["uploadUrl"], started["uploadToken"], payload)
 
     async def registered() -> dict[str, Any] | None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
-import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from lectern_common.testing.videos import video_of_size
 from tusclient import client as tus
 
 from ..gateway_client import ActionClient
@@ -16,8 +16,9 @@ T = TypeVar("T")
 
 
 def source_bytes(size: int, seed: int) -> bytes:
-    """Reproducible file content (the seed is in the test, so a failure can be replayed)."""
-    return random.Random(seed).randbytes(size)
+    """Reproducible file content (the seed is in the test, so a failure can be replayed): a real
+    video padded to ``size`` (media probes what it stores and fails what is not a video)."""
+    return video_of_size(size, seed=seed)
 
 
 def tus_send(upload_url: str, token: str, payload: bytes, *, chunk: int, retries: int = 0) -> int:

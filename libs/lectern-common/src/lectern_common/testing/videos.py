@@ -69,3 +69,24 @@ def make_video(
                 out.mux(sound.encode(chunk))
             out.mux(sound.encode(None))
     return buffer.getvalue()
+
+
+# The smallest video we pad: 0.2 s of 32x32 pictures, no sound (well under 2 KiB).
+_TINY = {"seconds": 0.2, "width": 32, "height": 32, "fps": 5, "audio": False}
+
+
+def video_of_size(size: int, *, seed: int | None = None) -> bytes:
+    """A valid MP4 of exactly ``size`` bytes: a tiny real video, then a ``free`` box of random
+    bytes (MP4 readers skip it). For tests that need a file of some size that media accepts as a
+    video; ``seed`` makes the bytes repeatable."""
+    import random
+    import struct
+
+    video = make_video(**_TINY)  # type: ignore[arg-type]
+    padding = size - len(video)
+    if padding == 0:
+        return video
+    if padding < 8:
+        raise ValueError(f"a video of {size} bytes is too small: the smallest is {len(video)} (or +8 and up)")
+    rng = random.Random(seed)
+    return video + struct.pack(">I", padding) + b"free" + rng.randbytes(padding - 8)
