@@ -108,7 +108,7 @@ class MediaApp:
         self.probe_worker = ProbeWorker(
             self.uow,
             self.probing,
-            ProbeRunner(),
+            ProbeRunner(slots=settings.probe_concurrency),
             concurrency=settings.probe_concurrency,
             idle_poll_seconds=settings.probe_idle_poll_seconds,
         )

@@ -128,7 +128,8 @@ async def test_finishing_twice_changes_nothing_the_second_time(app) -> None:
     async with app.uow() as session:
         claimed = await app.probing.claim(session, now=datetime.now(UTC))
     assert claimed is not None and not isinstance(claimed, str)
-    outcome = await ProbeRunner().run(claimed.request)
+    async with ProbeRunner() as runner:
+        outcome = await runner.run(claimed.request)
     assert outcome.verdict is ProbeVerdict.READY
 
     async with app.uow() as session:
@@ -156,10 +157,12 @@ async def test_a_probe_cut_off_by_a_restart_is_taken_again_once_its_lease_runs_o
     # A new process while the lease holds finds nothing to do; after it, it probes the file.
     during = ProbeWorker(app.uow, app.probing, ProbeRunner(), clock=lambda: started + timedelta(seconds=1))
     assert await during.run_once() is None
+    await during.aclose()
     after = ProbeWorker(
         app.uow, app.probing, ProbeRunner(), clock=lambda: started + app.probing.lease + timedelta(seconds=1)
     )
     assert await after.run_once() == media.id and after.finished[media.id] == "ready"
+    await after.aclose()
     async with app.uow.read_only() as session:
         status = (await session.execute(select(MediaFile.status).where(MediaFile.id == media.id))).scalar_one()
         attempt = (
@@ -181,8 +184,9 @@ async def test_a_probe_is_bounded_in_time_memory_and_bytes_read(app, stub) -> No
             app.probing._storage,
             replace(app.probing.limits, **limits),
         )
-        return ProbeWorker(app.uow, probing, ProbeRunner())
+        return ProbeWorker(app.uow, probing, runner)
 
+    runner = ProbeRunner()  # limits travel with each request: one server serves every worker here
     slow = await register(app, owner, body=make_video(seconds=1))
     assert await probe_now(app, slow.id, worker_with(timeout_seconds=0.05)) == "failed"
     hungry = await register(app, owner, body=make_video(seconds=1))
@@ -192,6 +196,7 @@ async def test_a_probe_is_bounded_in_time_memory_and_bytes_read(app, stub) -> No
     assert await probe_now(app, greedy.id, worker_with(max_read_bytes=256 * 1024, block_bytes=128 * 1024)) == "failed"
     thrifty = await register(app, owner, body=big)
     assert await probe_now(app, thrifty.id, worker_with(block_bytes=256 * 1024)) == "ready"
+    await runner.aclose()
 
     async def error_of(media_id: str) -> str:
         return (

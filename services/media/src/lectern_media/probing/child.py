@@ -1,9 +1,10 @@
-"""The probe's child process: ``python -m lectern_media.probing.child`` reads one ProbeRequest
-(JSON) on stdin, reads the object with ranged GETs, and writes one ProbeOutcome (JSON) on stdout.
+"""What a probe child does (``probe``): read the object with ranged GETs and tell what it is.
+The probe server (``probing.server``) forks a child per file that limits its own address space
+(RLIMIT_AS) and calls it, so a file that makes FFmpeg allocate without bound ends that child, never
+the service. Credentials come on stdin, never in argv (which ``ps`` shows).
 
-It limits its own address space first (RLIMIT_AS), so a file that makes FFmpeg allocate without
-bound ends this process with MemoryError or a crash, never the service; the parent bounds its
-time. Credentials come on stdin, never in argv (which ``ps`` shows).
+``python -m lectern_media.probing.child`` probes one file by itself (one ProbeRequest as JSON on
+stdin, one ProbeOutcome on stdout), for trying a file by hand.
 """
 
 from __future__ import annotations
@@ -43,7 +44,12 @@ def probe(request: ProbeRequest) -> ProbeOutcome:
         aws_access_key_id=where.access_key,
         aws_secret_access_key=where.secret_key,
         region_name=where.region,
-        config=Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 3, "mode": "standard"}),
+        config=Config(
+            s3={"addressing_style": "path"},  # as lectern_common's S3ObjectStore (S3-compatible stores)
+            connect_timeout=5,
+            read_timeout=20,
+            retries={"max_attempts": 3, "mode": "standard"},
+        ),
     )
     reader = RangedObjectReader(
         client,

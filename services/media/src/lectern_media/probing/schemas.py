@@ -80,6 +80,8 @@ class ProbeOutcome:
     facts: MediaFacts | None = None
     reason: str = ""
     bytes_read: int = 0
+    seconds: float = 0.0  # the probe child's wall time
+    peak_rss_bytes: int = 0  # the probe child's peak resident memory
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +89,8 @@ class ProbeOutcome:
             "facts": self.facts.to_json() if self.facts else None,
             "reason": self.reason,
             "bytes_read": self.bytes_read,
+            "seconds": self.seconds,
+            "peak_rss_bytes": self.peak_rss_bytes,
         }
 
     @classmethod
@@ -97,4 +101,6 @@ class ProbeOutcome:
             facts=MediaFacts.from_json(facts) if facts else None,
             reason=str(data.get("reason", "")),
             bytes_read=int(data.get("bytes_read", 0)),
+            seconds=float(data.get("seconds", 0.0)),
+            peak_rss_bytes=int(data.get("peak_rss_bytes", 0)),
         )

@@ -2,7 +2,7 @@
 process (``ProbeRunner``), and applies the outcome. Each step is its own transaction, so nothing is
 held open while a file is read. ``concurrency`` probes run at once per process; several media
 processes share the queue (SKIP LOCKED). A worker that dies mid-probe leaves a lease that runs
-out, and the job is taken again; a graceful stop kills the child and hands the job back."""
+out, and the job is taken again; a graceful stop kills the probe and hands the job back."""
 
 from __future__ import annotations
 
@@ -77,6 +77,10 @@ class ProbeWorker:
             if probed is None:
                 await sleep_or_stop(stop, self._idle)
 
+    async def aclose(self) -> None:
+        """Stop the probe servers (``run`` does it on its way out too)."""
+        await self._runner.aclose()
+
     async def run(self, stop: asyncio.Event) -> None:
         loops = [asyncio.create_task(self._loop(stop)) for _ in range(self._concurrency)]
         stopping = asyncio.create_task(stop.wait())
@@ -86,3 +90,4 @@ class ProbeWorker:
             for task in [stopping, *loops]:
                 task.cancel()
             await asyncio.gather(stopping, *loops, return_exceptions=True)
+            await self._runner.aclose()
