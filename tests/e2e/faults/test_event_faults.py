@@ -192,7 +192,7 @@ async def test_broker_stopped_while_chapters_holding_media_are_deleted(stack: Fa
         # The relay delivers at least once; every fact is there, each with its own id.
         assert len({e.id for e in removed}) == 3 and len(removed) >= 3
         # Applied once each: six links made, six removed, the count never went below zero.
-        assert await audit_counts(stack, media_id) == {"register": 1, "link": 6, "unlink": 6}
+        assert await audit_counts(stack, media_id) == {"register": 1, "probe": 1, "link": 6, "unlink": 6}
         assert await parked(stack, "media") == []
     finally:
         await alice.close()
@@ -239,7 +239,7 @@ async def test_media_killed_mid_batch_loses_and_repeats_nothing(stack: FaultStac
         await stack.kill_and_wait_restarted("media", signal.SIGKILL)
 
         await usage_becomes(alice, media_id, lessons)
-        assert await audit_counts(stack, media_id) == {"register": 1, "link": lessons}
+        assert await audit_counts(stack, media_id) == {"register": 1, "probe": 1, "link": lessons}
         distinct = await watch.fetchval(
             "SELECT count(DISTINCT resource_id) FROM media_links WHERE media_id = $1 AND resource_type = 'lesson'",
             media_id,
