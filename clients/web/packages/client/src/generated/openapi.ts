@@ -1331,12 +1331,19 @@ export interface components {
             deletedAt: string | null;
             /** Durationseconds */
             durationSeconds: number | null;
+            /**
+             * Error
+             * @description Why the file is failed, in words its owner can read; null otherwise.
+             */
+            error: string | null;
             /** Filename */
             fileName: string;
             /** Id */
             id: string;
             /** Mimetype */
             mimeType: string;
+            /** @description What probing found; null while processing or when failed. */
+            probe: components["schemas"]["MediaProbe"] | null;
             /** Sizebytes */
             sizeBytes: number;
             /**
@@ -1390,6 +1397,27 @@ export interface components {
              */
             title?: string | null;
         };
+        /**
+         * MediaProbe
+         * @description What probing found in the file's bytes.
+         */
+        MediaProbe: {
+            /** Audiocodec */
+            audioCodec: string | null;
+            /**
+             * Container
+             * @description FFmpeg's name for the container, e.g. "mov,mp4,m4a,3gp,3g2,mj2"; "pdf".
+             */
+            container: string;
+            /** Durationseconds */
+            durationSeconds: number | null;
+            /** Height */
+            height: number | null;
+            /** Videocodec */
+            videoCodec: string | null;
+            /** Width */
+            width: number | null;
+        };
         /** MediaUsage */
         MediaUsage: {
             /** Count */
@@ -1431,6 +1459,11 @@ export interface components {
             deletedAt: string | null;
             /** Durationseconds */
             durationSeconds: number | null;
+            /**
+             * Error
+             * @description Why the file is failed, in words its owner can read; null otherwise.
+             */
+            error: string | null;
             /** Filename */
             fileName: string;
             /** Id */
@@ -1439,6 +1472,8 @@ export interface components {
             links: components["schemas"]["Link"][];
             /** Mimetype */
             mimeType: string;
+            /** @description What probing found; null while processing or when failed. */
+            probe: components["schemas"]["MediaProbe"] | null;
             /** Sizebytes */
             sizeBytes: number;
             /**
