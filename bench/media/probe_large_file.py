@@ -4,13 +4,14 @@ Run by hand (never in CI):
 
     .venv/bin/python bench/media/probe_large_file.py [--size-mib 1024] [--keep]
 
-Generates a QuickTime/MP4 file of about ``--size-mib`` on local disk (raw 1280x720 frames, so the
-file is large for its few seconds of encoding, with its index at the end after all the frames,
-the layout FFmpeg's muxer writes by default), uploads it to S3 (the servers LECTERN_S3_* name, or
+Generates a Matroska file of about ``--size-mib`` on local disk (raw 1280x720 frames, so the file
+is large for its few seconds of encoding, with its index (Cues) at the end after all the frames;
+raw video in QuickTime does not decode back in FFmpeg, so Matroska it is), uploads it to S3 (the
+servers LECTERN_S3_* name, or
 the dev stack's SeaweedFS started for the run), then probes it exactly as the service does
 (``ProbeRunner``: a probe server forks a child per file, default limits) and reports the probe's
 wall time, the child's peak RSS (``wait4``'s ru_maxrss of that one process) and how many bytes it
-read. The file and the object are deleted afterwards (unless ``--keep``).
+read. The file, the object and the run's directory are deleted afterwards (unless ``--keep``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import os
 import resource
 import secrets
+import shutil
 import tempfile
 import time
 from dataclasses import replace
@@ -36,13 +38,13 @@ WIDTH, HEIGHT, FPS = 1280, 720, 25
 
 
 def make_large_video(path: Path, size: int) -> int:
-    """Raw-video QuickTime of about ``size`` bytes; answers the frame count."""
+    """Raw-video Matroska of about ``size`` bytes; answers the frame count."""
     import av
 
     frame_bytes = WIDTH * HEIGHT * 3 // 2
     frames = max(1, size // frame_bytes)
     noise = os.urandom(frame_bytes)
-    with av.open(str(path), "w", format="mov") as out:
+    with av.open(str(path), "w", format="matroska") as out:
         stream = out.add_stream("rawvideo", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
         for index in range(frames):
@@ -64,10 +66,10 @@ async def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="lectern-probe-bench-"))
-    path = work / "large.mov"
+    path = work / "large.mkv"
     infra = Infra(work / "infra")
     urls = await infra.start()
-    key = f"bench/{secrets.token_hex(6)}.mov"
+    key = f"bench/{secrets.token_hex(6)}.mkv"
     client = None
     try:
         await infra.ensure_bucket(BUCKET)
@@ -92,7 +94,7 @@ async def main() -> None:
                 secret_key=urls.s3_secret_key,
                 region=urls.s3_region,
             ),
-            mime_type="video/quicktime",
+            mime_type="video/x-matroska",
             limits=limits,
         )
         async with ProbeRunner() as runner:
@@ -128,6 +130,8 @@ async def main() -> None:
                 await asyncio.to_thread(client.delete_object, Bucket=BUCKET, Key=key)
             path.unlink(missing_ok=True)
         await infra.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)  # SeaweedFS keeps the deleted object's volume
 
 
 if __name__ == "__main__":
