@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from lectern_common.devstack.state import StackState
+from lectern_common.testing.videos import video_of_size
 from playwright.async_api import Browser, Page, async_playwright, expect
 from tusclient import client as tus
 
@@ -117,7 +118,7 @@ async def lesson_with_video(api: ActionClient, course_id: str, chapter_id: str, 
             "chapterId": chapter_id,
         },
     )
-    await asyncio.to_thread(_tus_upload, started["uploadUrl"], started["uploadToken"], os.urandom(SMALL_VIDEO))
+    await asyncio.to_thread(_tus_upload, started["uploadUrl"], started["uploadToken"], video_of_size(SMALL_VIDEO))
 
     media_ids: list[str] = []
 
