@@ -30,6 +30,8 @@ from lectern.course.v1 import course_pb2_grpc
 from lectern_common.devstack.infra import Infra
 from lectern_common.identity import Identity, InternalTokenIssuer
 from lectern_common.migrations import upgrade
+from lectern_common.settings import DEV_INTERNAL_PRIVATE_KEY
+from lectern_common.token_keys import SigningKey
 from lectern_course.bootstrap import CourseApp
 from lectern_course.editing import schemas as ops
 from lectern_course.settings import CourseSettings
@@ -37,7 +39,8 @@ from sqlalchemy import event
 
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "services" / "course" / "migrations"
-SECRET = "bench-internal-secret-0123456789abcdef0123"
+# The dev key pair (the bench runs in dev): course verifies with its public half by default.
+KEY = SigningKey.from_pem(DEV_INTERNAL_PRIVATE_KEY)
 
 
 class StatementCounter:
@@ -92,7 +95,7 @@ async def bench_size(
     app: CourseApp, stub: course_pb2_grpc.CourseServiceStub, chapters: int, lessons: int, args
 ) -> None:
     owner = Identity(user_id=f"bench-{secrets.token_hex(4)}")
-    metadata = (("authorization", f"Bearer {InternalTokenIssuer(SECRET).issue(owner)}"),)
+    metadata = (("authorization", f"Bearer {InternalTokenIssuer(KEY).issue(owner)}"),)
     started = time.perf_counter()
     course_id, version = await load_course(app, owner, chapters, lessons)
     print(
@@ -178,7 +181,6 @@ async def main() -> None:
         settings = CourseSettings(
             database_url=url,
             grpc_port=0,
-            internal_token_secret=SECRET,
             kafka_bootstrap=urls.kafka_bootstrap,
             max_operations_per_save=10_000,
         )

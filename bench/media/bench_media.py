@@ -33,12 +33,15 @@ from lectern.media.v1 import media_pb2, media_pb2_grpc
 from lectern_common.devstack.infra import Infra
 from lectern_common.identity import Identity, InternalTokenIssuer
 from lectern_common.migrations import upgrade
+from lectern_common.settings import DEV_INTERNAL_PRIVATE_KEY
+from lectern_common.token_keys import SigningKey
 from lectern_media.bootstrap import MIGRATIONS_DIR, MediaApp
 from lectern_media.course_directory import ResolvedTarget
 from lectern_media.links.schemas import ResourceRef
 from lectern_media.settings import MediaSettings
 
-SECRET = "bench-internal-secret-0123456789abcdef0123"
+# The dev key pair (the bench runs in dev): media verifies with its public half by default.
+KEY = SigningKey.from_pem(DEV_INTERNAL_PRIVATE_KEY)
 OWNER = "bench-owner"
 WORDS = [f"topic{n:03d}" for n in range(100)]  # each word is in 1% of the titles
 HEAVY_LINKS = 1000
@@ -170,14 +173,14 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.to_thread(upgrade, url, MIGRATIONS_DIR)
         heavy = args.samples // 4 + 1
         await load(infra.urls.database_admin_url, db, args.files, args.links, heavy)
-        settings = MediaSettings(database_url=url, grpc_port=0, internal_token_secret=SECRET, database_pool_size=10)
+        settings = MediaSettings(database_url=url, grpc_port=0, database_pool_size=10)
         async with MediaApp(settings, course_directory=InMemoryCourses()) as app:
             stop = asyncio.Event()
             server = asyncio.create_task(app.grpc_server.run(stop))
             await app.grpc_server.started.wait()
             channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_server.bound_port}")
             stub = media_pb2_grpc.MediaServiceStub(channel)
-            meta = (("authorization", f"Bearer {InternalTokenIssuer(SECRET, 3600).issue(Identity(OWNER))}"),)
+            meta = (("authorization", f"Bearer {InternalTokenIssuer(KEY, 3600).issue(Identity(OWNER))}"),)
             rng = random.Random(7)
 
             def media_id(i: int) -> str:

@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN_SECRET = "bench-realtime-token-secret-0123456789abcdef"
 PUBLISH_TOKEN = "bench-publish-token"
 
 
@@ -57,15 +56,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# WebSocket port -> the replica's internal POST /v1/publish port.
+PUBLISH_PORTS: dict[int, int] = {}
+
+
 def start_replica(redis_url: str, prefix: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {
         **os.environ,
         "LECTERN_REALTIME_HTTP_PORT": str(port),
+        "LECTERN_REALTIME_PUBLISH_PORT": str(PUBLISH_PORTS.setdefault(port, free_port())),
         "LECTERN_REALTIME_REDIS_URL": redis_url,
         "LECTERN_REALTIME_REDIS_PREFIX": prefix,
         "LECTERN_REALTIME_CONSUME_EVENTS": "false",
-        "LECTERN_REALTIME_REALTIME_TOKEN_SECRET": TOKEN_SECRET,
         "LECTERN_REALTIME_REALTIME_PUBLISH_TOKEN": PUBLISH_TOKEN,
         "LECTERN_REALTIME_LOG_LEVEL": "WARNING",
         "LECTERN_REALTIME_SEND_QUEUE_SIZE": "1024",
@@ -112,8 +115,10 @@ def client_worker(index: list[int], ports: list[int], courses: int, conn: Any) -
 async def _client_main(indexes: list[int], ports: list[int], courses: int, pipe: Any) -> None:
     import websockets
     from lectern_common.realtime_tokens import RealtimeTokenIssuer
+    from lectern_common.settings import DEV_REALTIME_PRIVATE_KEY
+    from lectern_common.token_keys import SigningKey
 
-    issuer = RealtimeTokenIssuer(TOKEN_SECRET, ttl_seconds=3600)
+    issuer = RealtimeTokenIssuer(SigningKey.from_pem(DEV_REALTIME_PRIVATE_KEY), ttl_seconds=3600)
     latencies: dict[str, list[float]] = {"user": [], "course": []}
     counts = {"user": 0, "course": 0}
     phase = {"name": "idle"}
@@ -233,7 +238,7 @@ async def publish_phase(
 ) -> tuple[int, int]:
     """Publish for ``seconds`` at ``rate`` a second (None: as fast as possible). Answers (ok, failed)."""
     ok = failed = 0
-    clients = {port: KeepAliveHTTP("127.0.0.1", port) for port in ports}
+    clients = {port: KeepAliveHTTP("127.0.0.1", PUBLISH_PORTS[port]) for port in ports}
     headers = {"Authorization": f"Bearer {PUBLISH_TOKEN}"}
     sem = asyncio.Semaphore(concurrency)
     tasks: set[asyncio.Task[None]] = set()

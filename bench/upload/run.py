@@ -46,13 +46,16 @@ from lectern_common.devstack.ports import free_port
 from lectern_common.grpc_client import call, open_channel
 from lectern_common.identity import Identity, InternalTokenIssuer
 from lectern_common.migrations import upgrade
+from lectern_common.settings import DEV_INTERNAL_PRIVATE_KEY
+from lectern_common.token_keys import SigningKey
 from tusclient import client as tus_client
 
 MIB = 1024 * 1024
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "services" / "upload" / "migrations"
 BUCKET = "lectern-upload-bench"
-SECRET = "bench-internal-secret-0123456789abcdef0123"
+# The dev key pair (the bench runs in dev): upload verifies with its public half by default.
+KEY = SigningKey.from_pem(DEV_INTERNAL_PRIVATE_KEY)
 
 
 def make_file(path: Path, size: int) -> str:
@@ -151,7 +154,7 @@ def stream_upload(url: str, token: str, path: Path) -> None:
 async def create(grpc_target: str, size: int, name: str) -> upload_pb2.CreateUploadResponse:
     channel = open_channel(grpc_target, tracing=False)
     try:
-        token = InternalTokenIssuer(SECRET).issue(Identity(user_id=f"bench-{secrets.token_hex(3)}"))
+        token = InternalTokenIssuer(KEY).issue(Identity(user_id=f"bench-{secrets.token_hex(3)}"))
         return await call(
             upload_pb2_grpc.UploadServiceStub(channel).CreateUpload,
             upload_pb2.CreateUploadRequest(file_name=name, size_bytes=size, mime_type="video/mp4"),
@@ -202,7 +205,6 @@ async def main() -> None:
             "LECTERN_UPLOAD_HTTP_PORT": str(http_port),
             "LECTERN_UPLOAD_GRPC_PORT": str(grpc_port),
             "LECTERN_UPLOAD_UPLOAD_PUBLIC_URL": f"http://127.0.0.1:{http_port}/files/",
-            "LECTERN_UPLOAD_INTERNAL_TOKEN_SECRET": SECRET,
             "LECTERN_UPLOAD_REALTIME_PUBLISH_URL": f"http://127.0.0.1:{free_port()}/v1/publish",
             "LECTERN_UPLOAD_MAX_CONCURRENT_UPLOADS_PER_USER": "100",
             "LECTERN_UPLOAD_LOG_LEVEL": "WARNING",

@@ -13,6 +13,7 @@ from lectern_common.errors import (
     encode_error_metadata,
 )
 from lectern_common.identity import Identity, InternalTokenIssuer, InternalTokenVerifier
+from lectern_common.token_keys import SigningKey
 
 
 def test_every_kind_has_a_grpc_status_and_an_http_status() -> None:
@@ -39,13 +40,23 @@ def test_bare_internal_status_hides_the_peers_message() -> None:
 
 
 def test_internal_token_carries_user_and_roles() -> None:
-    token = InternalTokenIssuer("s" * 40).issue(Identity("u1", frozenset({"instructor"})))
-    identity = InternalTokenVerifier("s" * 40).verify(token)
+    key = SigningKey.generate()
+    token = InternalTokenIssuer(key).issue(Identity("u1", frozenset({"instructor"})))
+    identity = InternalTokenVerifier(key.verifying_keys()).verify(token)
     assert identity == Identity("u1", frozenset({"instructor"}))
 
 
 @pytest.mark.parametrize("token", ["", "not-a-jwt", "a.b.c"])
 def test_garbage_tokens_are_unauthenticated(token: str) -> None:
     with pytest.raises(DomainError) as caught:
-        InternalTokenVerifier("s" * 40).verify(token)
+        InternalTokenVerifier(SigningKey.generate().verifying_keys()).verify(token)
     assert caught.value.kind is ErrorKind.UNAUTHENTICATED
+
+
+async def test_readiness_failures_name_the_dependency_and_carry_no_exception_text() -> None:
+    from lectern_common.devstack.ports import free_port
+    from lectern_common.health import run_checks, tcp_check
+
+    failures = await run_checks([tcp_check(f"http://127.0.0.1:{free_port()}", name="object store")])
+
+    assert failures == ["object store: unavailable"]

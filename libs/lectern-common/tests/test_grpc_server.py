@@ -14,8 +14,9 @@ from lectern_common.errors import DomainError, ErrorKind
 from lectern_common.grpc_client import call, open_channel
 from lectern_common.grpc_server import GrpcServer
 from lectern_common.identity import Identity, InternalTokenIssuer, InternalTokenVerifier, current_identity
+from lectern_common.token_keys import SigningKey
 
-SECRET = "test-secret-0123456789-0123456789-abcdef"
+KEY = SigningKey.generate()
 
 
 class _Courses(course_pb2_grpc.CourseServiceServicer):
@@ -52,7 +53,7 @@ async def running() -> AsyncIterator[Running]:
     server = GrpcServer(
         host="127.0.0.1",
         port=0,
-        verifier=InternalTokenVerifier(SECRET),
+        verifier=InternalTokenVerifier(KEY.verifying_keys()),
         register=lambda s: course_pb2_grpc.add_CourseServiceServicer_to_server(_Courses(), s),
         service_names=["lectern.course.v1.CourseService"],
         readiness_checks=[dependency_check],
@@ -95,7 +96,7 @@ async def test_call_without_a_token_is_unauthenticated(running: Running) -> None
 
 
 async def test_call_with_a_forged_token_is_unauthenticated(running: Running) -> None:
-    forged = InternalTokenIssuer("another-secret-0123456789-0123456789-x").issue(Identity("u1"))
+    forged = InternalTokenIssuer(SigningKey.generate()).issue(Identity("u1"))
     stub = course_pb2_grpc.CourseServiceStub(running.channel)
     with pytest.raises(DomainError) as caught:
         await call(stub.CreateCourse, course_pb2.CreateCourseRequest(title="x"), token=forged)
@@ -103,7 +104,7 @@ async def test_call_with_a_forged_token_is_unauthenticated(running: Running) -> 
 
 
 async def test_expired_token_is_unauthenticated(running: Running) -> None:
-    expired = InternalTokenIssuer(SECRET, ttl_seconds=-60).issue(Identity("u1"))
+    expired = InternalTokenIssuer(KEY, ttl_seconds=-60).issue(Identity("u1"))
     stub = course_pb2_grpc.CourseServiceStub(running.channel)
     with pytest.raises(DomainError) as caught:
         await call(stub.CreateCourse, course_pb2.CreateCourseRequest(title="x"), token=expired)
@@ -111,14 +112,14 @@ async def test_expired_token_is_unauthenticated(running: Running) -> None:
 
 
 async def test_valid_token_reaches_the_servicer_as_the_callers_identity(running: Running) -> None:
-    token = InternalTokenIssuer(SECRET).issue(Identity("user-42"))
+    token = InternalTokenIssuer(KEY).issue(Identity("user-42"))
     stub = course_pb2_grpc.CourseServiceStub(running.channel)
     response = await call(stub.CreateCourse, course_pb2.CreateCourseRequest(title="x"), token=token)
     assert response.course.owner_id == "user-42"
 
 
 async def test_domain_error_maps_to_its_status_with_details(running: Running) -> None:
-    token = InternalTokenIssuer(SECRET).issue(Identity("u1"))
+    token = InternalTokenIssuer(KEY).issue(Identity("u1"))
     stub = course_pb2_grpc.CourseServiceStub(running.channel)
     with pytest.raises(grpc.aio.AioRpcError) as raw:
         await stub.GetCourseEdit(
@@ -133,7 +134,7 @@ async def test_domain_error_maps_to_its_status_with_details(running: Running) ->
 
 
 async def test_unexpected_exception_is_internal_without_leaking(running: Running) -> None:
-    token = InternalTokenIssuer(SECRET).issue(Identity("u1"))
+    token = InternalTokenIssuer(KEY).issue(Identity("u1"))
     stub = course_pb2_grpc.CourseServiceStub(running.channel)
     with pytest.raises(DomainError) as caught:
         await call(stub.GetCourseEdit, course_pb2.GetCourseEditRequest(course_id="crash"), token=token)
@@ -144,7 +145,7 @@ async def test_unexpected_exception_is_internal_without_leaking(running: Running
 async def test_client_reports_a_down_peer_as_unavailable_quickly() -> None:
     channel = open_channel("127.0.0.1:1")  # nothing listens on port 1
     stub = course_pb2_grpc.CourseServiceStub(channel)
-    token = InternalTokenIssuer(SECRET).issue(Identity("u1"))
+    token = InternalTokenIssuer(KEY).issue(Identity("u1"))
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(DomainError) as caught:
@@ -152,3 +153,46 @@ async def test_client_reports_a_down_peer_as_unavailable_quickly() -> None:
     await channel.close()
     assert caught.value.kind is ErrorKind.UNAVAILABLE
     assert loop.time() - started < 5  # a bound on hanging, not a performance assertion
+
+
+async def _reflection_answers(settings_overrides: dict[str, str]) -> grpc.StatusCode:
+    """List services over gRPC reflection on a server built like every service's."""
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+    from lectern_common.settings import ServiceSettings
+
+    class Settings(ServiceSettings):
+        pass
+
+    settings = Settings(grpc_port=0, **settings_overrides)  # type: ignore[arg-type]
+    server = GrpcServer.for_service(
+        settings,
+        register=lambda s: course_pb2_grpc.add_CourseServiceServicer_to_server(_Courses(), s),
+        service_names=["lectern.course.v1.CourseService"],
+        tracing=False,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(server.run(stop))
+    await asyncio.wait_for(server.started.wait(), timeout=10)
+    channel = open_channel(f"127.0.0.1:{server.bound_port}", tracing=False)
+    try:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        try:
+            async for _ in stub.ServerReflectionInfo(iter([request]), timeout=5):
+                return grpc.StatusCode.OK
+        except grpc.aio.AioRpcError as exc:
+            return exc.code()
+        return grpc.StatusCode.OK
+    finally:
+        await channel.close()
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+
+async def test_reflection_lists_services_in_dev() -> None:
+    assert await _reflection_answers({}) == grpc.StatusCode.OK
+
+
+async def test_reflection_is_off_outside_dev() -> None:
+    # Settings that pass the production check: this base class checks nothing of its own.
+    assert await _reflection_answers({"environment": "production"}) == grpc.StatusCode.UNIMPLEMENTED

@@ -20,8 +20,9 @@ from lectern_analytics.dashboards.schemas import DashboardRequest
 from lectern_analytics.settings import AnalyticsSettings
 from lectern_common.events import EVENT_ID_HEADER, EVENT_TYPE_HEADER, build_envelope
 from lectern_common.identity import Identity
+from lectern_common.token_keys import SigningKey
 
-SECRET = "analytics-tests-internal-secret-0123456789abcdef"
+KEY = SigningKey.generate()
 MB = 1_000_000
 
 
@@ -33,7 +34,7 @@ def analytics_settings(database_url: str, lectern_infra: Any, **overrides: Any) 
         "grpc_port": 0,
         "kafka_bootstrap": lectern_infra.urls.kafka_bootstrap,
         "redis_url": lectern_infra.urls.redis_url,
-        "internal_token_secret": SECRET,
+        "internal_token_public_keys": KEY.public_pem(),
         "engagement_topic": f"test.engagement.{suffix}",
         "media_topic": f"test.media.{suffix}",
         "course_topic": f"test.course.{suffix}",

@@ -22,7 +22,7 @@ from lectern_common.migrations import migrations_dir, upgrade
 from lectern_common.testing.grpc import serving
 
 sys.path.insert(0, str(Path(__file__).parent))
-from analytics_testing import SECRET, analytics_settings
+from analytics_testing import KEY, analytics_settings
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -56,7 +56,7 @@ def stub(grpc_channel: grpc.aio.Channel) -> analytics_pb2_grpc.AnalyticsServiceS
 @pytest.fixture
 def auth() -> Callable[[Identity], tuple[tuple[str, str], ...]]:
     """The call metadata carrying an internal token for ``identity``."""
-    issuer = InternalTokenIssuer(SECRET)
+    issuer = InternalTokenIssuer(KEY)
 
     def metadata(identity: Identity) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {issuer.issue(identity)}"),)

@@ -16,11 +16,12 @@ from lectern.course.v1 import course_pb2_grpc
 from lectern_common.identity import Identity, InternalTokenIssuer
 from lectern_common.migrations import upgrade
 from lectern_common.testing.grpc import serving
+from lectern_common.token_keys import SigningKey
 from lectern_course.bootstrap import CourseApp
 from lectern_course.settings import CourseSettings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
-SECRET = "course-tests-internal-secret-0123456789abcdef"
+KEY = SigningKey.generate()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -41,7 +42,7 @@ async def app(course_database: str, lectern_infra) -> AsyncIterator[CourseApp]:
         database_pool_size=5,
         grpc_port=0,
         kafka_bootstrap=lectern_infra.urls.kafka_bootstrap,
-        internal_token_secret=SECRET,
+        internal_token_public_keys=KEY.public_pem(),
         course_topic=f"test.course.{suffix}",
         media_topic=f"test.media.{suffix}",
         consumer_group=f"test-course-{suffix}",
@@ -65,7 +66,7 @@ def stub(grpc_channel: grpc.aio.Channel) -> course_pb2_grpc.CourseServiceStub:
 
 @pytest.fixture
 def issuer() -> InternalTokenIssuer:
-    return InternalTokenIssuer(SECRET)
+    return InternalTokenIssuer(KEY)
 
 
 @pytest.fixture

@@ -27,11 +27,12 @@ from lectern.upload.v1 import upload_pb2_grpc
 from lectern_common.errors import DomainError, ErrorKind
 from lectern_common.grpc_server import GrpcServer
 from lectern_common.identity import Identity, InternalTokenVerifier, current_identity
+from lectern_common.token_keys import SigningKey
 from lectern_gateway.bootstrap import Gateway
 from lectern_gateway.settings import GatewaySettings
 
-INTERNAL_SECRET = "gateway-tests-internal-secret-0123456789abcdef"
-REALTIME_SECRET = "gateway-tests-realtime-secret-0123456789abcdef"
+INTERNAL_KEY = SigningKey.generate()
+REALTIME_KEY = SigningKey.generate()
 
 
 def free_port() -> int:
@@ -106,7 +107,7 @@ async def peers() -> AsyncIterator[Scripted]:
     server = GrpcServer(
         host="127.0.0.1",
         port=0,
-        verifier=InternalTokenVerifier(INTERNAL_SECRET),
+        verifier=InternalTokenVerifier(INTERNAL_KEY.verifying_keys()),
         register=register,
         service_names=["lectern.course.v1.CourseService"],
         grace_seconds=0.5,
@@ -163,8 +164,13 @@ async def make_gateway(lectern_infra: Any, peers: Scripted) -> AsyncIterator[Gat
             "redis_url": lectern_infra.urls.redis_url,
             "redis_prefix": f"test:{secrets.token_hex(4)}:",
             "dev_auth": True,
-            "internal_token_secret": INTERNAL_SECRET,
-            "realtime_token_secret": REALTIME_SECRET,
+            # Every test client is 127.0.0.1: the per-address buckets get their own tests.
+            "rate_limit_per_client_per_minute": 100_000,
+            "rate_limit_per_client_burst": 10_000,
+            "dev_token_per_minute": 10_000,
+            "dev_token_burst": 1_000,
+            "internal_token_private_key": INTERNAL_KEY.private_pem(),
+            "realtime_token_private_key": REALTIME_KEY.private_pem(),
             "course_grpc_target": peer_target,
             "media_grpc_target": peer_target,
             "upload_grpc_target": peer_target,

@@ -22,7 +22,7 @@ from lectern_media.settings import MediaSettings
 
 sys.path.insert(0, str(Path(__file__).parent))
 from media_course_stand_in import CourseStandIn, start_course_stand_in
-from media_testing import BUCKET, SECRET
+from media_testing import BUCKET, KEY
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -37,7 +37,7 @@ async def media_database(lectern_infra: Any, request: pytest.FixtureRequest) -> 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def course() -> AsyncIterator[tuple[CourseStandIn, str]]:
-    servicer, server, stop, task = await start_course_stand_in(SECRET)
+    servicer, server, stop, task = await start_course_stand_in(KEY.verifying_keys())
     yield servicer, f"127.0.0.1:{server.bound_port}"
     stop.set()
     await task
@@ -57,7 +57,8 @@ async def app(media_database: str, lectern_infra: Any, course: tuple[CourseStand
         s3_access_key=urls.s3_access_key,
         s3_secret_key=urls.s3_secret_key,
         s3_bucket=BUCKET,
-        internal_token_secret=SECRET,
+        internal_token_private_key=KEY.private_pem(),
+        internal_token_public_keys=KEY.public_pem(),
         course_grpc_target=course[1],
         media_topic=f"test.media.{suffix}",
         upload_topic=f"test.upload.{suffix}",

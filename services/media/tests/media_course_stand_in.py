@@ -17,6 +17,7 @@ import grpc
 from lectern.course.v1 import course_pb2, course_pb2_grpc
 from lectern_common.grpc_server import GrpcServer
 from lectern_common.identity import InternalTokenVerifier, current_identity
+from lectern_common.token_keys import VerifyingKeys
 
 _TYPES = {
     course_pb2.RESOURCE_TYPE_COURSE: "course",
@@ -74,12 +75,14 @@ class CourseStandIn(course_pb2_grpc.CourseServiceServicer):
         return course_pb2.ResolveResourcesResponse(resources=answers)
 
 
-async def start_course_stand_in(secret: str) -> tuple[CourseStandIn, GrpcServer, asyncio.Event, asyncio.Task[None]]:
+async def start_course_stand_in(
+    keys: VerifyingKeys,
+) -> tuple[CourseStandIn, GrpcServer, asyncio.Event, asyncio.Task[None]]:
     servicer = CourseStandIn()
     server = GrpcServer(
         host="127.0.0.1",
         port=0,
-        verifier=InternalTokenVerifier(secret),
+        verifier=InternalTokenVerifier(keys),
         register=lambda s: course_pb2_grpc.add_CourseServiceServicer_to_server(servicer, s),
         service_names=["lectern.course.v1.CourseService"],
         grace_seconds=0.5,

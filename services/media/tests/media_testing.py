@@ -9,11 +9,12 @@ from typing import Any
 
 from lectern_common.identity import Identity, InternalTokenIssuer
 from lectern_common.objectstore import S3ObjectStore
+from lectern_common.token_keys import SigningKey
 from lectern_media.bootstrap import MediaApp
 from lectern_media.library.schemas import CompletedUpload, MediaView
 from media_course_stand_in import CourseStandIn
 
-SECRET = "media-tests-internal-secret-0123456789abcdef"
+KEY = SigningKey.generate()
 BUCKET = "lectern-media-tests"
 
 
@@ -22,7 +23,7 @@ def new_user() -> Identity:
 
 
 def token_for(identity: Identity) -> tuple[tuple[str, str], ...]:
-    return (("authorization", f"Bearer {InternalTokenIssuer(SECRET).issue(identity)}"),)
+    return (("authorization", f"Bearer {InternalTokenIssuer(KEY).issue(identity)}"),)
 
 
 def store(app: MediaApp) -> S3ObjectStore:

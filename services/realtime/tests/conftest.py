@@ -16,10 +16,11 @@ import pytest_asyncio
 import websockets
 from lectern_common.devstack.ports import free_port
 from lectern_common.realtime_tokens import RealtimeTokenIssuer
+from lectern_common.token_keys import SigningKey
 from lectern_realtime.bootstrap import Realtime, build_realtime
 from lectern_realtime.settings import RealtimeSettings
 
-TOKEN_SECRET = "test-realtime-token-secret-0123456789abcdef"
+TOKEN_KEY = SigningKey.generate()
 PUBLISH_TOKEN = "test-publish-token"
 
 
@@ -39,7 +40,7 @@ class Replica:
 
     @property
     def publish_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1/publish"
+        return f"http://127.0.0.1:{self.realtime.settings.publish_port}/v1/publish"
 
     async def shutdown(self) -> None:
         self.stop.set()
@@ -55,8 +56,14 @@ def redis_prefix() -> str:
 
 
 @pytest.fixture
+def token_key() -> SigningKey:
+    """The gateway's realtime signing key in these tests; the replicas hold its public half."""
+    return TOKEN_KEY
+
+
+@pytest.fixture
 def issuer() -> RealtimeTokenIssuer:
-    return RealtimeTokenIssuer(TOKEN_SECRET, ttl_seconds=600)
+    return RealtimeTokenIssuer(TOKEN_KEY, ttl_seconds=600)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -70,9 +77,10 @@ async def start_replica(lectern_infra: Any, redis_prefix: str) -> AsyncIterator[
             "redis_url": lectern_infra.urls.redis_url,
             "kafka_bootstrap": lectern_infra.urls.kafka_bootstrap,
             "http_port": free_port(),
+            "publish_port": free_port(),
             "redis_prefix": redis_prefix,
             "consume_events": False,
-            "realtime_token_secret": TOKEN_SECRET,
+            "realtime_token_public_keys": TOKEN_KEY.public_pem(),
             "realtime_publish_token": PUBLISH_TOKEN,
             "shutdown_grace_seconds": 4.0,
             **overrides,

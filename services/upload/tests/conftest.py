@@ -18,6 +18,7 @@ import pytest_asyncio
 from lectern_common.devstack.ports import free_port
 from lectern_common.migrations import upgrade
 from lectern_common.runtime import Runtime
+from lectern_common.token_keys import SigningKey
 from lectern_upload.bootstrap import UploadApp, build
 from lectern_upload.settings import MIB, UploadSettings
 from lectern_upload.transport.http_server import HttpServer
@@ -100,6 +101,10 @@ class Running:
         return hashlib.sha256(data).hexdigest()
 
 
+# The gateway's internal token key in these tests: upload holds only its public half.
+INTERNAL_KEY = SigningKey.generate()
+
+
 def settings_for(infra: Any, database_url: str, **overrides: Any) -> UploadSettings:
     http_port = overrides.pop("http_port", None) or free_port()
     values: dict[str, Any] = dict(
@@ -109,6 +114,7 @@ def settings_for(infra: Any, database_url: str, **overrides: Any) -> UploadSetti
         s3_access_key=infra.urls.s3_access_key,
         s3_secret_key=infra.urls.s3_secret_key,
         s3_bucket=BUCKET,
+        internal_token_public_keys=INTERNAL_KEY.public_pem(),
         http_port=http_port,
         grpc_port=free_port(),
         upload_public_url=f"http://127.0.0.1:{http_port}/files/",

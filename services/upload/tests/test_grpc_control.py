@@ -11,12 +11,12 @@ from lectern_common.errors import DomainError, ErrorKind
 from lectern_common.grpc_client import call, open_channel
 from lectern_common.identity import Identity, InternalTokenIssuer
 
-from .conftest import Running, random_file
+from .conftest import INTERNAL_KEY, Running, random_file
 from .test_tus_protocol import tus_upload
 
 
 def token_for(running: Running, user: str, service: bool = False) -> str:
-    issuer = InternalTokenIssuer(running.settings.internal_token_secret.get_secret_value())
+    issuer = InternalTokenIssuer(INTERNAL_KEY)
     return issuer.issue(Identity.service("gateway") if service else Identity(user_id=user))
 
 

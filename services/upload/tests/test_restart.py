@@ -19,12 +19,13 @@ from lectern_common.devstack.ports import free_port
 from lectern_common.grpc_client import call, open_channel
 from lectern_common.identity import Identity, InternalTokenIssuer
 from lectern_common.objectstore import S3ObjectStore
+from lectern_common.token_keys import SigningKey
 from lectern_upload.settings import MIB
 
 from .conftest import BUCKET, PART, fresh_database, random_file
 from .test_tus_protocol import tus_upload
 
-SECRET = "restart-test-internal-secret-0123456789abcdef"
+KEY = SigningKey.generate()
 
 
 class ServiceProcess:
@@ -86,7 +87,7 @@ async def test_killed_service_resumes_upload_after_restart(lectern_infra: Any, t
         "LECTERN_UPLOAD_GRPC_PORT": str(grpc_port),
         "LECTERN_UPLOAD_UPLOAD_PUBLIC_URL": f"http://127.0.0.1:{http_port}/files/",
         "LECTERN_UPLOAD_PART_SIZE_BYTES": str(PART),
-        "LECTERN_UPLOAD_INTERNAL_TOKEN_SECRET": SECRET,
+        "LECTERN_UPLOAD_INTERNAL_TOKEN_PUBLIC_KEYS": KEY.public_pem(),
         "LECTERN_UPLOAD_REALTIME_PUBLISH_URL": f"http://127.0.0.1:{free_port()}/v1/publish",
         "LECTERN_UPLOAD_SHUTDOWN_GRACE_SECONDS": "2",
     }
@@ -98,7 +99,7 @@ async def test_killed_service_resumes_upload_after_restart(lectern_infra: Any, t
         from lectern.upload.v1 import upload_pb2, upload_pb2_grpc
 
         channel = open_channel(f"127.0.0.1:{grpc_port}", tracing=False)
-        token = InternalTokenIssuer(SECRET).issue(Identity(user_id="u-restart"))
+        token = InternalTokenIssuer(KEY).issue(Identity(user_id="u-restart"))
         created = await call(
             upload_pb2_grpc.UploadServiceStub(channel).CreateUpload,
             upload_pb2.CreateUploadRequest(file_name="long.mp4", size_bytes=size, mime_type="video/mp4"),

@@ -240,3 +240,83 @@ async def test_limits_answer_status_and_kind(running: Running) -> None:
         assert exc.kind == "QUOTA_EXCEEDED"  # type: ignore[attr-defined]
     else:
         raise AssertionError("quota not enforced")
+
+
+async def test_tus_metadata_cannot_aim_an_upload_at_a_course_its_token_does_not_name(running: Running) -> None:
+    """Issue 12 item 5: ``courseId`` in Upload-Metadata once went unchecked, so progress, completion
+    and a new lesson could land in another user's course."""
+    untargeted = running.app.tokens.issue_creation_token(owner_id="u-aim")
+    for_course_a = running.app.tokens.issue_creation_token(owner_id="u-aim", course_id="course-a")
+    base = {"Upload-Length": "10"}
+    async with httpx.AsyncClient() as http:
+        attempts = [
+            (untargeted, meta(filename="a.mp4", filetype="video/mp4", courseId="victims-course")),
+            (untargeted, meta(filename="a.mp4", filetype="video/mp4", chapterId="victims-chapter")),
+            (for_course_a, meta(filename="a.mp4", filetype="video/mp4", courseId="victims-course")),
+        ]
+        for token, metadata in attempts:
+            response = await http.post(
+                running.tus_url,
+                headers={**TUS, **base, "Authorization": f"Bearer {token}", "Upload-Metadata": metadata},
+            )
+            assert response.status_code == 403, response.text
+            assert response.json()["error"]["code"] == "upload.forbidden"
+        assert await running.app.service.list("u-aim", course_id=None, status=None) == []
+
+        allowed = await http.post(
+            running.tus_url,
+            headers={
+                **TUS,
+                **base,
+                "Authorization": f"Bearer {for_course_a}",
+                "Upload-Metadata": meta(filename="a.mp4", filetype="video/mp4", chapterId="ch-1"),
+            },
+        )
+        assert allowed.status_code == 201, allowed.text
+    [created] = await running.app.service.list("u-aim", course_id=None, status=None)
+    assert (created.course_id, created.chapter_id) == ("course-a", "ch-1")
+
+
+async def test_oversized_metadata_is_a_clear_error_not_a_500(running: Running) -> None:
+    token = running.app.tokens.issue_creation_token(owner_id="u-meta", course_id="c" * 150)
+    auth = {**TUS, "Authorization": f"Bearer {token}", "Upload-Length": "10"}
+    cases = [
+        (meta(filename="a.mp4", filetype="video/mp4", lessonTitle="t" * 1025), "Upload-Metadata.lessonTitle"),
+        (meta(filename="a.mp4", filetype="video/" + "x" * 300), "mimeType"),
+        (meta(filename="a.mp4", filetype="video/mp4", lessonTitle="t" * 501), "lessonTitle"),
+        (meta(filename="a.mp4", filetype="video/mp4", chapterId="h" * 201), "chapterId"),
+        (meta(filename="a.mp4", filetype="video/mp4", **{f"k{i}": "v" * 200 for i in range(20)}), "Upload-Metadata"),
+        ("k" * 65 + " dg==", "Upload-Metadata"),
+    ]
+    async with httpx.AsyncClient() as http:
+        for metadata, field in cases:
+            response = await http.post(running.tus_url, headers={**auth, "Upload-Metadata": metadata})
+            assert response.status_code == 422, (field, response.status_code, response.text)
+            error = response.json()["error"]
+            assert error["kind"] == "VALIDATION_FAILED" and field in error["fields"], error
+    assert await running.app.service.list("u-meta", course_id=None, status=None) == []
+
+
+async def test_deferred_length_uploads_count_against_the_quota(running: Running) -> None:
+    """Upload-Defer-Length once skipped the quota check (size unknown = 0 bytes used)."""
+    quota, largest = running.settings.user_quota_bytes, running.settings.max_upload_bytes
+    token = running.app.tokens.issue_creation_token(owner_id="u-defer-quota")
+    auth = {**TUS, "Authorization": f"Bearer {token}"}
+    deferred = {**auth, "Upload-Defer-Length": "1", "Upload-Metadata": meta(filename="a.mp4", filetype="video/mp4")}
+    async with httpx.AsyncClient() as http:
+        first = await http.post(running.tus_url, headers=deferred)
+        assert first.status_code == 201, first.text
+        # The open deferred upload reserves max_upload_bytes: a second one would pass the quota.
+        assert 2 * largest > quota
+        second = await http.post(running.tus_url, headers=deferred)
+        assert second.status_code == 403, second.text
+        assert second.json()["error"]["code"] == "upload.quota_exceeded"
+        # Declaring the length releases the reservation down to the real size.
+        declared = await http.patch(
+            first.headers["Location"],
+            headers={**auth, **STREAM, "Upload-Offset": "0", "Upload-Length": "10"},
+            content=b"0123456789",
+        )
+        assert declared.status_code == 204, declared.text
+        third = await http.post(running.tus_url, headers=deferred)
+        assert third.status_code == 201, third.text

@@ -46,7 +46,8 @@ async def events_for(running: Running, upload_id: str) -> list[str]:
 
 async def test_options_advertises_version_extensions_and_checksums(running: Running) -> None:
     async with httpx.AsyncClient() as http:
-        response = await http.options(running.tus_url, headers={"Origin": "https://app.example"})
+        # An origin the service allows (the editor's, in dev): only those get the CORS headers.
+        response = await http.options(running.tus_url, headers={"Origin": "http://127.0.0.1:5173"})
     assert response.status_code == 204
     assert response.headers["tus-version"] == "1.0.0"
     assert set(response.headers["tus-extension"].split(",")) >= {
@@ -196,3 +197,19 @@ async def test_two_clients_patching_one_upload_never_corrupt_it(running: Running
     view = await running.app.service.get("u-tus", created.upload.id)
     assert view.status == "processing"
     assert await running.stored_sha256(view.storage_key) == sha
+
+
+async def test_only_allowed_origins_get_cors_headers(running: Running) -> None:
+    """Upload once echoed any Origin back as allowed (issue 12 item 7)."""
+    from lectern_common.settings import EDITOR_DEV_ORIGINS
+
+    async with httpx.AsyncClient() as http:
+        for origin, allowed in (("https://evil.example", False), (EDITOR_DEV_ORIGINS[0], True)):
+            preflight = await http.options(
+                running.tus_url,
+                headers={"Origin": origin, "Access-Control-Request-Method": "POST", "Tus-Resumable": "1.0.0"},
+            )
+            head = await http.head(f"{running.tus_url}nope", headers={"Origin": origin, "Tus-Resumable": "1.0.0"})
+            for response in (preflight, head):
+                assert (response.headers.get("access-control-allow-origin") == origin) is allowed, response.headers
+            assert ("access-control-allow-methods" in preflight.headers) is allowed

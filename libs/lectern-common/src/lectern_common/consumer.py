@@ -178,7 +178,17 @@ class EventConsumer:
         except MalformedEvent:
             pass
         level = logging.INFO if isinstance(exc, MalformedEvent) else logging.ERROR
-        log.log(level, "consumer %s: parking %s@%s: %r", self.name, record.topic, record.offset, exc)
+        log.log(
+            level,
+            "consumer %s: parking %s event %s from %s@%s: %r",
+            self.name,
+            event_type or "malformed",
+            event_id or "(no id)",
+            record.topic,
+            record.offset,
+            exc,
+            extra={"event_id": event_id, "topic": record.topic, "offset": record.offset},
+        )
         async with self._uow() as session:
             await session.execute(
                 insert(parked_events).values(
@@ -186,8 +196,10 @@ class EventConsumer:
                     topic=record.topic,
                     partition=record.partition,
                     offset=record.offset,
-                    event_id=event_id,
-                    event_type=event_type,
+                    # Bounded to the columns: a producer's over-long id must not make parking fail
+                    # too (that would retry the record forever).
+                    event_id=event_id[:64] if event_id else None,
+                    event_type=event_type[:200] if event_type else None,
                     value=record.value,
                     error=repr(exc)[:4000],
                 )

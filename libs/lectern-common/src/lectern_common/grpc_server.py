@@ -100,6 +100,7 @@ class GrpcServer:
         grace_seconds: float = 10.0,
         check_interval: float = 2.0,
         tracing: bool = True,
+        enable_reflection: bool = False,
     ) -> None:
         self._address = f"{host}:{port}"
         self._verifier = verifier
@@ -109,6 +110,7 @@ class GrpcServer:
         self._grace = grace_seconds
         self._interval = check_interval
         self._tracing = tracing
+        self._reflection = enable_reflection
         self.health = health.aio.HealthServicer()
         self.bound_port: int | None = None
         self.started = asyncio.Event()
@@ -124,11 +126,14 @@ class GrpcServer:
         readiness_checks: Sequence[ReadinessCheck] = (),
         tracing: bool = True,
     ) -> GrpcServer:
-        """The server every service runs: its bind address, token secret and grace from settings."""
+        """The server every service runs: its bind address, token keys and grace from settings.
+
+        Reflection (listing every RPC and message to whoever asks) is on in dev only."""
         return cls(
             host=settings.bind_host,
             port=settings.grpc_port,
-            verifier=InternalTokenVerifier(settings.internal_token_secret.get_secret_value()),
+            verifier=InternalTokenVerifier(settings.internal_verifying_keys),
+            enable_reflection=settings.is_dev,
             register=register,
             service_names=service_names,
             readiness_checks=readiness_checks,
@@ -160,9 +165,10 @@ class GrpcServer:
         )
         self._register(server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection(
-            [*self._service_names, reflection.SERVICE_NAME, "grpc.health.v1.Health"], server
-        )
+        if self._reflection:
+            reflection.enable_server_reflection(
+                [*self._service_names, reflection.SERVICE_NAME, "grpc.health.v1.Health"], server
+            )
         self.bound_port = server.add_insecure_port(self._address)
         if not self.bound_port:
             raise RuntimeError(f"could not bind gRPC on {self._address}")

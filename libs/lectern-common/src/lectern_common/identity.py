@@ -1,8 +1,11 @@
 """Internal identity tokens: the gateway signs who the user is, services verify it.
 
-The token is a short-lived HS256 JWT (``iss`` lectern-gateway, ``aud`` lectern-internal) carrying
-the user id and roles. Services never see the user's OIDC token. Jobs and consumers that act on
-their own account use a service identity (``system:<service>`` with the ``service`` role).
+The token is a short-lived EdDSA (Ed25519) JWT (``iss`` lectern-gateway, ``aud`` lectern-internal)
+carrying the user id and roles, signed with ``INTERNAL_TOKEN_PRIVATE_KEY`` (only the gateway and
+media, which calls course, hold it) and verified with ``INTERNAL_TOKEN_PUBLIC_KEYS`` (every gRPC
+service): a service that can verify tokens cannot mint them. Services never see the user's OIDC
+token. Jobs and consumers that act on their own account use a service identity
+(``system:<service>`` with the ``service`` role).
 """
 
 from __future__ import annotations
@@ -14,10 +17,24 @@ from dataclasses import dataclass, field
 import jwt
 
 from lectern_common.errors import DomainError, ErrorKind
+from lectern_common.token_keys import ALGORITHM, SigningKey, VerifyingKeys
 
 ISSUER = "lectern-gateway"
 AUDIENCE = "lectern-internal"
 SERVICE_ROLE = "service"
+
+MAX_USER_ID_LENGTH = 200
+"""The longest user id any plane stores (every ``owner_id``/``user_id`` column is 200 long)."""
+
+
+def is_usable_user_id(value: object) -> bool:
+    """Whether ``value`` can be a user id on every plane: what OIDC providers issue as ``sub``
+    (``auth0|123``, e-mail addresses, URNs with ``:``) is, up to :data:`MAX_USER_ID_LENGTH`
+    characters; control characters (which would break log lines and the realtime fan-out
+    frames) are not."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_USER_ID_LENGTH:
+        return False
+    return not any(ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in value)
 
 
 @dataclass(frozen=True)
@@ -38,10 +55,10 @@ class Identity:
 
 
 class InternalTokenIssuer:
-    """Signs internal tokens (the gateway for users; any service for its own jobs)."""
+    """Signs internal tokens (the gateway for users; media for its own calls to course)."""
 
-    def __init__(self, secret: str, ttl_seconds: int = 300) -> None:
-        self._secret = secret
+    def __init__(self, key: SigningKey, ttl_seconds: int = 300) -> None:
+        self._key = key
         self._ttl = ttl_seconds
 
     def issue(self, identity: Identity) -> str:
@@ -56,31 +73,36 @@ class InternalTokenIssuer:
         }
         if identity.name:
             claims["name"] = identity.name
-        return jwt.encode(claims, self._secret, algorithm="HS256")
+        return jwt.encode(claims, self._key.private_key, algorithm=ALGORITHM, headers={"kid": self._key.kid})
+
+
+def _invalid() -> DomainError:
+    return DomainError("auth.invalid_internal_token", "missing or invalid internal token", ErrorKind.UNAUTHENTICATED)
 
 
 class InternalTokenVerifier:
     """Verifies internal tokens; any failure is UNAUTHENTICATED without saying more."""
 
-    def __init__(self, secret: str, leeway_seconds: int = 5) -> None:
-        self._secret = secret
+    def __init__(self, keys: VerifyingKeys, leeway_seconds: int = 5) -> None:
+        self._keys = keys
         self._leeway = leeway_seconds
 
     def verify(self, token: str) -> Identity:
         try:
+            key = self._keys.get(jwt.get_unverified_header(token).get("kid"))
+            if key is None:
+                raise _invalid()
             claims = jwt.decode(
                 token,
-                self._secret,
-                algorithms=["HS256"],
+                key,
+                algorithms=[ALGORITHM],
                 audience=AUDIENCE,
                 issuer=ISSUER,
                 leeway=self._leeway,
                 options={"require": ["exp", "sub", "iss", "aud"]},
             )
         except jwt.PyJWTError as exc:
-            raise DomainError(
-                "auth.invalid_internal_token", "missing or invalid internal token", ErrorKind.UNAUTHENTICATED
-            ) from exc
+            raise _invalid() from exc
         return Identity(user_id=str(claims["sub"]), roles=frozenset(claims.get("roles", ())), name=claims.get("name"))
 
 

@@ -1,6 +1,8 @@
 """Realtime connection tokens: the gateway signs what a browser may watch, realtime verifies it.
 
-``getRealtimeToken`` answers a short-lived HS256 JWT signed with ``settings.realtime_token_secret``:
+``getRealtimeToken`` answers a short-lived EdDSA (Ed25519) JWT signed with the gateway's
+``REALTIME_TOKEN_PRIVATE_KEY``; realtime, which faces the internet, holds only the public keys
+(``REALTIME_TOKEN_PUBLIC_KEYS``), so it can check a token but never mint one.
 ``sub`` is the user id, ``courses`` the course ids whose ``course:<id>`` channels the connection
 may subscribe to, ``exp`` its end. The audience is ``lectern-realtime`` so an internal service token
 (audience ``lectern-internal``, same issuer) can never open a socket, and a realtime token can never
@@ -17,6 +19,9 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import jwt
+
+from lectern_common.identity import is_usable_user_id
+from lectern_common.token_keys import ALGORITHM, SigningKey, VerifyingKeys
 
 ISSUER = "lectern-gateway"
 AUDIENCE = "lectern-realtime"
@@ -53,10 +58,8 @@ class RealtimeTokenError(Exception):
 class RealtimeTokenIssuer:
     """Signs realtime tokens (used by the gateway's ``getRealtimeToken``)."""
 
-    def __init__(self, secret: str, ttl_seconds: int = 3600) -> None:
-        if len(secret.encode()) < 32:
-            raise ValueError("realtime token secret must be at least 32 bytes")
-        self._secret = secret
+    def __init__(self, key: SigningKey, ttl_seconds: int = 3600) -> None:
+        self._key = key
         self._ttl = ttl_seconds
 
     def issue(self, user_id: str, course_ids: Iterable[str] = ()) -> IssuedRealtimeToken:
@@ -70,7 +73,7 @@ class RealtimeTokenIssuer:
         exp = now + self._ttl
         claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": user_id, "courses": courses, "iat": now, "exp": exp}
         return IssuedRealtimeToken(
-            token=jwt.encode(claims, self._secret, algorithm="HS256"),
+            token=jwt.encode(claims, self._key.private_key, algorithm=ALGORITHM, headers={"kid": self._key.kid}),
             expires_at=datetime.fromtimestamp(exp, tz=UTC),
         )
 
@@ -78,18 +81,21 @@ class RealtimeTokenIssuer:
 class RealtimeTokenVerifier:
     """Verifies realtime tokens; raises :class:`RealtimeTokenError` saying why one is refused."""
 
-    def __init__(self, secret: str, leeway_seconds: int = 5) -> None:
-        self._secret = secret
+    def __init__(self, keys: VerifyingKeys, leeway_seconds: int = 5) -> None:
+        self._keys = keys
         self._leeway = leeway_seconds
 
     def verify(self, token: str | None) -> RealtimeClaims:
         if not token:
             raise RealtimeTokenError("missing", "missing token")
         try:
+            key = self._keys.get(jwt.get_unverified_header(token).get("kid"))
+            if key is None:
+                raise RealtimeTokenError("invalid", "invalid token")
             claims = jwt.decode(
                 token,
-                self._secret,
-                algorithms=["HS256"],
+                key,
+                algorithms=[ALGORITHM],
                 audience=AUDIENCE,
                 issuer=ISSUER,
                 leeway=self._leeway,
@@ -103,7 +109,7 @@ class RealtimeTokenVerifier:
         if not isinstance(courses, list) or not all(isinstance(c, str) and c for c in courses):
             raise RealtimeTokenError("invalid", "invalid token")
         subject = claims["sub"]
-        if not isinstance(subject, str) or not subject:
+        if not is_usable_user_id(subject):
             raise RealtimeTokenError("invalid", "invalid token")
         return RealtimeClaims(
             user_id=subject,

@@ -20,7 +20,7 @@ from typing import Protocol, TypeVar
 
 from lectern_common.migrations import migrations_dir, upgrade
 from lectern_common.runtime import Part, Runtime
-from lectern_common.settings import ServiceSettings
+from lectern_common.settings import ServiceSettings, load_settings
 from lectern_common.structured_logging import setup_logging
 from lectern_common.telemetry import setup_telemetry, shutdown_telemetry
 
@@ -53,7 +53,7 @@ def run_service(
     parser = argparse.ArgumentParser(prog=f"lectern_{name}")
     parser.add_argument("command", choices=["serve", "migrate"], nargs="?", default="serve")
     args = parser.parse_args(argv)
-    settings = settings_factory()
+    settings = load_settings(settings_factory, program=f"lectern_{name}")
     setup_logging(name, settings.log_level, settings.log_json)
     if args.command == "migrate":
         upgrade(settings.database_url, migrations_dir(settings.migrations_dir, package_file))

@@ -87,13 +87,13 @@ async def test_service_gets_settings_from_the_launcher(launcher: LauncherProcess
     assert isinstance(env, dict)
 
     assert answer["pid"] == fake.pid
-    assert env["LECTERN_DEV_AUTH"] == "1"
     assert env["LECTERN_FAKE_GRPC_PORT"] == str(fake.grpc_port)
     assert env["LECTERN_FAKE_DATABASE_URL"] == fake.database_url
     assert env["LECTERN_FAKE_DATABASE_URL"].startswith("postgresql+asyncpg://")
     assert env["LECTERN_FAKE_DATABASE_URL"].endswith("/fake")
     assert env["LECTERN_FAKE_KAFKA_BOOTSTRAP"] == state.infra["kafka_bootstrap"]
-    assert env["LECTERN_FAKE_INTERNAL_TOKEN_SECRET"] == state.secrets["internal_token_secret"]
+    assert env["LECTERN_FAKE_INTERNAL_TOKEN_PUBLIC_KEYS"] == state.secrets["internal_token_public_keys"]
+    assert "LECTERN_FAKE_INTERNAL_TOKEN_PRIVATE_KEY" not in env
     assert env["LECTERN_FAKE_S3_BUCKET"] == state.s3_bucket
     assert "lectern.fake.v1" in state.topics and "lectern.course.v1" in state.topics
     assert state.urls["fake"] == f"http://127.0.0.1:{fake.http_port}/"
@@ -154,7 +154,7 @@ def test_state_file_round_trips(tmp_path: Path) -> None:
         run_dir="/r",
         infra={"redis_url": "redis://x"},
         infra_pids={"redis": 2},
-        secrets={"internal_token_secret": "s"},
+        secrets={"internal_token_public_keys": "s"},
         s3_bucket="b",
         topics=["t"],
         urls={"gateway": "http://127.0.0.1:8080"},

@@ -32,12 +32,15 @@ class CourseSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LECTERN_COURSE_", extra="ignore", frozen=True)
 
 
+SECRETS = StackSecrets.generate()
+
+
 def course_env() -> dict[str, str]:
     return service_environment(
         COURSE,
         PORTS,
         URLS,
-        StackSecrets("internal", "publish", "realtime"),
+        SECRETS,
         URLS.database_url("lectern_course"),
         "lectern-media",
         False,
@@ -60,9 +63,7 @@ def test_service_settings_read_every_value_the_launcher_sets(monkeypatch: pytest
     assert settings.s3_access_key.get_secret_value() == "ak"
     assert settings.s3_secret_key.get_secret_value() == "sk"
     assert settings.s3_bucket == "lectern-media"
-    assert settings.internal_token_secret.get_secret_value() == "internal"
-    assert settings.realtime_publish_token.get_secret_value() == "publish"
-    assert settings.realtime_token_secret.get_secret_value() == "realtime"
+    assert settings.internal_token_public_keys == SECRETS.internal_token_public_keys
     assert settings.log_json is False
     assert settings.service_name == "course"
 
@@ -75,9 +76,9 @@ def test_targets_point_at_services_of_this_run_and_defaults_for_the_others() -> 
     assert env["LECTERN_COURSE_MEDIA_GRPC_TARGET"] == "127.0.0.1:50052"
     assert env["LECTERN_COURSE_ANALYTICS_GRPC_TARGET"] == "127.0.0.1:50053"
     assert env["LECTERN_COURSE_UPLOAD_PUBLIC_URL"] == "http://127.0.0.1:41003/files/"
-    assert env["LECTERN_COURSE_REALTIME_PUBLISH_URL"] == "http://127.0.0.1:8082/v1/publish"
+    assert env["LECTERN_COURSE_REALTIME_PUBLISH_URL"] == "http://127.0.0.1:8083/v1/publish"
     assert env["LECTERN_COURSE_REALTIME_PUBLIC_URL"] == "ws://127.0.0.1:8082/ws"
-    assert env["LECTERN_DEV_AUTH"] == "1"
+    assert "LECTERN_DEV_AUTH" not in env
     assert env["PATH"] == "/bin"
 
 
@@ -90,3 +91,44 @@ def test_a_service_without_a_database_gets_no_database_url() -> None:
 def test_only_naming_an_unknown_service_is_refused() -> None:
     with pytest.raises(LaunchError, match="no-such-service"):
         discover_specs(only={"no-such-service"})
+
+
+def test_each_service_gets_only_the_keys_of_its_purpose() -> None:
+    def secrets_of(name: str) -> set[str]:
+        spec = ServiceSpec(name=name, module=f"lectern_{name}")
+        ports = {name: ServicePorts(grpc=0, http=0)}
+        env = service_environment(spec, ports, URLS, SECRETS, None, "b", False, base={})
+        prefix = f"LECTERN_{name.upper()}_"
+        return {k.removeprefix(prefix).lower() for k in env if k.removeprefix(prefix).lower() in SECRETS.as_dict()}
+
+    assert secrets_of("gateway") == {
+        "internal_token_private_key",
+        "internal_token_public_keys",
+        "realtime_token_private_key",
+    }
+    assert secrets_of("media") == {"internal_token_private_key", "internal_token_public_keys"}
+    assert secrets_of("course") == {"internal_token_public_keys"}
+    assert secrets_of("analytics") == {"internal_token_public_keys"}
+    assert secrets_of("upload") == {"internal_token_public_keys", "upload_token_secret", "realtime_publish_token"}
+    assert secrets_of("realtime") == {
+        "internal_token_public_keys",
+        "realtime_token_public_keys",
+        "realtime_publish_token",
+    }
+
+
+def test_two_stacks_never_share_a_key_or_secret_and_none_is_a_dev_default() -> None:
+    from lectern_common.settings import DEV_INTERNAL_PRIVATE_KEY, DEV_REALTIME_PRIVATE_KEY
+
+    first, second = StackSecrets.generate().as_dict(), StackSecrets.generate().as_dict()
+    assert all(first[name] != second[name] for name in first)
+    assert DEV_INTERNAL_PRIVATE_KEY not in first.values()
+    assert DEV_REALTIME_PRIVATE_KEY not in first.values()
+
+
+def test_only_the_gateway_gets_dev_login_and_by_its_own_prefix() -> None:
+    gateway = ServiceSpec(name="gateway", module="lectern_gateway", http_port=8080)
+    env = service_environment(gateway, {"gateway": ServicePorts(0, 1)}, URLS, SECRETS, None, "b", False, base={})
+    assert env["LECTERN_GATEWAY_DEV_AUTH"] == "true"
+    assert "LECTERN_DEV_AUTH" not in env
+    assert "LECTERN_COURSE_DEV_AUTH" not in course_env()

@@ -17,4 +17,4 @@ async def test_stack_runs_every_installed_service_on_answering_ports(lectern_sta
             if port:
                 assert await port_answers(port), f"{service.name} does not answer on {port}"
     assert set(CORE_TOPICS) <= set(lectern_stack.topics)
-    assert lectern_stack.secrets["internal_token_secret"]
+    assert lectern_stack.secrets["internal_token_public_keys"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from lectern_common.events import COURSE_TOPIC, ENGAGEMENT_TOPIC, MEDIA_TOPIC
 from lectern_common.settings import ServiceSettings
 from pydantic import Field
@@ -10,6 +12,13 @@ from pydantic_settings import SettingsConfigDict
 
 class AnalyticsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LECTERN_ANALYTICS_", extra="ignore", frozen=True)
+
+    production_checked: ClassVar[tuple[str, ...]] = (
+        "database_url",
+        "kafka_bootstrap",
+        "redis_url",
+        "internal_token_public_keys",
+    )
 
     service_name: str = "analytics"
     grpc_port: int = 50053

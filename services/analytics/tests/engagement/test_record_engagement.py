@@ -9,6 +9,7 @@ from analytics_testing import course_created, fold, new_id, new_user
 from lectern_analytics.bootstrap import AnalyticsApp
 from lectern_analytics.engagement.schemas import EngagementInput
 from lectern_common.errors import DomainError, ErrorKind
+from lectern_common.identity import Identity
 from lectern_common.plumbing_tables import outbox_events
 from sqlalchemy import func, select, text
 
@@ -83,6 +84,7 @@ async def test_a_batch_with_no_valid_event_is_a_validation_error_keyed_by_event_
     assert error.fields == {
         "events.0.courseId": "course not found",
         "events.1.value": "must be a rating from 1 to 5",
+        "events.2.type": "sale events are recorded by a service (billing), not by users",
         "events.2.value": "must be an amount from 0 to 1e+06",
         "events.3.value": "must be more than 0 and at most 86400 seconds",
         "events.4.at": "must be within the last 366 days",
@@ -112,7 +114,7 @@ async def test_a_deleted_course_takes_no_more_engagement(app: AnalyticsApp) -> N
 
 async def test_a_repeat_with_the_same_idempotency_key_stores_nothing_more(app: AnalyticsApp) -> None:
     course_id = await known_course(app)
-    student = new_user("student")
+    student = Identity.service("billing")
     events = [event("sale", course_id, 25), event("rating", course_id, 0)]
     async with app.uow() as session:
         first = await app.engagement.record(session, student, events, "key-1")
@@ -143,3 +145,21 @@ async def test_recording_invalidates_the_engagement_domains_of_the_course_owner(
     assert after.domains["engagement"]["totals"]["views"] == 1
     async with app.uow.read_only() as session:
         assert (await session.execute(select(func.count()).select_from(outbox_events))).scalar_one() >= 1
+
+
+async def test_only_a_service_identity_records_sales(app: AnalyticsApp) -> None:
+    """Issue 12 item 6: any signed-in user could once record sales for any course (forged ROI)."""
+    course_id = await known_course(app)
+    with pytest.raises(DomainError) as caught:
+        async with app.uow() as session:
+            await app.engagement.record(session, new_user("student"), [event("sale", course_id, 500)], "")
+    assert caught.value.fields == {"events.0.type": "sale events are recorded by a service (billing), not by users"}
+    async with app.uow() as session:
+        mixed = await app.engagement.record(
+            session, new_user("student"), [event("sale", course_id, 500), event("view", course_id)], ""
+        )
+    assert (mixed.accepted, mixed.rejected) == (1, 1)
+    async with app.uow() as session:
+        billed = await app.engagement.record(session, Identity.service("billing"), [event("sale", course_id, 25)], "")
+    assert billed.accepted == 1
+    assert await stored_facts(app, course_id) == [("sale", 25.0), ("view", 1.0)]

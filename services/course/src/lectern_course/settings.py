@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from lectern_common.events import COURSE_TOPIC, MEDIA_TOPIC
 from lectern_common.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
@@ -9,6 +11,8 @@ from pydantic_settings import SettingsConfigDict
 
 class CourseSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LECTERN_COURSE_", extra="ignore", frozen=True)
+
+    production_checked: ClassVar[tuple[str, ...]] = ("database_url", "kafka_bootstrap", "internal_token_public_keys")
 
     service_name: str = "course"
     grpc_port: int = 50051

@@ -97,6 +97,24 @@ async def test_a_ready_file_for_a_deleted_chapter_adds_nothing(app: CourseApp, n
     assert edit.chapters == [] and edit.course.version == 3
 
 
+async def test_completion_checks_again_that_the_uploader_may_edit_the_course(app: CourseApp, new_user) -> None:
+    """The second ownership check of issue 12 item 5: a finished upload naming someone else's
+    course, or a chapter of another course, adds no lesson there."""
+    owner, intruder = new_user(), new_user()
+    course_id, chapter_id = await course_with_chapter(app, owner)
+    other_course, other_chapter = await course_with_chapter(app, intruder)
+    for uploader, target_course, target_chapter in (
+        (intruder, course_id, chapter_id),  # someone else's course
+        (owner, course_id, other_chapter),  # a chapter that is not in this course
+    ):
+        media_id = f"m-{uuid.uuid4()}"
+        payload = ready_event(uploader, target_course, target_chapter, f"op-{uuid.uuid4()}", media_id)
+        assert await app.consumer.process(media_record("media.file.ready", payload, media_id=media_id)) is True
+    edit = await tree(app, owner, course_id)
+    assert edit.chapters[0].lessons == [] and edit.course.version == 2
+    assert (await tree(app, intruder, other_course)).chapters[0].lessons == []
+
+
 async def test_a_deleted_media_file_leaves_the_tree_with_media_null(app: CourseApp, new_user) -> None:
     owner = new_user()
     course_id, chapter_id = await course_with_chapter(app, owner)

@@ -6,6 +6,7 @@ import asyncio
 import sys
 
 from lectern_common.runtime import Runtime
+from lectern_common.settings import load_settings
 from lectern_common.structured_logging import setup_logging
 from lectern_common.telemetry import setup_telemetry, shutdown_telemetry
 
@@ -22,7 +23,7 @@ async def serve(settings: GatewaySettings) -> None:
 
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "serve"
-    settings = GatewaySettings()
+    settings = load_settings(GatewaySettings, program="lectern_gateway")
     setup_logging("gateway", settings.log_level, settings.log_json)
     if command == "migrate":
         return 0  # the gateway owns no database

@@ -22,12 +22,12 @@ from lectern.course.v1 import course_pb2_grpc
 from lectern.media.v1 import media_pb2_grpc
 from lectern.upload.v1 import upload_pb2_grpc
 from lectern_common.identity import InternalTokenIssuer
+from lectern_common.rate_limits import Bucket, RateLimiter
 from lectern_common.realtime_tokens import RealtimeTokenIssuer
 from redis.asyncio import Redis
 
 from lectern_gateway.actions.dispatch import ActionDispatcher, RateLimits
 from lectern_gateway.actions.idempotency import IdempotencyCache
-from lectern_gateway.actions.rate_limits import Bucket, RateLimiter
 from lectern_gateway.actions.registry import ActionRegistry
 from lectern_gateway.analytics.service import AnalyticsActions
 from lectern_gateway.auth.dev import DEV_ISSUER, DevTokenSigner
@@ -108,9 +108,9 @@ class Gateway:
                     )
                 )
             dev_signer: DevTokenSigner | None = None
-            if settings.dev_auth:
+            if settings.dev_login:
                 dev_signer = DevTokenSigner(
-                    settings.internal_token_secret.get_secret_value(),
+                    settings.internal_signing_key.private_key_seed(),
                     audience=settings.oidc_audience,
                     ttl_seconds=settings.dev_token_ttl_seconds,
                 )
@@ -127,9 +127,7 @@ class Gateway:
                     *UploadActions(peers["upload"], peers["course"]).actions(),
                     *RealtimeActions(
                         peers["course"],
-                        RealtimeTokenIssuer(
-                            settings.realtime_token_secret.get_secret_value(), settings.realtime_token_ttl_seconds
-                        ),
+                        RealtimeTokenIssuer(settings.realtime_signing_key, settings.realtime_token_ttl_seconds),
                         public_url=settings.realtime_public_url,
                         max_courses=settings.realtime_token_max_courses,
                     ).actions(),
@@ -139,9 +137,7 @@ class Gateway:
             dispatcher = ActionDispatcher(
                 registry,
                 authenticator=UserTokenVerifier(issuers),
-                token_issuer=InternalTokenIssuer(
-                    settings.internal_token_secret.get_secret_value(), settings.internal_token_ttl_seconds
-                ),
+                token_issuer=InternalTokenIssuer(settings.internal_signing_key, settings.internal_token_ttl_seconds),
                 idempotency=IdempotencyCache(
                     redis,
                     prefix=settings.redis_prefix,
@@ -154,6 +150,10 @@ class Gateway:
                     mutations=Bucket(
                         "mutations", settings.rate_limit_mutations_per_minute, settings.rate_limit_mutations_burst
                     ),
+                    per_client=Bucket(
+                        "client", settings.rate_limit_per_client_per_minute, settings.rate_limit_per_client_burst
+                    ),
+                    dev_token=Bucket("dev-token", settings.dev_token_per_minute, settings.dev_token_burst),
                 ),
             )
 
@@ -163,8 +163,9 @@ class Gateway:
                 try:
                     await asyncio.wait_for(redis.ping(), timeout=settings.redis_timeout_seconds)
                     checks["redis"] = "ok"
-                except Exception as exc:  # any failure means not ready; say which
-                    checks["redis"] = f"failed: {type(exc).__name__}"
+                except Exception as exc:  # any failure means not ready; say which (details: the log)
+                    log.warning("readiness: redis ping failed: %r", exc)
+                    checks["redis"] = "failed"
                     status = "failed"
                 for name, peer in peers.items():
                     checks[f"grpc:{name}"] = peer.connectivity().lower()
@@ -175,6 +176,9 @@ class Gateway:
                 readiness=readiness,
                 max_body_bytes=settings.max_body_bytes,
                 dev_signer=dev_signer,
+                docs=settings.is_dev,
+                allowed_origins=settings.allowed_origins,
+                forwarded_for_hops=settings.forwarded_for_hops,
                 instrument=tracing,
             )
             yield cls(settings, app, dispatcher, peers, redis, dev_signer)

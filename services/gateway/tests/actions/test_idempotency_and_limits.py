@@ -123,3 +123,53 @@ async def test_mutations_have_a_stricter_bucket(make_gateway, scripted: Scripted
         statuses = [(await gw.act("createCourse", {"title": "x"}, token=token)).status_code for _ in range(3)]
         assert statuses == [200, 200, 429]
         assert (await gw.act("listMyCourses", {}, token=token)).status_code == 200
+
+
+async def test_user_ids_and_keys_with_colons_never_share_a_stored_answer(
+    gw: RunningGateway, scripted: Scripted
+) -> None:
+    """``idem:<user>:<key>`` once made user ``x:b`` + key ``c`` the same entry as user ``x`` + key
+    ``b:c``: the second user got the first one's answer replayed."""
+    _create(scripted)
+    base = f"colon-{uuid.uuid4().hex[:8]}"
+    first = await gw.act(
+        "createCourse", {"title": "Mine"}, token=await gw.token(f"{base}:b"), headers={"Idempotency-Key": "c"}
+    )
+    second = await gw.act(
+        "createCourse", {"title": "Mine"}, token=await gw.token(base), headers={"Idempotency-Key": "b:c"}
+    )
+    assert first.status_code == second.status_code == 200
+    assert "Idempotent-Replayed" not in second.headers
+    assert second.json()["data"]["ownerId"] == base
+
+
+async def test_a_client_address_is_limited_before_its_token_is_even_verified(make_gateway) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12 item 6: bad tokens (each a signature check, an unknown kid a JWKS fetch) were
+    verified however fast they came; the per-address bucket refuses them first."""
+    async with make_gateway(rate_limit_per_client_per_minute=60, rate_limit_per_client_burst=3) as gw:
+        statuses = [(await gw.act("listMyCourses", {}, token="not-a-token")).status_code for _ in range(4)]
+        assert statuses == [401, 401, 401, 429]
+        limited = await gw.act("listMyCourses", {}, token="not-a-token")
+        assert limited.json()["error"]["details"]["scope"] == "client"
+        assert int(limited.headers["Retry-After"]) >= 1
+
+
+async def test_the_dev_token_route_is_rate_limited_per_address(make_gateway) -> None:  # type: ignore[no-untyped-def]
+    async with make_gateway(dev_token_per_minute=60, dev_token_burst=2) as gw:
+        answers = [await gw.http.post("/auth/dev/token", json={"userId": f"u{i}"}) for i in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 429]
+        assert answers[-1].json()["error"]["code"] == "RATE_LIMITED"
+        assert int(answers[-1].headers["Retry-After"]) >= 1
+
+
+def test_the_client_address_counts_only_trusted_forwarding_hops() -> None:
+    from lectern_gateway.transport.http import client_address
+    from starlette.requests import Request
+
+    def request(forwarded: str | None) -> Request:
+        headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded else []
+        return Request({"type": "http", "headers": headers, "client": ("10.0.0.9", 5000)})
+
+    assert client_address(request("6.6.6.6, 203.0.113.7"), 0) == "10.0.0.9"
+    assert client_address(request("6.6.6.6, 203.0.113.7"), 1) == "203.0.113.7"  # the spoofed entry is ignored
+    assert client_address(request(None), 1) == "10.0.0.9"

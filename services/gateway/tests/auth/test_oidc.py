@@ -153,3 +153,35 @@ async def test_the_gateway_accepts_oidc_tokens(make_gateway, idp: tuple[Idp, str
         assert ok.status_code == 200, ok.text
         assert scripted.calls[0][2].user_id == "alice"
         assert (await gw.act("listMyCourses", {}, token=provider.sign("k1", aud="x"))).status_code == 401
+
+
+async def test_a_production_gateway_has_no_dev_login_and_no_swagger_ui(  # type: ignore[no-untyped-def]
+    make_gateway, idp: tuple[Idp, str], scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The settings a production pod gets (OIDC, its own keys, no dev switch); the unprefixed
+    ``LECTERN_DEV_AUTH=1``, which once turned the dev login on anywhere, is in the environment."""
+    from lectern.course.v1 import course_pb2
+    from lectern_common.token_keys import SigningKey
+
+    monkeypatch.setenv("LECTERN_DEV_AUTH", "1")
+    provider, url = idp
+    scripted.handlers["ListMyCourses"] = lambda request, identity: course_pb2.ListMyCoursesResponse()
+    production = {
+        "environment": "production",
+        "oidc_issuer": ISSUER,
+        "oidc_jwks_url": url,
+        "oidc_audience": "lectern",
+        "dev_auth": None,
+        "realtime_token_private_key": SigningKey.generate().private_pem(),
+    }
+    async with make_gateway(**production) as gw:
+        assert gw.settings.dev_login is False
+        assert (await gw.http.post("/auth/dev/token", json={"userId": "admin"})).status_code == 404
+        assert (await gw.http.get("/docs")).status_code == 404
+        assert (await gw.act("listMyCourses", {}, token=provider.sign("k1"))).status_code == 200
+
+
+async def test_a_dev_gateway_with_nothing_set_has_dev_login_and_swagger_ui(make_gateway) -> None:  # type: ignore[no-untyped-def]
+    async with make_gateway(dev_auth=None) as gw:
+        assert (await gw.http.post("/auth/dev/token", json={"userId": "u1"})).status_code == 200
+        assert (await gw.http.get("/docs")).status_code == 200

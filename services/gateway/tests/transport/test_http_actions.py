@@ -269,3 +269,44 @@ async def test_openapi_documents_every_action_and_the_envelope(gw: RunningGatewa
         }
     edit = document["components"]["schemas"]["CourseEdit"]
     assert {"id", "title", "version", "updatedAt", "deletedAt", "chapters"} <= set(edit["required"])
+
+
+async def test_cors_preflight_is_answered_for_allowed_origins_only(make_gateway) -> None:  # type: ignore[no-untyped-def]
+    """A browser preflight once got 405 from every origin (issue 12 item 7)."""
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    async with make_gateway(cors_allowed_origins="https://editor.example, http://127.0.0.1:5173") as gw:
+        allowed = await gw.http.options(
+            "/actions/createCourse", headers={**preflight, "Origin": "https://editor.example"}
+        )
+        assert allowed.status_code == 200, allowed.text
+        assert allowed.headers["access-control-allow-origin"] == "https://editor.example"
+        assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+        refused = await gw.http.options(
+            "/actions/createCourse", headers={**preflight, "Origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in refused.headers
+        token = await gw.token("cors-user")
+        simple = await gw.http.post(
+            "/actions/listMyCourses",
+            json={},
+            headers={"Authorization": f"Bearer {token}", "Origin": "https://evil.example"},
+        )
+        assert "access-control-allow-origin" not in simple.headers
+
+
+async def test_dev_allows_the_editor_origin_and_production_none(make_gateway) -> None:  # type: ignore[no-untyped-def]
+    from lectern_common.settings import EDITOR_DEV_ORIGINS
+    from lectern_gateway.settings import GatewaySettings
+
+    async with make_gateway() as gw:
+        assert gw.settings.allowed_origins == EDITOR_DEV_ORIGINS
+        answer = await gw.http.options(
+            "/actions/createCourse",
+            headers={"Origin": EDITOR_DEV_ORIGINS[0], "Access-Control-Request-Method": "POST"},
+        )
+        assert answer.headers["access-control-allow-origin"] == EDITOR_DEV_ORIGINS[0]
+    production = GatewaySettings.model_construct(environment="production", cors_allowed_origins=None)
+    assert production.allowed_origins == ()

@@ -74,9 +74,7 @@ class MediaApp:
         self.settings = settings
         self.engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         self.uow = UnitOfWork(self.engine)
-        issuer = InternalTokenIssuer(
-            settings.internal_token_secret.get_secret_value(), ttl_seconds=settings.internal_token_ttl_seconds
-        )
+        issuer = InternalTokenIssuer(settings.internal_signing_key, ttl_seconds=settings.internal_token_ttl_seconds)
         # Its gRPC channel is opened on entry, inside the running loop (see __aenter__).
         self._course_client: GrpcCourseDirectory | None = None
         if course_directory is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from lectern_common.events import COURSE_TOPIC, MEDIA_TOPIC, UPLOAD_TOPIC
 from lectern_common.settings import ServiceSettings
 from pydantic import Field
@@ -10,6 +12,17 @@ from pydantic_settings import SettingsConfigDict
 
 class MediaSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LECTERN_MEDIA_", extra="ignore", frozen=True)
+
+    # Media verifies the gateway's internal tokens and signs its own calls to course.
+    production_checked: ClassVar[tuple[str, ...]] = (
+        "database_url",
+        "kafka_bootstrap",
+        "s3_endpoint",
+        "s3_access_key",
+        "s3_secret_key",
+        "internal_token_private_key",
+        "internal_token_public_keys",
+    )
 
     service_name: str = "media"
     grpc_port: int = 50052

@@ -7,6 +7,7 @@ import gc
 import sys
 
 from lectern_common.runtime import Runtime, run_on_fastest_loop
+from lectern_common.settings import load_settings
 from lectern_common.structured_logging import setup_logging
 from lectern_common.telemetry import setup_telemetry
 
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "migrate":
         return 0  # no database: Redis keeps everything realtime keeps
-    settings = RealtimeSettings()
+    settings = load_settings(RealtimeSettings, program="lectern_realtime")
     setup_logging(settings.service_name, settings.log_level, settings.log_json)
     setup_telemetry(settings.service_name, settings.otlp_endpoint)
     run_on_fastest_loop(serve(settings))

@@ -14,11 +14,12 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any
 
 import uvicorn
+from lectern_common.rate_limits import Bucket, RateLimiter
 from lectern_common.realtime_tokens import RealtimeTokenVerifier
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from lectern_realtime.broker.listener import FanoutListener
-from lectern_realtime.broker.repository import ChannelStore
+from lectern_realtime.broker.repository import ChannelStore, DeadLetterStore
 from lectern_realtime.connections.service import Hub
 from lectern_realtime.errors import CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN
 from lectern_realtime.events.service import EventTranslator
@@ -64,21 +65,39 @@ class Realtime:
         self.translator = EventTranslator(
             upload_topic=settings.upload_topic, media_topic=settings.media_topic, course_topic=settings.course_topic
         )
+        self.dead_letters = DeadLetterStore(redis, prefix=settings.redis_prefix)
         self.consumer = EventFanoutConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=settings.consumer_group,
             translator=self.translator,
             publisher=self.publisher,
+            dead_letters=self.dead_letters,
         )
         self.app = RealtimeApp(
             hub=self.hub,
             publisher=self.publisher,
-            verifier=RealtimeTokenVerifier(settings.realtime_token_secret.get_secret_value()),
+            verifier=RealtimeTokenVerifier(settings.realtime_verifying_keys),
             publish_token=settings.realtime_publish_token.get_secret_value(),
             readiness=self._readiness,
             queue_size=settings.send_queue_size,
             max_incoming_bytes=settings.max_incoming_bytes,
             close_on_token_expiry=settings.close_on_token_expiry,
+            connect_limiter=RateLimiter(redis, prefix=settings.redis_prefix),
+            connect_bucket=Bucket("ws-connect", settings.ws_connects_per_minute, settings.ws_connects_burst),
+        )
+        # The internal port: POST /v1/publish from services, never exposed outside the cluster.
+        self.publish_server = _Server(
+            uvicorn.Config(
+                self.app.publish_app,
+                host=settings.bind_host,
+                port=settings.publish_port,
+                loop="none",
+                lifespan="off",
+                http="httptools",
+                log_level="warning",
+                access_log=False,
+                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+            )
         )
         self.server = _Server(
             uvicorn.Config(
@@ -104,7 +123,9 @@ class Realtime:
         try:
             await asyncio.wait_for(self.store.ping(), timeout=self.settings.redis_timeout_seconds)
         except Exception as exc:
-            failures.append(f"redis: {exc!r}")
+            # Readiness answers are public: the reason goes to the log, the answer names the part.
+            log.warning("readiness: redis ping failed: %r", exc)
+            failures.append("redis: unavailable")
         if not self.listener.subscribed.is_set():
             failures.append("fan-out subscription: not subscribed")
         return failures
@@ -121,13 +142,19 @@ class Realtime:
         await asyncio.gather(*(part(stop) for _, part in self.parts()))
 
     async def serve_http(self, stop: asyncio.Event) -> None:
-        """Serve until ``stop``, then drain: sockets get 1001 "going away" so clients reconnect elsewhere."""
+        """Serve both ports until ``stop``, then drain: sockets get 1001 "going away" so clients
+        reconnect elsewhere; the publish port closes last (publishers may still flush)."""
         server_task = asyncio.create_task(self.server.serve())
+        publish_task = asyncio.create_task(self.publish_server.serve())
         stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait({server_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({server_task, publish_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
-        if server_task.done():
-            server_task.result()  # the server died on its own (port taken): fail the part
+        if server_task.done() or publish_task.done():
+            # A server died on its own (port taken): stop the other one and fail the part.
+            self.server.should_exit = self.publish_server.should_exit = True
+            await asyncio.gather(server_task, publish_task, return_exceptions=True)
+            for task in (server_task, publish_task):
+                task.result()
             raise RuntimeError("HTTP server stopped unexpectedly")
         self.app.draining = True
         self.hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
@@ -136,11 +163,13 @@ class Realtime:
             await asyncio.sleep(0.05)
         self.server.should_exit = True
         await server_task
+        self.publish_server.should_exit = True
+        await publish_task
 
     async def wait_started(self, timeout: float = 10.0) -> None:
         """Until the HTTP server listens and the fan-out subscription is live (tests, bench)."""
         async with asyncio.timeout(timeout):
-            while not self.server.started:  # noqa: ASYNC110 (uvicorn offers no event)
+            while not (self.server.started and self.publish_server.started):  # noqa: ASYNC110 (no event)
                 await asyncio.sleep(0.01)
             await self.listener.subscribed.wait()
 

@@ -9,6 +9,7 @@ CLOSE_UNAUTHENTICATED = 4001  # missing, invalid or expired token: fetch a new o
 CLOSE_GOING_AWAY = 1001  # this replica is shutting down: reconnect (elsewhere) with since
 CLOSE_TRY_AGAIN = 1013  # slow consumer or broker trouble: reconnect with since
 CLOSE_POLICY = 1008
+CLOSE_TOO_MANY_CONNECTS = 4029  # this user opened sockets too fast: wait the seconds in the reason
 
 
 def invalid_channel(channel: object) -> DomainError:
@@ -16,7 +17,7 @@ def invalid_channel(channel: object) -> DomainError:
         "realtime.invalid_channel",
         "channel must be user:<id> or course:<id>",
         ErrorKind.VALIDATION_FAILED,
-        fields={"channel": "must be user:<id> or course:<id> (letters, digits, '-', '_', '.'; at most 128)"},
+        fields={"channel": "must be user:<id> or course:<id> (an id of 1 to 200 characters, no control characters)"},
         details={"channel": str(channel)[:200]},
     )
 

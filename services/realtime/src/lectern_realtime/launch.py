@@ -6,8 +6,9 @@ SPEC = ServiceSpec(
     name="realtime",
     module="lectern_realtime",
     http_port=8082,
+    publish_port=8083,
     urls={
         "websocket": "ws://127.0.0.1:{http_port}/ws",
-        "publish": "http://127.0.0.1:{http_port}/v1/publish",
+        "publish": "http://127.0.0.1:{publish_port}/v1/publish",
     },
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from lectern_common.events import COURSE_TOPIC, MEDIA_TOPIC, UPLOAD_TOPIC
 from lectern_common.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
@@ -10,8 +12,18 @@ from pydantic_settings import SettingsConfigDict
 class RealtimeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LECTERN_REALTIME_", extra="ignore", frozen=True)
 
+    production_checked: ClassVar[tuple[str, ...]] = (
+        "redis_url",
+        "kafka_bootstrap",
+        "realtime_token_public_keys",
+        "realtime_publish_token",
+    )
+
     service_name: str = "realtime"
+    # The public WebSocket port (/ws, probes) and the internal one for POST /v1/publish (probes
+    # too), so an Ingress or NetworkPolicy exposes one and never the other.
     http_port: int = 8082
+    publish_port: int = 8083
 
     # Redis: every key and the fan-out pub/sub channel start with this prefix, so several
     # deployments (or tests) can share one Redis without seeing each other.
@@ -36,6 +48,10 @@ class RealtimeSettings(ServiceSettings):
     ws_ping_interval_seconds: float = 20.0
     ws_ping_timeout_seconds: float = 20.0
     close_on_token_expiry: bool = True
+    # WebSocket connects per user (across replicas, in Redis): a reconnect loop or a script
+    # opening sockets is refused with close code 4029 and the seconds to wait.
+    ws_connects_per_minute: int = 60
+    ws_connects_burst: int = 20
 
     # Kafka: the durable facts realtime turns into upload-complete / upload-failed / invalidate.
     consume_events: bool = True

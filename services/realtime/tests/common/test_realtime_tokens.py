@@ -5,32 +5,35 @@ from __future__ import annotations
 import pytest
 from lectern_common.identity import Identity, InternalTokenIssuer
 from lectern_common.realtime_tokens import RealtimeTokenError, RealtimeTokenIssuer, RealtimeTokenVerifier
+from lectern_common.token_keys import SigningKey
 
-SECRET = "a-realtime-secret-of-at-least-32-bytes!!"
+KEY = SigningKey.generate()
 
 
 def test_a_token_carries_the_user_and_its_courses():
-    issued = RealtimeTokenIssuer(SECRET, ttl_seconds=60).issue("u1", ["c2", "c1", "c1"])
-    claims = RealtimeTokenVerifier(SECRET).verify(issued.token)
+    issued = RealtimeTokenIssuer(KEY, ttl_seconds=60).issue("u1", ["c2", "c1", "c1"])
+    claims = RealtimeTokenVerifier(KEY.verifying_keys()).verify(issued.token)
     assert claims.user_id == "u1"
     assert claims.course_ids == frozenset({"c1", "c2"})
     assert claims.expires_at == issued.expires_at
 
 
-def test_an_internal_service_token_cannot_open_a_socket():
-    internal = InternalTokenIssuer(SECRET).issue(Identity(user_id="u1"))
+def test_an_internal_service_token_cannot_open_a_socket_even_signed_with_the_same_key():
+    internal = InternalTokenIssuer(KEY).issue(Identity(user_id="u1"))
     with pytest.raises(RealtimeTokenError) as refused:
-        RealtimeTokenVerifier(SECRET).verify(internal)
+        RealtimeTokenVerifier(KEY.verifying_keys()).verify(internal)
     assert refused.value.reason == "invalid"
 
 
 def test_an_expired_token_says_expired():
-    token = RealtimeTokenIssuer(SECRET, ttl_seconds=-60).issue("u1").token
+    token = RealtimeTokenIssuer(KEY, ttl_seconds=-60).issue("u1").token
     with pytest.raises(RealtimeTokenError) as refused:
-        RealtimeTokenVerifier(SECRET, leeway_seconds=0).verify(token)
+        RealtimeTokenVerifier(KEY.verifying_keys(), leeway_seconds=0).verify(token)
     assert refused.value.reason == "expired"
 
 
-def test_a_short_secret_is_refused_at_start():
-    with pytest.raises(ValueError):
-        RealtimeTokenIssuer("short")
+def test_a_token_from_another_key_is_invalid():
+    token = RealtimeTokenIssuer(SigningKey.generate()).issue("u1").token
+    with pytest.raises(RealtimeTokenError) as refused:
+        RealtimeTokenVerifier(KEY.verifying_keys()).verify(token)
+    assert refused.value.reason == "invalid"

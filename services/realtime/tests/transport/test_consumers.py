@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 from lectern.events.v1 import course_events_pb2, upload_events_pb2
@@ -88,3 +89,58 @@ async def test_a_redelivered_event_publishes_nothing_twice(start_replica, client
         assert await consumer.process(topic, envelope.SerializeToString()) == 0
         assert (await client.recv_json(ws))["seq"] == 1
         await client.assert_silent(ws)
+
+
+async def test_oidc_style_ids_work_and_a_poison_event_is_parked_not_retried(
+    lectern_infra, start_replica, client, unique
+):
+    """Issue 12 item 4: ``auth0|…`` and e-mail subjects reach their sockets (no 1013), and an event
+    realtime can never publish is parked in the dead-letter stream while the next one goes on."""
+    run = uuid.uuid4().hex[:8]
+    topics = {name: f"test.rt.{run}.{name}" for name in ("upload", "media", "course")}
+    await lectern_infra.create_topics(list(topics.values()), partitions=1)
+    a = await start_replica(
+        consume_events=True,
+        consumer_group=f"realtime-test-{run}",
+        upload_topic=topics["upload"],
+        media_topic=topics["media"],
+        course_topic=topics["course"],
+    )
+    users = [f"auth0|{uuid.uuid4().hex[:10]}", f"{uuid.uuid4().hex[:6]}@example.com", "google-oauth2|1:2@x"]
+
+    def expired(owner: str, operation: str) -> bytes:
+        return build_envelope(
+            event_type="upload.expired",
+            aggregate_id=operation,
+            aggregate_version=2,
+            actor_id=owner,
+            payload=upload_events_pb2.UploadChanged(operation_id=operation, owner_id=owner),
+        ).SerializeToString()
+
+    poison = build_envelope(
+        event_type="upload.expired",
+        aggregate_id="op-poison",
+        aggregate_version=2,
+        actor_id="x",
+        payload=upload_events_pb2.UploadChanged(operation_id="op-poison", owner_id="line\nbreak"),
+    )
+    producer = KafkaEventProducer(lectern_infra.urls.kafka_bootstrap, client_id="realtime-test")
+    async with contextlib.AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(client.socket(a, client.token(user))) for user in users]
+        try:
+            await producer.send_batch(
+                [
+                    (topics["upload"], "op-poison", poison.SerializeToString(), []),
+                    *((topics["upload"], f"op-{i}", expired(user, f"op-{i}"), []) for i, user in enumerate(users)),
+                ]
+            )
+        finally:
+            await producer.stop()
+        for i, (user, ws) in enumerate(zip(users, sockets, strict=True)):
+            frame = await client.recv_json(ws, timeout=20)
+            assert frame["type"] == "upload-failed" and frame["channel"] == f"user:{user}", frame
+            assert frame["operationId"] == f"op-{i}"
+    parked = await a.realtime.dead_letters.recent(10)
+    assert [entry["event_id"] for entry in parked] == [poison.id]
+    assert parked[0]["topic"] == topics["upload"] and parked[0]["error"]
+    assert a.realtime.consumer.parked == 1

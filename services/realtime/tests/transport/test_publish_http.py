@@ -27,7 +27,7 @@ async def test_publish_needs_the_service_credential(start_replica, client, uniqu
             "channel",
         ),
         (
-            "user:a b",
+            "user:a\nb",
             {"type": "upload-progress", "operationId": "o", "data": {"progress": 1}},
             422,
             "realtime.invalid_channel",
@@ -127,7 +127,7 @@ async def test_health_and_readiness(start_replica, client):
 
 async def test_connections_counts_open_sockets_per_user_behind_the_service_credential(start_replica, client, unique):
     a = await start_replica()
-    url = f"http://127.0.0.1:{a.port}/v1/connections"
+    url = f"http://127.0.0.1:{a.realtime.settings.publish_port}/v1/connections"
     refused = await client.http.get(url, params={"userId": "x"}, headers={"Authorization": "Bearer guess"})
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "realtime.unauthenticated"
@@ -146,3 +146,17 @@ async def test_connections_counts_open_sockets_per_user_behind_the_service_crede
             break
         await asyncio.sleep(0.1)
     assert after["userConnections"] == 0
+
+
+async def test_publish_listens_only_on_the_internal_port(start_replica, client, unique):
+    """Issue 12 item 6: POST /v1/publish once shared the public WebSocket port."""
+    a = await start_replica()
+    public = f"http://127.0.0.1:{a.port}/v1/publish"
+    response = await client.http.post(
+        public,
+        json={"channel": f"user:{unique('u')}", "message": client.progress("op", 1)},
+        headers={"Authorization": "Bearer test-publish-token"},
+    )
+    assert response.status_code == 404
+    assert (await client.publish(a, f"user:{unique('u')}", client.progress("op", 1))).status_code == 200
+    assert (await client.http.get(f"http://127.0.0.1:{a.port}/readyz")).status_code == 200

@@ -9,8 +9,7 @@ import jwt
 import pytest
 import websockets
 from lectern_common.realtime_tokens import AUDIENCE, ISSUER, RealtimeTokenIssuer
-
-TOKEN_SECRET = "test-realtime-token-secret-0123456789abcdef"
+from lectern_common.token_keys import SigningKey
 
 
 async def test_publish_to_replica_a_reaches_sockets_on_replica_b(start_replica, client, unique):
@@ -138,32 +137,34 @@ async def test_live_messages_during_recovery_are_neither_lost_nor_repeated(start
     ("make_token", "reason"),
     [
         (
-            lambda user: RealtimeTokenIssuer("forged-secret-forged-secret-forged-0123").issue(user).token,
+            lambda user, key: RealtimeTokenIssuer(SigningKey.generate()).issue(user).token,
             "invalid token",
         ),
         (
-            lambda user: jwt.encode(
+            lambda user, key: jwt.encode(
                 {"iss": ISSUER, "aud": AUDIENCE, "sub": user, "courses": [], "exp": int(time.time()) - 60},
-                TOKEN_SECRET,
-                algorithm="HS256",
+                key.private_key,
+                algorithm="EdDSA",
+                headers={"kid": key.kid},
             ),
             "token expired",
         ),
         (
-            lambda user: jwt.encode(
+            lambda user, key: jwt.encode(
                 {"iss": ISSUER, "aud": "lectern-internal", "sub": user, "exp": int(time.time()) + 60},
-                TOKEN_SECRET,
-                algorithm="HS256",
+                key.private_key,
+                algorithm="EdDSA",
+                headers={"kid": key.kid},
             ),
             "invalid token",
         ),
-        (lambda user: "", "missing token"),
+        (lambda user, key: "", "missing token"),
     ],
     ids=["forged", "expired", "internal-token", "missing"],
 )
-async def test_a_bad_token_is_refused_with_4001_and_a_reason(start_replica, unique, make_token, reason):
+async def test_a_bad_token_is_refused_with_4001_and_a_reason(start_replica, unique, token_key, make_token, reason):
     a = await start_replica()
-    async with websockets.connect(f"{a.ws_url}?token={make_token(unique('u'))}", open_timeout=5) as ws:
+    async with websockets.connect(f"{a.ws_url}?token={make_token(unique('u'), token_key)}", open_timeout=5) as ws:
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), timeout=3)
     assert closed.value.rcvd is not None
@@ -216,12 +217,31 @@ async def test_shutdown_closes_sockets_with_going_away(start_replica, client, un
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1001, "server shutting down")
 
 
-async def test_a_socket_is_closed_when_its_token_expires(start_replica, unique):
+async def test_a_socket_is_closed_when_its_token_expires(start_replica, unique, token_key):
     a = await start_replica()
-    token = RealtimeTokenIssuer(TOKEN_SECRET, ttl_seconds=1).issue(unique("u")).token
+    token = RealtimeTokenIssuer(token_key, ttl_seconds=1).issue(unique("u")).token
     async with websockets.connect(f"{a.ws_url}?token={token}", open_timeout=5) as ws:
         assert '"subscribed"' in await asyncio.wait_for(ws.recv(), timeout=3)
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), timeout=5)
     assert closed.value.rcvd is not None
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4001, "unauthenticated: token expired")
+
+
+async def test_websocket_connects_are_rate_limited_per_user(start_replica, client, unique):
+    """Issue 12 item 6: one user's reconnect loop (or script) is refused with 4029 and the wait;
+    other users connect as usual. The bucket lives in Redis, so it holds across replicas."""
+    a, b = await start_replica(ws_connects_per_minute=60, ws_connects_burst=2), await start_replica(
+        ws_connects_per_minute=60, ws_connects_burst=2
+    )
+    user = unique("u")
+    for replica in (a, b):
+        async with client.socket(replica, client.token(user)):
+            pass
+    async with websockets.connect(f"{a.ws_url}?token={client.token(user)}", open_timeout=5) as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4029
+    assert closed.value.rcvd.reason.startswith("too many connects: retry after ")
+    async with client.socket(a, client.token(unique("other"))):
+        pass

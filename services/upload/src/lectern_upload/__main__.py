@@ -9,6 +9,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from lectern_common.runtime import Runtime, run_on_fastest_loop
+from lectern_common.settings import load_settings
 from lectern_common.structured_logging import setup_logging
 
 from lectern_upload.settings import UploadSettings
@@ -73,22 +74,14 @@ def skip_httpx_cli() -> None:
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
-def skip_jwt_public_key_backends() -> None:
-    """PyJWT imports cryptography's RSA/EC/EdDSA backends whenever cryptography is installed
-    (the gateway needs it for OIDC; it shares the image), ~11 MiB of RSS. This process signs and
-    verifies only HS256 (HMAC, stdlib) tokens, so cryptography is made unimportable here: PyJWT
-    then registers only its HMAC algorithms."""
-    if "jwt" not in sys.modules:
-        sys.modules.setdefault("cryptography", None)  # type: ignore[arg-type]
-
-
 def main() -> None:
     skip_httpx_cli()
-    skip_jwt_public_key_backends()
     parser = argparse.ArgumentParser(prog="lectern_upload")
     parser.add_argument("command", choices=["serve", "migrate"])
     args = parser.parse_args()
-    settings = UploadSettings()
+    # cryptography is loaded (unlike before, ~11 MiB of RSS): the gateway's internal tokens are
+    # Ed25519-signed, so this internet-facing process holds only their public key.
+    settings = load_settings(UploadSettings, program="lectern_upload")
     setup_logging(settings.service_name, settings.log_level, settings.log_json)
     if args.command == "migrate":
         # Alembic only here: the serving process never imports it.

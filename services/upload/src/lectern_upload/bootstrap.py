@@ -94,7 +94,7 @@ async def build(settings: UploadSettings, *, publisher: ProgressPublisher | None
         outbox=OutboxWriter(),
         buffers=buffers,
     )
-    checks = [database_check(engine), tcp_check(settings.s3_endpoint)]
+    checks = [database_check(engine), tcp_check(settings.s3_endpoint, name="object store")]
 
     async def readiness() -> list[str]:
         return await run_checks(checks)

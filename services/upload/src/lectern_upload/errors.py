@@ -107,6 +107,26 @@ def storage_unavailable(message: str) -> DomainError:
     return DomainError("upload.storage_unavailable", message, ErrorKind.UNAVAILABLE)
 
 
+def rate_limited(retry_after_seconds: float) -> DomainError:
+    return DomainError(
+        "upload.rate_limited",
+        "too many uploads created; retry later",
+        ErrorKind.RATE_LIMITED,
+        details={"retryAfterSeconds": retry_after_seconds},
+    )
+
+
+def user_busy(limit: int) -> DomainError:
+    """One user already has ``limit`` PATCHes writing in this process (what they hold is bounded
+    per user, so one client cannot take every part buffer and write slot); retryable."""
+    return DomainError(
+        "upload.busy",
+        f"at most {limit} of your uploads receive bytes at once here; retry shortly from HEAD's offset",
+        ErrorKind.UNAVAILABLE,
+        details={"reason": "per_user_writes", "limit": limit},
+    )
+
+
 def busy(current_offset: int | None) -> DomainError:
     """At the process's limit (part buffers, or PATCHes writing at once) for too long; what the
     PATCH sent up to ``current_offset`` is kept (None: nothing of it was read)."""

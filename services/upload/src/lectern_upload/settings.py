@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from lectern_common.events import MEDIA_TOPIC
-from lectern_common.settings import ServiceSettings
+from lectern_common.settings import OriginList, ServiceSettings, cors_origins
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -16,6 +18,17 @@ class UploadSettings(ServiceSettings):
     """Plumbing from ServiceSettings plus the upload domain's limits and tuning."""
 
     model_config = SettingsConfigDict(env_prefix="LECTERN_UPLOAD_", extra="ignore", frozen=True)
+
+    production_checked: ClassVar[tuple[str, ...]] = (
+        "database_url",
+        "kafka_bootstrap",
+        "s3_endpoint",
+        "s3_access_key",
+        "s3_secret_key",
+        "internal_token_public_keys",
+        "upload_token_secret",
+        "realtime_publish_token",
+    )
 
     service_name: str = "upload"
     grpc_port: int = 50054
@@ -54,6 +67,18 @@ class UploadSettings(ServiceSettings):
     # A PATCH whose client sends nothing for this long ends as if the client went away (what it
     # sent is kept), so a stalled client does not hold a part buffer and the upload's lock.
     body_idle_timeout_seconds: float = 60.0
+    # PATCHes of one user writing at once in this process: each holds up to
+    # part_upload_concurrency + 1 part buffers and a write slot, so this bounds what one user (a
+    # dozen trickling PATCHes) can take from the others. Beyond it a PATCH answers 503 upload.busy.
+    max_concurrent_writes_per_user: int = Field(default=4, ge=1)
+    # A PATCH that sends less than this many bytes a second, over each window, ends like a
+    # vanished client (what it sent is kept): a trickle of a byte now and then before the idle
+    # timeout would otherwise hold a buffer and a slot for hours. 0 switches the floor off.
+    min_patch_bytes_per_second: int = Field(default=16 * 1024, ge=0)
+    min_rate_window_seconds: float = Field(default=30.0, gt=0)
+    # tus creations (POST /files/) per user, per process: a sustained rate and a burst.
+    creations_per_minute: int = Field(default=60, ge=1)
+    creations_burst: int = Field(default=20, ge=1)
     # The chunk size CreateUpload advises: a multiple of the part size, so PATCHes end on part
     # boundaries and no tail object has to be written and read back between them.
     advised_chunk_parts: int = 4
@@ -73,8 +98,8 @@ class UploadSettings(ServiceSettings):
     user_quota_bytes: int = 200 * 1024 * MIB
     upload_ttl_seconds: int = 24 * 3600
 
-    # Tokens: HS256 key for upload-scoped and upload-creation tokens (shared with the gateway only
-    # if it mints creation tokens itself; the main path is CreateUpload over gRPC).
+    # Tokens: HS256 key for upload-scoped and upload-creation tokens. Upload is their only signer
+    # and verifier (CreateUpload over gRPC mints them), so a symmetric key held by one service.
     upload_token_secret: SecretStr = SecretStr("dev-upload-token-secret-change-me-0123456789")
     creation_token_ttl_seconds: int = 3600
 
@@ -94,8 +119,13 @@ class UploadSettings(ServiceSettings):
     # Janitor: how often expired uploads are aborted.
     janitor_interval_seconds: float = 60.0
 
-    # Browsers: origins allowed by CORS ("*" in dev).
-    cors_allow_origins: tuple[str, ...] = Field(default=("*",))
+    # Browsers: the exact origins allowed to send tus requests cross-origin. Unset: the reference
+    # editor's dev origins in dev, none elsewhere; any other Origin gets no CORS headers.
+    cors_allowed_origins: OriginList | None = None
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        return cors_origins(self.cors_allowed_origins, is_dev=self.is_dev)
 
     @field_validator("part_size_bytes")
     @classmethod

@@ -44,6 +44,7 @@ from lectern_common.devstack.ports import free_port, port_answers
 from lectern_common.devstack.process import ManagedProcess
 from lectern_common.devstack.spec import ServiceSpec
 from lectern_common.devstack.state import ServiceState, StackState
+from lectern_common.settings import EDITOR_DEV_ORIGINS
 
 ENTRY_POINT_GROUP = "lectern.services"
 ENV_EXTRA_SPECS = "LECTERN_DEVSTACK_SPECS"
@@ -59,6 +60,7 @@ DEFAULT_BUCKET = "lectern-media"
 # Where each service is expected when it is not part of this run (ARCHITECTURE section 6).
 DEFAULT_GRPC_PORTS = {"course": 50051, "media": 50052, "analytics": 50053, "upload": 50054}
 DEFAULT_HTTP_PORTS = {"gateway": 8080, "upload": 8081, "realtime": 8082}
+DEFAULT_PUBLISH_PORTS = {"realtime": 8083}
 
 PortMode = Literal["default", "auto"]
 
@@ -79,6 +81,8 @@ class LauncherOptions:
     database_prefix: str = ""
     bucket: str = DEFAULT_BUCKET
     log_json: bool = False
+    cors_origins: tuple[str, ...] = EDITOR_DEV_ORIGINS
+    """Origins the gateway and upload allow browsers to call from (the editor's)."""
     start_timeout: float = 120.0
     stop_grace: float = 10.0
     infra_only: bool = False
@@ -132,9 +136,10 @@ def discover_specs(extra: Iterable[str] = (), only: set[str] | None = None) -> l
 class ServicePorts:
     grpc: int
     http: int
+    publish: int = 0
 
     def listening(self) -> list[int]:
-        return [p for p in (self.grpc, self.http) if p]
+        return [p for p in (self.grpc, self.http, self.publish) if p]
 
 
 def assign_ports(specs: Iterable[ServiceSpec], mode: PortMode) -> dict[str, ServicePorts]:
@@ -143,10 +148,12 @@ def assign_ports(specs: Iterable[ServiceSpec], mode: PortMode) -> dict[str, Serv
     for spec in specs:
         if mode == "auto":
             assigned[spec.name] = ServicePorts(
-                grpc=free_port() if spec.grpc_port else 0, http=free_port() if spec.http_port else 0
+                grpc=free_port() if spec.grpc_port else 0,
+                http=free_port() if spec.http_port else 0,
+                publish=free_port() if spec.publish_port else 0,
             )
         else:
-            assigned[spec.name] = ServicePorts(grpc=spec.grpc_port, http=spec.http_port)
+            assigned[spec.name] = ServicePorts(grpc=spec.grpc_port, http=spec.http_port, publish=spec.publish_port)
     return assigned
 
 
@@ -327,7 +334,7 @@ class SupervisedService:
     def state(self) -> ServiceState:
         urls = {
             f"{label} ({self.name})" if self.is_replica else label: template.format(
-                http_port=self.ports.http, grpc_port=self.ports.grpc
+                http_port=self.ports.http, grpc_port=self.ports.grpc, publish_port=self.ports.publish
             )
             for label, template in self.spec.urls.items()
         }
@@ -345,17 +352,55 @@ class SupervisedService:
         )
 
 
+# Which services get each key or secret (None: every service), as the Helm chart hands them out:
+# a service runs with only the keys its purpose needs, so the dev stack shows that this is enough.
+SECRET_HOLDERS: dict[str, frozenset[str] | None] = {
+    "internal_token_private_key": frozenset({"gateway", "media"}),
+    "internal_token_public_keys": None,
+    "realtime_token_private_key": frozenset({"gateway"}),
+    "realtime_token_public_keys": frozenset({"realtime"}),
+    "upload_token_secret": frozenset({"upload"}),
+    "realtime_publish_token": frozenset({"realtime", "upload"}),
+}
+
+
 @dataclass(frozen=True)
 class StackSecrets:
-    """Generated once per launcher run and given to every service, so tokens verify across them."""
+    """Fresh keys and secrets for each launcher run (never the dev defaults the code falls back
+    to), each handed only to the services that hold it in :data:`SECRET_HOLDERS`."""
 
-    internal_token_secret: str
+    internal_token_private_key: str
+    internal_token_public_keys: str
+    realtime_token_private_key: str
+    realtime_token_public_keys: str
+    upload_token_secret: str
     realtime_publish_token: str
-    realtime_token_secret: str
 
     @classmethod
     def generate(cls) -> StackSecrets:
-        return cls(*(secrets.token_urlsafe(32) for _ in range(3)))
+        from lectern_common.token_keys import generate_key_pair
+
+        internal_private, internal_public = generate_key_pair()
+        realtime_private, realtime_public = generate_key_pair()
+        return cls(
+            internal_token_private_key=internal_private,
+            internal_token_public_keys=internal_public,
+            realtime_token_private_key=realtime_private,
+            realtime_token_public_keys=realtime_public,
+            upload_token_secret=secrets.token_urlsafe(32),
+            realtime_publish_token=secrets.token_urlsafe(32),
+        )
+
+    def as_dict(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in SECRET_HOLDERS}
+
+    def for_service(self, name: str) -> dict[str, str]:
+        """The settings (field -> value) of the keys and secrets service ``name`` holds."""
+        return {
+            field: value
+            for field, value in self.as_dict().items()
+            if SECRET_HOLDERS[field] is None or name in (SECRET_HOLDERS[field] or ())
+        }
 
 
 def service_environment(
@@ -367,6 +412,7 @@ def service_environment(
     bucket: str,
     log_json: bool,
     base: dict[str, str],
+    cors_origins: tuple[str, ...] = EDITOR_DEV_ORIGINS,
 ) -> dict[str, str]:
     """Every ``ServiceSettings`` field the launcher owns, as ``LECTERN_<SERVICE>_<FIELD>``."""
 
@@ -376,6 +422,9 @@ def service_environment(
 
     def http_port(name: str) -> int:
         return ports[name].http if name in ports else DEFAULT_HTTP_PORTS[name]
+
+    def publish_port(name: str) -> int:
+        return ports[name].publish if name in ports else DEFAULT_PUBLISH_PORTS[name]
 
     own = ports[spec.name]
     fields: dict[str, str] = {
@@ -391,22 +440,33 @@ def service_environment(
         "s3_access_key": urls.s3_access_key,
         "s3_secret_key": urls.s3_secret_key,
         "s3_bucket": bucket,
-        "internal_token_secret": stack_secrets.internal_token_secret,
-        "realtime_publish_token": stack_secrets.realtime_publish_token,
-        "realtime_token_secret": stack_secrets.realtime_token_secret,
+        **stack_secrets.for_service(spec.name),
         "course_grpc_target": grpc_target("course"),
         "media_grpc_target": grpc_target("media"),
         "analytics_grpc_target": grpc_target("analytics"),
         "upload_grpc_target": grpc_target("upload"),
         "upload_public_url": f"http://127.0.0.1:{http_port('upload')}/files/",
-        "realtime_publish_url": f"http://127.0.0.1:{http_port('realtime')}/v1/publish",
+        "realtime_publish_url": f"http://127.0.0.1:{publish_port('realtime')}/v1/publish",
         "realtime_public_url": f"ws://127.0.0.1:{http_port('realtime')}/ws",
     }
     if database_url is not None:
         fields["database_url"] = database_url
+    if own.publish:
+        fields["publish_port"] = str(own.publish)
+    if spec.name in ("gateway", "upload"):
+        # The browser-facing services answer CORS for the editor's origin(s) of this run.
+        fields["cors_allowed_origins"] = ",".join(cors_origins)
     env = dict(base)
     env.update({f"{spec.env_prefix}{key.upper()}": value for key, value in fields.items()})
-    env["LECTERN_DEV_AUTH"] = "1"
+    if spec.name == "gateway":
+        # The dev login (on by default in dev anyway; said explicitly so `make up` never depends on it).
+        env["LECTERN_GATEWAY_DEV_AUTH"] = "true"
+        # Every client of a dev stack is 127.0.0.1 (browsers, tests, fuzzers at once): the
+        # per-address buckets stay, sized for one machine's worth of clients.
+        env.setdefault("LECTERN_GATEWAY_RATE_LIMIT_PER_CLIENT_PER_MINUTE", "60000")
+        env.setdefault("LECTERN_GATEWAY_RATE_LIMIT_PER_CLIENT_BURST", "10000")
+        env.setdefault("LECTERN_GATEWAY_DEV_TOKEN_PER_MINUTE", "1200")
+        env.setdefault("LECTERN_GATEWAY_DEV_TOKEN_BURST", "300")
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -504,6 +564,7 @@ class Launcher:
                 options.bucket,
                 options.log_json,
                 base_env,
+                cors_origins=options.cors_origins,
             )
             self.services[spec.name] = SupervisedService(
                 spec,
@@ -518,7 +579,11 @@ class Launcher:
         for spec in specs:
             for number in range(2, options.replicas.get(spec.name, 1) + 1):
                 instance = f"{spec.name}-{number}"
-                own = ServicePorts(grpc=free_port() if spec.grpc_port else 0, http=free_port() if spec.http_port else 0)
+                own = ServicePorts(
+                    grpc=free_port() if spec.grpc_port else 0,
+                    http=free_port() if spec.http_port else 0,
+                    publish=free_port() if spec.publish_port else 0,
+                )
                 env = service_environment(
                     spec,
                     {**ports, spec.name: own},
@@ -528,6 +593,7 @@ class Launcher:
                     options.bucket,
                     options.log_json,
                     base_env,
+                    cors_origins=options.cors_origins,
                 )
                 self.services[instance] = SupervisedService(
                     spec,
@@ -601,11 +667,7 @@ class Launcher:
             run_dir=str(self.options.run_dir),
             infra=urls.to_dict(),
             infra_pids=self.infra.pids(),
-            secrets={
-                "internal_token_secret": self.secrets.internal_token_secret,
-                "realtime_publish_token": self.secrets.realtime_publish_token,
-                "realtime_token_secret": self.secrets.realtime_token_secret,
-            },
+            secrets=self.secrets.as_dict(),
             s3_bucket=self.options.bucket,
             topics=self.topics,
             urls=self.urls(),

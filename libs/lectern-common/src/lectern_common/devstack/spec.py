@@ -22,13 +22,17 @@ class ServiceSpec:
     """Default gRPC port under ``make up`` (0: none). Tests get free ports instead."""
     http_port: int = 0
     """Default HTTP port under ``make up`` (0: none)."""
+    publish_port: int = 0
+    """Default internal HTTP port (realtime's ``POST /v1/publish``; 0: none), set as
+    ``PUBLISH_PORT``; never exposed beside the public one."""
     database: str | None = None
     """Database name this service owns (created, then migrated, before it starts)."""
     uses_bucket: bool = False
     topics: tuple[str, ...] = ()
     """Kafka topics this service produces (created before any service starts)."""
     urls: dict[str, str] = field(default_factory=dict)
-    """Printed by ``make up``: label -> URL template, ``{http_port}``/``{grpc_port}`` filled in."""
+    """Printed by ``make up``: label -> URL template, ``{http_port}``/``{grpc_port}``/``{publish_port}``
+    filled in."""
 
     @property
     def env_prefix(self) -> str:

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from lectern_common.db import UnitOfWork
+from lectern_common.redis_keys import key_part
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -43,7 +44,7 @@ class DomainCache:
         self._timeout = timeout_seconds
 
     def _generation_key(self, owner_id: str, domain: str) -> str:
-        return f"{self._prefix}:gen:{owner_id}:{domain}"
+        return f"{self._prefix}:gen:{key_part(owner_id)}:{domain}"
 
     def _entry_key(
         self,
@@ -55,7 +56,9 @@ class DomainCache:
         course_id: str | None,
     ) -> str:
         span = f"{start.isoformat()}:{end.isoformat()}" if start and end else "-:-"
-        return f"{self._prefix}:d{FIGURES_VERSION}:{owner_id}:{domain}:g{generation}:{span}:{course_id or '-'}"
+        # Owner and course ids are input: encoded so no owner's key can spell another's.
+        course = key_part(course_id) if course_id else "-"
+        return f"{self._prefix}:d{FIGURES_VERSION}:{key_part(owner_id)}:{domain}:g{generation}:{span}:{course}"
 
     async def get(
         self, owner_id: str, domain: str, start: datetime | None, end: datetime | None, course_id: str | None

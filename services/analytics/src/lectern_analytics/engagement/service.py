@@ -7,6 +7,10 @@ with ``rejected_fields`` keyed ``events.<i>.<field>``) as long as at least one e
 When none is valid the call fails as VALIDATION_FAILED with the same ``fields``, so a client
 that sent only garbage hears about it.
 
+Sales are revenue (the ROI dashboard): a ``sale`` is accepted only from a service identity (the
+billing integration calling with its own internal token), never from a signed-in user, who could
+otherwise invent revenue for any course. A user's ``sale`` is rejected like any invalid event.
+
 A repeat with the same idempotency key and the same events answers the first result and stores
 nothing; the same key with other events is a CONFLICT (lectern_common.idempotency).
 """
@@ -74,7 +78,7 @@ class EngagementService:
         accepted: list[AcceptedEngagement] = []
         rejected: dict[str, str] = {}
         for index, event in enumerate(events):
-            problems = self._problems(event, owners)
+            problems = self._problems(event, owners, identity)
             if problems:
                 rejected.update({f"events.{index}.{name}": message for name, message in problems.items()})
             else:
@@ -123,12 +127,14 @@ class EngagementService:
         if owner_id:
             invalidate_after_commit(session, owner_id, domains_reading(Source.ENGAGEMENT))
 
-    def _problems(self, event: EngagementInput, owners: dict[str, str]) -> dict[str, str]:
+    def _problems(self, event: EngagementInput, owners: dict[str, str], identity: Identity) -> dict[str, str]:
         problems: dict[str, str] = {}
         settings = self._settings
         kind = EngagementType(event.type) if event.type in _TYPE_VALUES else None
         if kind is None:
             problems["type"] = f"must be one of {_TYPES}"
+        elif kind == EngagementType.SALE and not identity.is_service:
+            problems["type"] = "sale events are recorded by a service (billing), not by users"
         if not event.course_id:
             problems["courseId"] = "is required"
         elif event.course_id not in owners:

@@ -19,12 +19,12 @@ from typing import Any, Protocol
 
 from lectern_common.errors import HTTP_STATUS_BY_KIND, DomainError, ErrorKind
 from lectern_common.identity import Identity
+from lectern_common.rate_limits import Bucket, RateLimiter
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from lectern_gateway import errors
 from lectern_gateway.actions.idempotency import Claim, IdempotencyCache, StoredAnswer
-from lectern_gateway.actions.rate_limits import Bucket, RateLimiter
 from lectern_gateway.actions.registry import Action, ActionContext, ActionRegistry
 from lectern_gateway.actions.validation import field_errors
 
@@ -90,6 +90,11 @@ def _failure(error: DomainError, status: int | None = None) -> ActionOutcome:
 class RateLimits:
     every_action: Bucket
     mutations: Bucket
+    # Per client address, before the token is even verified: a flood of bad tokens (each a
+    # signature check, an unknown kid a JWKS fetch) is cut before it costs anything.
+    per_client: Bucket = field(default_factory=lambda: Bucket("client", 1200, 300))
+    # The dev login (dev only): anyone who reaches it may ask, so per client address.
+    dev_token: Bucket = field(default_factory=lambda: Bucket("dev-token", 60, 20))
 
 
 def server_timing(total_seconds: float, peer_seconds: float, peer_calls: int) -> str:
@@ -116,11 +121,27 @@ class ActionDispatcher:
         self._rate_limiter = rate_limiter
         self._limits = rate_limits
 
-    async def run(self, name: str, body: bytes, *, bearer: str | None, idempotency_key: str | None) -> ActionOutcome:
-        """Run action ``name`` with a raw JSON body; never raises for an expected failure."""
+    @property
+    def rate_limits(self) -> RateLimits:
+        return self._limits
+
+    async def run(
+        self,
+        name: str,
+        body: bytes,
+        *,
+        bearer: str | None,
+        idempotency_key: str | None,
+        client: str | None = None,
+    ) -> ActionOutcome:
+        """Run action ``name`` with a raw JSON body; never raises for an expected failure.
+
+        ``client`` is the caller's address: its bucket is checked before authentication."""
         started = time.perf_counter()
         ctx: ActionContext | None = None
         try:
+            if client is not None:
+                await self.check_client_rate(client, self._limits.per_client)
             action = self.registry.get(name)
             if action is None:
                 raise errors.unknown_action(name)
@@ -156,14 +177,21 @@ class ActionDispatcher:
             raise errors.unauthenticated()
         return await self._authenticator.verify(bearer)
 
+    async def check_client_rate(self, client: str, bucket: Bucket) -> None:
+        """RATE_LIMITED when ``client`` (an address) has spent ``bucket``."""
+        await self._check_buckets(f"client:{client}", [bucket])
+
     async def _check_rate(self, identity: Identity, action: Action) -> None:
-        if self._rate_limiter is None:
-            return
         buckets = [self._limits.every_action]
         if action.mutation:
             buckets.append(self._limits.mutations)
+        await self._check_buckets(f"user:{identity.user_id}", buckets)
+
+    async def _check_buckets(self, subject: str, buckets: list[Bucket]) -> None:
+        if self._rate_limiter is None:
+            return
         try:
-            decision = await self._rate_limiter.check(identity.user_id, buckets)
+            decision = await self._rate_limiter.check(subject, buckets)
         except (RedisError, OSError, TimeoutError) as exc:
             # Rate limits protect the services; losing Redis must not take every action down.
             log.warning("rate limiter unavailable, letting the request through: %r", exc)

@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from lectern_common.redis_keys import key_part
 from redis.asyncio import Redis
 
 from lectern_gateway import errors
@@ -66,7 +67,9 @@ class IdempotencyCache:
         self._release = redis.register_script(_RELEASE)
 
     def _key(self, user_id: str, key: str) -> str:
-        return f"{self._prefix}idem:{user_id}:{key}"
+        # Both parts are input (an OIDC subject, the client's key): encoded so that no
+        # (user, key) pair can name another's entry.
+        return f"{self._prefix}idem:{key_part(user_id)}:{key_part(key)}"
 
     async def claim(self, user_id: str, key: str, fingerprint: str) -> Claim | StoredAnswer:
         """Claim the key, or answer the stored answer of the same request.

@@ -18,6 +18,9 @@ _NO_NUL = r"^[^\x00]*$"
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=_NO_NUL)]
 Description = Annotated[str, StringConstraints(max_length=5000, pattern=_NO_NUL)]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+# A user id as OIDC providers issue them (``auth0|123``, e-mail addresses): any characters but
+# control characters, as long as every plane stores (lectern_common.identity.is_usable_user_id).
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
 """Ids are opaque to clients, but never empty, huge or full of control characters."""
 Cursor = Annotated[str, StringConstraints(max_length=512, pattern=_NO_NUL)]
 Query = Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)]

@@ -1,8 +1,8 @@
 """The dev login: tokens for any user id, signed with a dev key and verified like any OIDC token.
 
-The key is an EC P-256 key derived from the stack's internal token secret, so every gateway
+The key is an EC P-256 key derived from the stack's internal token signing key, so every gateway
 replica of one dev stack (and a restarted gateway) signs and verifies with the same key, while
-two stacks never accept each other's tokens. Only built when ``LECTERN_DEV_AUTH=1``.
+two stacks never accept each other's tokens. Only built in dev (``GatewaySettings.dev_login``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import jwt
 from lectern_common.errors import DomainError
-from lectern_common.identity import Identity
+from lectern_common.identity import MAX_USER_ID_LENGTH, Identity, is_usable_user_id
 
 from lectern_gateway import errors
 from lectern_gateway.auth.keys import KeySource
@@ -70,6 +70,10 @@ class UserTokenVerifier:
         if not subject or subject.startswith("system:"):
             # "system:" ids belong to services acting on their own account.
             raise errors.unauthenticated("the token's subject is not a user")
+        if not is_usable_user_id(subject):
+            raise errors.unauthenticated(
+                f"the token's subject must be 1 to {MAX_USER_ID_LENGTH} characters without control characters"
+            )
         roles = claims.get(trusted.roles_claim) or []
         if not isinstance(roles, list):
             roles = []

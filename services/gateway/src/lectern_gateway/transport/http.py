@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -16,13 +17,14 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from lectern_common.errors import HTTP_STATUS_BY_KIND, DomainError, ErrorKind
 from pydantic import Field, StringConstraints, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lectern_gateway import errors
 from lectern_gateway.actions.dispatch import ActionDispatcher, ActionOutcome, error_body, server_timing
-from lectern_gateway.actions.schemas import DataModel, Identifier, InputModel
+from lectern_gateway.actions.schemas import DataModel, InputModel, UserId
 from lectern_gateway.actions.validation import field_errors
 from lectern_gateway.auth.dev import DevTokenSigner
 from lectern_gateway.transport.openapi import build_openapi
@@ -35,7 +37,7 @@ _JSON_TYPES = ("application/json",)
 
 
 class DevTokenInput(InputModel):
-    user_id: Identifier
+    user_id: UserId
     name: Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00]*$")] | None = None
     roles: list[Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")]] = Field(
         default_factory=list, max_length=20
@@ -57,7 +59,10 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 
 def _error(error: DomainError, status: int | None = None) -> Response:
-    return _json(status or HTTP_STATUS_BY_KIND[error.kind], error_body(error))
+    headers = None
+    if error.kind is ErrorKind.RATE_LIMITED and error.details:
+        headers = {"Retry-After": str(max(1, math.ceil(float(error.details.get("retryAfterSeconds", 1)))))}
+    return _json(status or HTTP_STATUS_BY_KIND[error.kind], error_body(error), headers)
 
 
 def _bearer(request: Request) -> str | None:
@@ -82,6 +87,17 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def client_address(request: Request, forwarded_for_hops: int) -> str:
+    """The caller's address: the connection's peer, or with ``forwarded_for_hops`` trusted proxies
+    in front, the address the outermost of them saw (counted from the right of X-Forwarded-For,
+    so entries a client wrote itself are never used)."""
+    peer = request.client.host if request.client else "unknown"
+    if forwarded_for_hops <= 0:
+        return peer
+    forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",") if part.strip()]
+    return forwarded[-forwarded_for_hops] if len(forwarded) >= forwarded_for_hops else peer
+
+
 def _check_content_type(request: Request) -> None:
     content_type = request.headers.get("content-type")
     if content_type is None:
@@ -98,11 +114,15 @@ def create_app(
     readiness: Readiness,
     max_body_bytes: int,
     dev_signer: DevTokenSigner | None = None,
+    docs: bool = False,
+    allowed_origins: tuple[str, ...] = (),
+    forwarded_for_hops: int = 0,
     instrument: bool = True,
 ) -> FastAPI:
     app = FastAPI(
         title="Lectern gateway",
-        docs_url="/docs",
+        # Swagger UI loads its script from a CDN and invites trying actions: dev only.
+        docs_url="/docs" if docs else None,
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -120,7 +140,11 @@ def create_app(
             refused.headers["Server-Timing"] = server_timing(time.perf_counter() - started, 0.0, 0)
             return refused
         outcome: ActionOutcome = await dispatcher.run(
-            name, body, bearer=_bearer(request), idempotency_key=request.headers.get("idempotency-key")
+            name,
+            body,
+            bearer=_bearer(request),
+            idempotency_key=request.headers.get("idempotency-key"),
+            client=client_address(request, forwarded_for_hops),
         )
         log.info(
             "action",
@@ -148,6 +172,9 @@ def create_app(
         @app.post("/auth/dev/token", include_in_schema=False)
         async def dev_token(request: Request) -> Response:
             try:
+                await dispatcher.check_client_rate(
+                    client_address(request, forwarded_for_hops), dispatcher.rate_limits.dev_token
+                )
                 _check_content_type(request)
                 body = await _read_body(request, 16 * 1024)
                 data = DevTokenInput.model_validate_json(body or b"{}", strict=True)
@@ -178,6 +205,18 @@ def create_app(
     async def unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unexpected error", exc_info=exc)
         return _error(errors.internal())
+
+    if allowed_origins:
+        # Browsers preflight every action (JSON body, Authorization header): answer it for the
+        # configured origins only; any other origin gets no CORS headers and its browser refuses.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(allowed_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["Retry-After", "Idempotent-Replayed", "Server-Timing"],
+            max_age=600,
+        )
 
     if instrument:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor

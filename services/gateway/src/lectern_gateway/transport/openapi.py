@@ -127,7 +127,7 @@ def build_openapi(
         paths["/auth/dev/token"] = {
             "post": {
                 "operationId": "devToken",
-                "summary": "Dev mode only (LECTERN_DEV_AUTH=1): a user token for any user id.",
+                "summary": "Dev mode only (environment=dev): a user token for any user id.",
                 "tags": ["auth"],
                 "requestBody": {
                     "required": True,

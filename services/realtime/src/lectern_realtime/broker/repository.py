@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
+from lectern_common.redis_keys import key_part
 from redis.asyncio import Redis
 
 _PUBLISH = """
@@ -100,14 +102,17 @@ class ChannelStore:
         return f"{self._prefix}fanout"
 
     def _keys(self, channel: str) -> tuple[str, str]:
-        return f"{self._prefix}seq:{{{channel}}}", f"{self._prefix}hist:{{{channel}}}"
+        # The channel holds a user id (any OIDC subject): encoded, so braces in it never move the
+        # hash tag and no two channels share a key.
+        tag = key_part(channel)
+        return f"{self._prefix}seq:{{{tag}}}", f"{self._prefix}hist:{{{tag}}}"
 
     async def publish(self, channel: str, body: str, *, dedup_id: str | None = None) -> Published:
         """Stamp ``body`` (a JSON object text without seq) with the next seq, keep it, fan it out."""
         seq_key, hist_key = self._keys(channel)
         keys = [seq_key, hist_key]
         if dedup_id is not None:
-            keys.append(f"{self._prefix}dedup:{{{channel}}}:{dedup_id}")
+            keys.append(f"{self._prefix}dedup:{{{key_part(channel)}}}:{key_part(dedup_id)}")
         seq, duplicate = await self._publish(
             keys=keys,
             args=[
@@ -147,6 +152,46 @@ class ChannelStore:
 
     async def ping(self) -> None:
         await self._redis.ping()
+
+
+class DeadLetterStore:
+    """Events realtime can never publish, parked where an operator finds them.
+
+    Realtime owns no database, so its dead-letter "table" is a capped Redis stream,
+    ``<prefix>deadletter``: one entry per parked record (event id and type when it decoded, topic,
+    partition, offset, the error), the newest ``max_entries`` kept.
+    """
+
+    def __init__(self, redis: Redis, *, prefix: str, max_entries: int = 10_000) -> None:
+        self._redis = redis
+        self.key = f"{prefix}deadletter"
+        self._max_entries = max_entries
+
+    async def park(
+        self,
+        *,
+        topic: str,
+        partition: int | None,
+        offset: int | None,
+        event_id: str | None,
+        event_type: str | None,
+        error: str,
+    ) -> None:
+        fields = {
+            "topic": topic,
+            "partition": "" if partition is None else str(partition),
+            "offset": "" if offset is None else str(offset),
+            "event_id": event_id or "",
+            "event_type": event_type or "",
+            "error": error[:2000],
+            "parked_at": str(int(time.time() * 1000)),
+        }
+        await self._redis.xadd(self.key, fields, maxlen=self._max_entries, approximate=True)  # type: ignore[arg-type]
+
+    async def recent(self, count: int = 100) -> list[dict[str, str]]:
+        """The last ``count`` parked records, oldest first."""
+        entries: list[Any] = list(await self._redis.xrevrange(self.key, count=count) or [])
+        return [{_text(k): _text(v) for k, v in (fields or {}).items()} for _, fields in reversed(entries)]
 
 
 def _text(value: bytes | str | int) -> str:

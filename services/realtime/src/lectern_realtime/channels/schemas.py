@@ -8,15 +8,15 @@ channel beside the message and realtime stamps both into it.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from lectern_common.identity import is_usable_user_id
 
 from lectern_realtime import errors
 
 ChannelKind = Literal["user", "course"]
-
-_CHANNEL = re.compile(r"^(user|course):([A-Za-z0-9_.\-]{1,128})$")
+_KINDS: frozenset[str] = frozenset({"user", "course"})
 
 PUBLISHABLE_TYPES = frozenset(
     {"upload-progress", "upload-complete", "upload-failed", "invalidate", "media-ready", "media-failed"}
@@ -35,11 +35,17 @@ class Channel:
 
     @classmethod
     def parse(cls, value: object) -> Channel:
-        """``user:<id>`` or ``course:<id>``; anything else is a validation error."""
-        match = _CHANNEL.match(value) if isinstance(value, str) else None
-        if match is None:
+        """``user:<id>`` or ``course:<id>``; anything else is a validation error.
+
+        The id is everything after the first ``:`` and may hold any character an OIDC subject
+        holds (``user:auth0|123``, ``user:urn:idp:7``, ``user:a@b.example``), so the channel name
+        is the user id as clients know it; only control characters and over-long ids are refused
+        (the same rule the gateway applies to the subjects it accepts).
+        """
+        kind, separator, channel_id = value.partition(":") if isinstance(value, str) else ("", "", "")
+        if not separator or kind not in _KINDS or not is_usable_user_id(channel_id):
             raise errors.invalid_channel(value)
-        return cls(kind=match.group(1), id=match.group(2))  # type: ignore[arg-type]
+        return cls(kind=kind, id=channel_id)  # type: ignore[arg-type]
 
     @classmethod
     def user(cls, user_id: str) -> Channel:

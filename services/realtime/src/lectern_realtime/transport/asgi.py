@@ -10,12 +10,14 @@ import asyncio
 import hmac
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from lectern_common.errors import HTTP_STATUS_BY_KIND, DomainError, ErrorKind
+from lectern_common.rate_limits import Bucket, RateLimiter
 from lectern_common.realtime_tokens import RealtimeTokenError, RealtimeTokenVerifier
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -23,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lectern_realtime import errors
-from lectern_realtime.channels.schemas import error_message, pong_message
+from lectern_realtime.channels.schemas import Channel, error_message, pong_message
 from lectern_realtime.connections.connection import Connection
 from lectern_realtime.connections.service import Hub
 from lectern_realtime.publishing.service import PublishService
@@ -56,6 +58,8 @@ class RealtimeApp:
         queue_size: int,
         max_incoming_bytes: int,
         close_on_token_expiry: bool = True,
+        connect_limiter: RateLimiter | None = None,
+        connect_bucket: Bucket | None = None,
     ) -> None:
         self._hub = hub
         self._publisher = publisher
@@ -65,13 +69,18 @@ class RealtimeApp:
         self._queue_size = queue_size
         self._max_incoming = max_incoming_bytes
         self._close_on_expiry = close_on_token_expiry
+        self._connect_limiter = connect_limiter
+        self._connect_bucket = connect_bucket
         self.draining = False
-        self._http = Starlette(
+        probes = [Route("/healthz", self._healthz, methods=["GET"]), Route("/readyz", self._readyz, methods=["GET"])]
+        self._http = Starlette(routes=probes)
+        # The internal routes (services' POST /v1/publish, operators' GET /v1/connections) listen
+        # only on the internal port (settings.publish_port), never beside the public WebSocket.
+        self.publish_app = Starlette(
             routes=[
                 Route("/v1/publish", self._publish, methods=["POST"]),
                 Route("/v1/connections", self._connections, methods=["GET"]),
-                Route("/healthz", self._healthz, methods=["GET"]),
-                Route("/readyz", self._readyz, methods=["GET"]),
+                *probes,
             ]
         )
 
@@ -167,6 +176,17 @@ class RealtimeApp:
             )
             return
 
+        retry_after = await self._connects_left(claims.user_id)
+        if retry_after is not None:
+            await send(
+                {
+                    "type": "websocket.close",
+                    "code": errors.CLOSE_TOO_MANY_CONNECTS,
+                    "reason": f"too many connects: retry after {retry_after} s",
+                }
+            )
+            return
+
         async def send_text(text: str) -> None:
             await send({"type": "websocket.send", "text": text})
 
@@ -185,9 +205,15 @@ class RealtimeApp:
             )
         try:
             try:
-                await hub.subscribe(conn, f"user:{claims.user_id}", None)
+                await hub.subscribe(conn, Channel.user(claims.user_id).name, None)
             except DomainError as exc:
-                conn.close(errors.CLOSE_TRY_AGAIN, exc.message)
+                # Only a lost Redis is worth a reconnect (1013). Anything else would fail the same
+                # way on every reconnect: the socket stays open and says why instead.
+                if exc.kind is ErrorKind.UNAVAILABLE:
+                    conn.close(errors.CLOSE_TRY_AGAIN, exc.message)
+                else:
+                    log.error("user channel of %r refused: %s", claims.user_id, exc.message)
+                    conn.send(error_message(exc.code, exc.message))
             while True:
                 message = await receive()
                 kind = message["type"]
@@ -201,6 +227,17 @@ class RealtimeApp:
             hub.remove(conn)
             await conn.wait_writer(timeout=0.5)
             conn.stop_writer()
+
+    async def _connects_left(self, user_id: str) -> int | None:
+        """None when ``user_id`` may open one more socket now, else the seconds to wait."""
+        if self._connect_limiter is None or self._connect_bucket is None:
+            return None
+        try:
+            decision = await self._connect_limiter.check(f"user:{user_id}", [self._connect_bucket])
+        except Exception as exc:  # Redis trouble must not lock every user out; the fan-out says so
+            log.warning("connect rate limiter unavailable, letting the socket in: %r", exc)
+            return None
+        return None if decision.allowed else max(1, math.ceil(decision.retry_after_seconds))
 
     async def _on_frame(self, conn: Connection, text: str | None, data: bytes | None) -> None:
         if text is None:

@@ -10,8 +10,9 @@ not yet committed) publishes nothing new. Each message an event causes is marked
 The mark lives ``dedup_ttl_seconds`` (default 7 days), far longer than any redelivery window.
 
 Errors follow the house rule (centrifugo): Redis trouble is retried with backoff without moving the
-offset; a malformed event or a message realtime refuses is logged and skipped, never blocking its
-partition.
+offset; anything else (a malformed record, a message realtime refuses, a bug in translating one) can
+never succeed, so the record is parked in the dead-letter stream (:class:`DeadLetterStore`),
+logged with its event id, and the partition moves on.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from lectern_common.runtime import sleep_or_stop
 from lectern_common.telemetry import extract_context, tracer
 from opentelemetry import context as otel_context
 
+from lectern_realtime.broker.repository import DeadLetterStore
 from lectern_realtime.events.service import EventTranslator
 from lectern_realtime.publishing.service import PublishService
 
@@ -42,16 +44,19 @@ class EventFanoutConsumer:
         group_id: str,
         translator: EventTranslator,
         publisher: PublishService,
+        dead_letters: DeadLetterStore,
         max_backoff: float = 5.0,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._group_id = group_id
         self._translator = translator
         self._publisher = publisher
+        self._dead_letters = dead_letters
         self._max_backoff = max_backoff
         self.published = 0
         self.duplicates = 0
         self.skipped = 0
+        self.parked = 0
         self.started = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -107,7 +112,13 @@ class EventFanoutConsumer:
         backoff = 0.2
         while True:
             try:
-                await self.process(record.topic, record.value, tuple(record.headers or ()))
+                await self.process(
+                    record.topic,
+                    record.value,
+                    tuple(record.headers or ()),
+                    partition=record.partition,
+                    offset=record.offset,
+                )
                 return True
             except DomainError as exc:
                 if exc.kind is not ErrorKind.UNAVAILABLE:
@@ -118,32 +129,43 @@ class EventFanoutConsumer:
                 await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, self._max_backoff)
 
-    async def process(self, topic: str, value: bytes | None, headers: tuple[tuple[str, bytes], ...] = ()) -> int:
-        """Publish what one record causes; answers how many messages were new. Public for tests."""
+    async def process(
+        self,
+        topic: str,
+        value: bytes | None,
+        headers: tuple[tuple[str, bytes], ...] = (),
+        *,
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> int:
+        """Publish what one record causes; answers how many messages were new. Public for tests.
+
+        Only UNAVAILABLE (Redis) leaves it, to be retried; every other failure parks the record.
+        """
         try:
             event = decode_event(value, headers)
-            outgoing = self._translator.messages_for(topic, event)
         except MalformedEvent as exc:
-            self.skipped += 1
-            log.error("realtime consumer: skipping malformed record on %s: %s", topic, exc)
+            await self._park(topic, partition, offset, None, None, f"malformed record: {exc}")
             return 0
         token = otel_context.attach(extract_context(headers))
         published = 0
+        refused: list[str] = []
         try:
             with tracer(__name__).start_as_current_span(f"realtime {event.type}"):
+                try:
+                    outgoing = self._translator.messages_for(topic, event)
+                except DomainError as exc:
+                    outgoing, refused = [], [f"{exc.code}: {exc.message}"]
+                except Exception as exc:  # a bug in translating: retrying cannot help
+                    log.exception("realtime consumer: translating %s %s failed", event.type, event.id)
+                    outgoing, refused = [], [f"translation failed: {type(exc).__name__}"]
                 for index, out in enumerate(outgoing):
                     try:
                         result = await self._publisher.publish(out.channel, out.message, dedup_id=f"{event.id}:{index}")
                     except DomainError as exc:
                         if exc.kind is ErrorKind.UNAVAILABLE:
                             raise
-                        self.skipped += 1
-                        log.error(
-                            "realtime consumer: %s %s made a message realtime refuses (%s): skipped",
-                            event.type,
-                            event.id,
-                            exc.message,
-                        )
+                        refused.append(f"{exc.code}: {exc.message}")
                         continue
                     if result.duplicate:
                         self.duplicates += 1
@@ -152,4 +174,39 @@ class EventFanoutConsumer:
         finally:
             otel_context.detach(token)
         self.published += published
+        if refused:
+            await self._park(topic, partition, offset, event.id, event.type, "; ".join(refused))
         return published
+
+    async def _park(
+        self,
+        topic: str,
+        partition: int | None,
+        offset: int | None,
+        event_id: str | None,
+        event_type: str | None,
+        error: str,
+    ) -> None:
+        """Put a record realtime can never publish in the dead-letter stream, and say so."""
+        log.error(
+            "realtime consumer: parking %s event %s from %s@%s: %s",
+            event_type or "malformed",
+            event_id or "(no id)",
+            topic,
+            offset,
+            error,
+            extra={"event_id": event_id, "topic": topic, "offset": offset},
+        )
+        try:
+            await self._dead_letters.park(
+                topic=topic,
+                partition=partition,
+                offset=offset,
+                event_id=event_id,
+                event_type=event_type,
+                error=error,
+            )
+        except Exception as exc:  # Redis is down: retry the whole record later, like a publish
+            raise DomainError("realtime.unavailable", "dead-letter store unavailable", ErrorKind.UNAVAILABLE) from exc
+        self.skipped += 1
+        self.parked += 1

@@ -12,12 +12,14 @@ import asyncio
 import base64
 import binascii
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
 
 from lectern_common.errors import DomainError, ErrorKind
+from lectern_common.rate_limits import Bucket, LocalRateLimiter
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -51,22 +53,49 @@ def _http_date(view: UploadView) -> str:
     return format_datetime(view.expires_at.astimezone(UTC), usegmt=True)
 
 
+# Upload-Metadata is stored with the upload and echoed on HEAD: bounded as a whole, per key and per
+# value, so no client makes rows (or answers) of any size, and an over-long value is a clear error
+# naming its key instead of a database error.
+MAX_METADATA_HEADER_BYTES = 4096
+MAX_METADATA_KEY_LENGTH = 64
+MAX_METADATA_VALUE_CHARS = 1024
+
+
 def parse_metadata(header: str | None) -> dict[str, str]:
     """``Upload-Metadata: key base64,key2 base64`` (values may be absent)."""
     result: dict[str, str] = {}
     if not header:
         return result
+    if len(header.encode()) > MAX_METADATA_HEADER_BYTES:
+        raise errors.invalid(
+            "upload.metadata_too_large",
+            f"Upload-Metadata must be at most {MAX_METADATA_HEADER_BYTES} bytes",
+            {"Upload-Metadata": f"at most {MAX_METADATA_HEADER_BYTES} bytes"},
+        )
     for item in header.split(","):
         item = item.strip()
         if not item:
             continue
         key, _, encoded = item.partition(" ")
+        if len(key) > MAX_METADATA_KEY_LENGTH or not key.isascii() or not key.isprintable():
+            raise errors.invalid(
+                "upload.invalid_metadata",
+                f"Upload-Metadata keys must be printable ASCII of at most {MAX_METADATA_KEY_LENGTH} characters",
+                {"Upload-Metadata": "invalid key"},
+            )
         try:
-            result[key] = base64.b64decode(encoded.strip(), validate=True).decode("utf-8") if encoded else ""
+            value = base64.b64decode(encoded.strip(), validate=True).decode("utf-8") if encoded else ""
         except (binascii.Error, UnicodeDecodeError):
             raise errors.invalid(
                 "upload.invalid_metadata", f"Upload-Metadata value for {key!r} is not base64 UTF-8"
             ) from None
+        if len(value) > MAX_METADATA_VALUE_CHARS:
+            raise errors.invalid(
+                "upload.metadata_too_large",
+                f"Upload-Metadata value for {key!r} must be at most {MAX_METADATA_VALUE_CHARS} characters",
+                {f"Upload-Metadata.{key}": f"at most {MAX_METADATA_VALUE_CHARS} characters"},
+            )
+        result[key] = value
     return result
 
 
@@ -100,6 +129,9 @@ class TusApp:
         self._tokens = tokens
         self._settings = settings
         self._readiness = readiness
+        self._creations = LocalRateLimiter(
+            Bucket("tus-create", settings.creations_per_minute, settings.creations_burst)
+        )
         self.app = Starlette(
             routes=[
                 Route("/healthz", self.healthz, methods=["GET"]),
@@ -114,16 +146,17 @@ class TusApp:
 
     def _headers(self, request: Request, extra: dict[str, str] | None = None) -> dict[str, str]:
         headers = {"Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store"}
-        origin = request.headers.get("origin")
-        if origin:
-            allowed = self._settings.cors_allow_origins
-            if "*" in allowed or origin in allowed:
-                headers["Access-Control-Allow-Origin"] = origin
-                headers["Vary"] = "Origin"
-                headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+        headers["Vary"] = "Origin"
+        if self._origin_allowed(request):
+            headers["Access-Control-Allow-Origin"] = request.headers["origin"]
+            headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
         if extra:
             headers.update(extra)
         return headers
+
+    def _origin_allowed(self, request: Request) -> bool:
+        origin = request.headers.get("origin")
+        return origin is not None and origin in self._settings.allowed_origins
 
     def _error(self, request: Request, error: DomainError) -> Response:
         status = errors.http_status(error)
@@ -136,6 +169,8 @@ class TusApp:
             extra["WWW-Authenticate"] = 'Bearer realm="lectern-upload"'
         if status == 503:
             extra["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        if error.kind is ErrorKind.RATE_LIMITED and error.details:
+            extra["Retry-After"] = str(max(1, math.ceil(float(error.details["retryAfterSeconds"]))))
         body: dict[str, Any] = {"error": error.to_dict()}
         if request.method == "HEAD":
             return Response(status_code=status, headers=self._headers(request, extra))
@@ -153,25 +188,63 @@ class TusApp:
             )
 
     async def _body(self, request: Request) -> AsyncIterator[bytes]:
-        """The request body; a client that goes away, or sends nothing for
-        ``body_idle_timeout_seconds``, ends it with BodyInterrupted (what it sent is kept)."""
+        """The request body; a client that goes away, sends nothing for
+        ``body_idle_timeout_seconds``, or sends slower than ``min_patch_bytes_per_second`` over a
+        ``min_rate_window_seconds`` window, ends it with BodyInterrupted (what it sent is kept).
+
+        The waits cover only the wait for bytes, never the consumer's work between chunks, and a
+        wait that ends without bytes never cancels the read (cancelling would close the stream):
+        the same pending read is waited on again after the checks.
+        """
         chunks = request.stream().__aiter__()
-        idle = self._settings.body_idle_timeout_seconds
-        while True:
-            try:
-                # The timeout covers only the wait for bytes, never the consumer's work between
-                # chunks (a timeout around the yield would cancel whatever the consumer awaits).
-                async with asyncio.timeout(idle):
-                    chunk = await anext(chunks)
-            except StopAsyncIteration:
-                return
-            except ClientDisconnect:
-                raise BodyInterrupted() from None
-            except TimeoutError:
-                log.info("PATCH body idle for %.0f s: ending it and keeping what arrived", idle)
-                raise BodyInterrupted() from None
-            if chunk:
-                yield chunk
+        settings = self._settings
+        idle, floor, window = (
+            settings.body_idle_timeout_seconds,
+            settings.min_patch_bytes_per_second,
+            settings.min_rate_window_seconds,
+        )
+        loop = asyncio.get_running_loop()
+        last_bytes_at = window_start = loop.time()
+        window_bytes = 0
+        pending: asyncio.Future[bytes] | None = None
+        try:
+            while True:
+                now = loop.time()
+                if floor and now - window_start >= window:
+                    if window_bytes < floor * (now - window_start):
+                        log.info(
+                            "PATCH body below %d bytes/s (%d bytes in %.0f s): ending it, keeping what arrived",
+                            floor,
+                            window_bytes,
+                            now - window_start,
+                        )
+                        raise BodyInterrupted()
+                    window_start, window_bytes = now, 0
+                if now - last_bytes_at >= idle:
+                    log.info("PATCH body idle for %.0f s: ending it and keeping what arrived", idle)
+                    raise BodyInterrupted()
+                wait = last_bytes_at + idle - now
+                if floor:
+                    wait = min(wait, window_start + window - now)
+                if pending is None:
+                    pending = asyncio.ensure_future(anext(chunks))
+                done, _ = await asyncio.wait({pending}, timeout=max(wait, 0.001))
+                if not done:
+                    continue
+                read, pending = pending, None
+                try:
+                    chunk = read.result()
+                except StopAsyncIteration:
+                    return
+                except ClientDisconnect:
+                    raise BodyInterrupted() from None
+                if chunk:
+                    last_bytes_at = loop.time()
+                    window_bytes += len(chunk)
+                    yield chunk
+        finally:
+            if pending is not None:
+                pending.cancel()
 
     def _require_offset_stream(self, request: Request) -> None:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -203,7 +276,7 @@ class TusApp:
                 "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
             },
         )
-        if request.headers.get("origin"):
+        if self._origin_allowed(request):
             headers["Access-Control-Allow-Methods"] = "POST, HEAD, PATCH, OPTIONS, DELETE"
             headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
             headers["Access-Control-Max-Age"] = "86400"
@@ -269,6 +342,9 @@ class TusApp:
 
     async def _create(self, request: Request) -> Response:
         grant = self._tokens.verify(_bearer(request))
+        decision = self._creations.check(grant.owner_id)
+        if not decision.allowed:
+            raise errors.rate_limited(decision.retry_after_seconds)
         length = _int_header(request, "Upload-Length")
         deferred = request.headers.get("upload-defer-length")
         if length is None and deferred != "1":

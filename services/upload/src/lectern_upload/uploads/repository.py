@@ -36,10 +36,15 @@ class UploadRepository:
         query = select(func.count()).where(UploadRow.owner_id == owner_id, UploadRow.status.in_(list(ACTIVE)))
         return int((await self.session.execute(query)).scalar_one())
 
-    async def bytes_used(self, owner_id: str) -> int:
-        query = select(func.coalesce(func.sum(UploadRow.size_bytes), 0)).where(
+    async def bytes_used(self, owner_id: str, *, deferred_reservation: int, excluding: str | None = None) -> int:
+        """Bytes the owner's stored and in-flight uploads hold against the quota; an upload whose
+        length is still deferred counts as ``deferred_reservation`` (the most it may grow to)."""
+        counted = func.coalesce(UploadRow.size_bytes, deferred_reservation)
+        query = select(func.coalesce(func.sum(counted), 0)).where(
             UploadRow.owner_id == owner_id, UploadRow.status.in_(list(STORED_OR_STORING))
         )
+        if excluding is not None:
+            query = query.where(UploadRow.id != excluding)
         return int((await self.session.execute(query)).scalar_one() or 0)
 
     async def list_for_owner(

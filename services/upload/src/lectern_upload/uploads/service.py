@@ -111,6 +111,7 @@ class UploadService:
         self._settings = settings
         self._buffers = buffers
         self._write_slots = asyncio.Semaphore(settings.max_concurrent_writes)
+        self._writes_by_user: dict[str, int] = {}
         self._uow = uow
         self._store = store
         self._locks = locks
@@ -137,6 +138,19 @@ class UploadService:
                 )
             if new.size_bytes > s.max_upload_bytes:
                 raise errors.too_large(new.size_bytes, s.max_upload_bytes)
+        # Each bound is its column's (tus metadata reaches here unchecked by the gateway).
+        for name, value, limit in (
+            ("mimeType", new.mime_type, 200),
+            ("courseId", new.course_id, 200),
+            ("chapterId", new.chapter_id, 200),
+            ("lessonTitle", new.lesson_title, 500),
+        ):
+            if value is not None and len(value) > limit:
+                raise errors.invalid(
+                    f"upload.invalid_{name.lower()}",
+                    f"{name} must be at most {limit} characters",
+                    {name: f"at most {limit}"},
+                )
         mime = new.mime_type.strip().lower()
         if not any(fnmatch.fnmatchcase(mime, pattern) for pattern in s.allowed_mime_types):
             raise errors.unsupported_type(new.mime_type, s.allowed_mime_types)
@@ -150,14 +164,16 @@ class UploadService:
                 f"at most {s.max_concurrent_uploads_per_user} uploads may be in progress at once",
                 {"active": active, "limit": s.max_concurrent_uploads_per_user},
             )
-        if size:
-            used = await repo.bytes_used(owner_id)
-            if used + size > s.user_quota_bytes:
-                raise errors.quota_exceeded(
-                    "upload.quota_exceeded",
-                    "this upload would exceed your storage quota",
-                    {"usedBytes": used, "quotaBytes": s.user_quota_bytes, "requestedBytes": size},
-                )
+        # Upload-Defer-Length: the length is unknown until a later PATCH, and the upload may grow to
+        # max_upload_bytes meanwhile, so that much is reserved until the length is declared.
+        requested = size if size is not None else s.max_upload_bytes
+        used = await repo.bytes_used(owner_id, deferred_reservation=s.max_upload_bytes)
+        if used + requested > s.user_quota_bytes:
+            raise errors.quota_exceeded(
+                "upload.quota_exceeded",
+                "this upload would exceed your storage quota",
+                {"usedBytes": used, "quotaBytes": s.user_quota_bytes, "requestedBytes": requested},
+            )
 
     async def create(
         self,
@@ -290,10 +306,23 @@ class UploadService:
     # -- access ----------------------------------------------------------------------------------
 
     def authorize_creation(self, grant: UploadGrant, new: NewUpload) -> None:
-        """Only a creation token creates through tus, and only for the course it names."""
+        """Only a creation token creates through tus, and only for the course it names.
+
+        Upload cannot ask course who may edit what (it holds no key course trusts), so the course
+        ownership check of a plain tus creation is the one made when its creation token was
+        minted for that course: ``Upload-Metadata`` may name that course (and a chapter in it)
+        but never another one. A token that names no course creates uploads outside any course.
+        The chapter is checked against the course again where completion adds the lesson
+        (course's ``add_uploaded_lesson``, which also re-checks that the uploader may edit it).
+        """
         if grant.kind != CREATE:
             raise errors.forbidden("an upload token cannot create uploads; use a creation token")
-        if grant.course_id and new.course_id != grant.course_id:
+        if grant.course_id is None:
+            if new.course_id or new.chapter_id:
+                raise errors.forbidden(
+                    "this creation token names no course: Upload-Metadata courseId/chapterId are not allowed"
+                )
+        elif new.course_id != grant.course_id:
             raise errors.forbidden("this creation token is for another course")
 
     @staticmethod
@@ -371,19 +400,31 @@ class UploadService:
         with ``upload.locked``, a stale offset with ``upload.offset_mismatch``.
         """
         self._check_grant_names(grant, upload_id)
+        # One user's share first, refused at once: waiting would still hold the client's socket.
+        owner, per_user = grant.owner_id, self._settings.max_concurrent_writes_per_user
+        if self._writes_by_user.get(owner, 0) >= per_user:
+            raise errors.user_busy(per_user)
+        self._writes_by_user[owner] = self._writes_by_user.get(owner, 0) + 1
         try:
-            # Before the lock: each writer holds a pooled connection for it (see settings).
-            async with asyncio.timeout(self._settings.limit_wait_seconds):
-                await self._write_slots.acquire()
-        except TimeoutError:
-            raise errors.busy(None) from None
-        try:
-            async with self._locks.hold(upload_id, wait_seconds=LOCK_WAIT_SECONDS):
-                return await self._write_locked(grant, upload_id, offset, body, checksum, upload_length)
-        except LockBusy:
-            raise errors.locked(upload_id) from None
+            try:
+                # Before the lock: each writer holds a pooled connection for it (see settings).
+                async with asyncio.timeout(self._settings.limit_wait_seconds):
+                    await self._write_slots.acquire()
+            except TimeoutError:
+                raise errors.busy(None) from None
+            try:
+                async with self._locks.hold(upload_id, wait_seconds=LOCK_WAIT_SECONDS):
+                    return await self._write_locked(grant, upload_id, offset, body, checksum, upload_length)
+            except LockBusy:
+                raise errors.locked(upload_id) from None
+            finally:
+                self._write_slots.release()
         finally:
-            self._write_slots.release()
+            left = self._writes_by_user[owner] - 1
+            if left:
+                self._writes_by_user[owner] = left
+            else:
+                del self._writes_by_user[owner]
 
     async def _write_locked(
         self,
@@ -557,7 +598,9 @@ class UploadService:
         async with self._uow() as session:
             repo = UploadRepository(session)
             await repo.lock_owner(row.owner_id)
-            used = await repo.bytes_used(row.owner_id)
+            used = await repo.bytes_used(
+                row.owner_id, deferred_reservation=self._settings.max_upload_bytes, excluding=row.id
+            )
             if used + length > self._settings.user_quota_bytes:
                 raise errors.quota_exceeded(
                     "upload.quota_exceeded",
@@ -576,9 +619,10 @@ class UploadService:
             digest = await writer.complete()
             if not hash_whole:
                 digest = await self._sha256_of_object(row.storage_key, row.size_bytes)
-        except Exception as exc:
+        except Exception:
             log.exception("upload %s: completing the object failed", row.id)
-            return await self._fail(row, f"storing the file failed: {type(exc).__name__}")
+            # The stored error is shown to the user (getUpload, upload-failed): no exception text.
+            return await self._fail(row, "storing the file failed")
         if row.tail_size:
             await self._delete_quietly(self._tail_key(row))
         async with self._uow() as session:

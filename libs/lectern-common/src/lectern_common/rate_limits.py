@@ -1,15 +1,20 @@
-"""Per-user rate limits in Redis: GCRA token buckets, one Lua call per check.
+"""Rate limits: GCRA token buckets, in Redis (shared by replicas) or in the process.
 
 GCRA keeps one number per bucket (the theoretical arrival time), so a check is one round trip
-and the bucket's memory is constant. Time comes from the Redis server (``TIME``), so every
-gateway replica agrees on it whatever their clocks say.
+and the bucket's memory is constant. In Redis, time comes from the server (``TIME``), so every
+replica agrees on it whatever their clocks say. The subject (a user id, a client address) is input:
+it is encoded into the key (:func:`lectern_common.redis_keys.key_part`).
 """
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+
+from lectern_common.redis_keys import key_part
 
 _GCRA = """
 local t = redis.call('TIME')
@@ -51,16 +56,42 @@ class Decision:
 
 
 class RateLimiter:
+    """Buckets in Redis, shared by every replica."""
+
     def __init__(self, redis: Redis, *, prefix: str) -> None:
         self._prefix = prefix
         self._script = redis.register_script(_GCRA)
 
-    async def check(self, user_id: str, buckets: list[Bucket]) -> Decision:
+    async def check(self, subject: str, buckets: list[Bucket]) -> Decision:
         """Take one token from each bucket in order; the first empty one refuses."""
         for bucket in buckets:
             allowed, wait_ms = await self._script(
-                keys=[f"{self._prefix}rl:{bucket.name}:{user_id}"], args=[bucket.interval_ms, bucket.burst]
+                keys=[f"{self._prefix}rl:{bucket.name}:{key_part(subject)}"], args=[bucket.interval_ms, bucket.burst]
             )
             if not int(allowed):
                 return Decision(False, round(max(float(wait_ms), 1.0) / 1000.0, 3), bucket.name)
+        return Decision(True, 0.0, "")
+
+
+class LocalRateLimiter:
+    """The same buckets in this process only (a service without Redis): each replica enforces
+    its own share. At most ``max_subjects`` subjects are remembered (least recently seen first
+    out), so memory stays bounded whoever calls."""
+
+    def __init__(self, bucket: Bucket, *, max_subjects: int = 100_000) -> None:
+        self._bucket = bucket
+        self._max = max_subjects
+        self._tat: OrderedDict[str, float] = OrderedDict()
+
+    def check(self, subject: str) -> Decision:
+        now = time.monotonic() * 1000
+        interval = self._bucket.interval_ms
+        tat = max(self._tat.get(subject, now), now)
+        allow_at = tat + interval - interval * self._bucket.burst
+        if allow_at > now:
+            return Decision(False, round(max(allow_at - now, 1.0) / 1000.0, 3), self._bucket.name)
+        self._tat[subject] = tat + interval
+        self._tat.move_to_end(subject)
+        while len(self._tat) > self._max:
+            self._tat.popitem(last=False)
         return Decision(True, 0.0, "")

@@ -1,0 +1,129 @@
+"""Ed25519 keys for the tokens one Lectern service signs and another verifies (EdDSA JWTs).
+
+Internal (service-to-service) and realtime tokens are signed with a private key only their issuer
+holds (the gateway; media for its own calls to course) and verified with public keys: a verifier
+that faces the internet (upload, realtime) or that is broken into can check tokens but never mint
+one. Settings carry keys as PEM text: a private key as PKCS#8, public keys as one or more
+concatenated SubjectPublicKeyInfo blocks, so a key can be rotated by publishing the new public key
+beside the old one before the issuer switches.
+
+Each token names its key in the ``kid`` header (a fingerprint of the public key), so a verifier
+picks the one key to check instead of trying each.
+
+In dev, where no key is configured, a fixed dev key pair derived from a public seed is used, so a
+service started by hand with no variable set talks to any other; outside dev it is refused
+(:mod:`lectern_common.settings`), since anyone can derive it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+ALGORITHM = "EdDSA"
+
+_PUBLIC_PEM_BLOCK = re.compile(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.DOTALL)
+
+
+class InvalidKeyError(ValueError):
+    """A PEM value that is not the Ed25519 key it should be (the message says which)."""
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """The ``kid`` of tokens this key signs: a short fingerprint of its raw public bytes."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A private key and the ``kid`` its tokens carry."""
+
+    private_key: Ed25519PrivateKey
+    kid: str
+
+    @classmethod
+    def from_pem(cls, pem: str) -> SigningKey:
+        try:
+            key = serialization.load_pem_private_key(pem.encode(), password=None)
+        except (ValueError, TypeError) as exc:
+            raise InvalidKeyError("not a PEM private key") from exc
+        if not isinstance(key, Ed25519PrivateKey):
+            raise InvalidKeyError("not an Ed25519 private key")
+        return cls(key, key_id(key.public_key()))
+
+    @classmethod
+    def generate(cls) -> SigningKey:
+        key = Ed25519PrivateKey.generate()
+        return cls(key, key_id(key.public_key()))
+
+    def verifying_keys(self) -> VerifyingKeys:
+        """The verifier's side of this key alone."""
+        return VerifyingKeys({self.kid: self.private_key.public_key()})
+
+    def private_pem(self) -> str:
+        return private_key_pem(self.private_key)
+
+    def private_key_seed(self) -> str:
+        """Secret text unique to this key, to derive other dev-only keys from (the dev login's)."""
+        raw = self.private_key.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+        return raw.hex()
+
+    def public_pem(self) -> str:
+        return public_key_pem(self.private_key.public_key())
+
+
+@dataclass(frozen=True)
+class VerifyingKeys:
+    """The public keys a verifier trusts, by ``kid``."""
+
+    by_kid: dict[str, Ed25519PublicKey]
+
+    @classmethod
+    def from_pem(cls, pem_bundle: str) -> VerifyingKeys:
+        blocks = _PUBLIC_PEM_BLOCK.findall(pem_bundle)
+        if not blocks:
+            raise InvalidKeyError("no PEM public key found")
+        keys: dict[str, Ed25519PublicKey] = {}
+        for block in blocks:
+            try:
+                key = serialization.load_pem_public_key(block.encode())
+            except (ValueError, TypeError) as exc:
+                raise InvalidKeyError("not a PEM public key") from exc
+            if not isinstance(key, Ed25519PublicKey):
+                raise InvalidKeyError("not an Ed25519 public key")
+            keys[key_id(key)] = key
+        return cls(keys)
+
+    def get(self, kid: object) -> Ed25519PublicKey | None:
+        return self.by_kid.get(kid) if isinstance(kid, str) else None
+
+
+def private_key_pem(key: Ed25519PrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+def public_key_pem(key: Ed25519PublicKey) -> str:
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def generate_key_pair() -> tuple[str, str]:
+    """A fresh (private PEM, public PEM) pair, as the dev launcher makes one per stack."""
+    key = Ed25519PrivateKey.generate()
+    return private_key_pem(key), public_key_pem(key.public_key())
+
+
+def dev_key_pair(purpose: str) -> tuple[str, str]:
+    """The fixed dev pair for ``purpose`` (``internal``, ``realtime``): derived from a public seed,
+    so it is only ever acceptable in dev."""
+    seed = hashlib.sha256(b"lectern-dev-only-key\x00" + purpose.encode()).digest()
+    key = Ed25519PrivateKey.from_private_bytes(seed)
+    return private_key_pem(key), public_key_pem(key.public_key())
