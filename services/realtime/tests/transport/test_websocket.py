@@ -231,8 +231,9 @@ async def test_a_socket_is_closed_when_its_token_expires(start_replica, unique, 
 async def test_websocket_connects_are_rate_limited_per_user(start_replica, client, unique):
     """Issue 12 item 6: one user's reconnect loop (or script) is refused with 4029 and the wait;
     other users connect as usual. The bucket lives in Redis, so it holds across replicas."""
-    a, b = await start_replica(ws_connects_per_minute=60, ws_connects_burst=2), await start_replica(
-        ws_connects_per_minute=60, ws_connects_burst=2
+    a, b = (
+        await start_replica(ws_connects_per_minute=60, ws_connects_burst=2),
+        await start_replica(ws_connects_per_minute=60, ws_connects_burst=2),
     )
     user = unique("u")
     for replica in (a, b):
