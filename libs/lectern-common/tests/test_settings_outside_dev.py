@@ -27,7 +27,6 @@ class ExampleSettings(ServiceSettings):
     production_checked: ClassVar[tuple[str, ...]] = (
         "database_url",
         "redis_url",
-        "s3_access_key",
         "s3_secret_key",
         "internal_token_private_key",
         "internal_token_public_keys",
@@ -75,7 +74,6 @@ def test_production_with_nothing_set_names_every_setting_it_uses() -> None:
     [
         ({"s3_secret_key": "x" * 31}, "LECTERN_EXAMPLE_S3_SECRET_KEY: shorter than 32 bytes"),
         ({"realtime_publish_token": "short"}, "LECTERN_EXAMPLE_REALTIME_PUBLISH_TOKEN: shorter than 32 bytes"),
-        ({"s3_access_key": "lectern"}, "LECTERN_EXAMPLE_S3_ACCESS_KEY: is the dev default"),
         ({"database_url": "postgresql+asyncpg://u@db:5432/x"}, "LECTERN_EXAMPLE_DATABASE_URL: has no password"),
         (
             {"database_url": "postgresql+asyncpg://u:short@db:5432/x"},

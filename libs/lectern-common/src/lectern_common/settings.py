@@ -216,14 +216,10 @@ class ServiceSettings(BaseSettings):
                 continue
             if value == default:
                 problems.append(f"{label}: is the dev default")
-            elif isinstance(value, SecretStr) and name not in _NOT_SECRET:
+            elif isinstance(value, SecretStr):
                 if len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
                     problems.append(f"{label}: shorter than {MIN_SECRET_BYTES} bytes")
         return problems
-
-
-# SecretStr settings that identify rather than authenticate: only their default is refused.
-_NOT_SECRET = frozenset({"s3_access_key"})
 
 
 def _parse_key(name: str, pem: str) -> SigningKey | VerifyingKeys:

@@ -18,7 +18,6 @@ class MediaSettings(ServiceSettings):
         "database_url",
         "kafka_bootstrap",
         "s3_endpoint",
-        "s3_access_key",
         "s3_secret_key",
         "internal_token_private_key",
         "internal_token_public_keys",

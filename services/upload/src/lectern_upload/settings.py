@@ -23,7 +23,6 @@ class UploadSettings(ServiceSettings):
         "database_url",
         "kafka_bootstrap",
         "s3_endpoint",
-        "s3_access_key",
         "s3_secret_key",
         "internal_token_public_keys",
         "upload_token_secret",
