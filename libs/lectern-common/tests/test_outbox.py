@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from lectern.events.v1.course_events_pb2 import CourseChanged
 from lectern_common.consumer import EventConsumer
 from lectern_common.db import UnitOfWork, create_engine
 from lectern_common.devstack.infra import KafkaBroker
-from lectern_common.events import Event, decode_event
+from lectern_common.events import Event, build_envelope, decode_event
 from lectern_common.outbox import KafkaEventProducer, OutboxRelay, OutboxWriter
 from lectern_common.plumbing_tables import PLUMBING_METADATA, outbox_events
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
@@ -222,6 +223,56 @@ async def test_consumer_parks_a_poison_record_and_moves_on(engine: AsyncEngine) 
         parked = (await conn.execute(select(parked_events.c.offset, parked_events.c.error))).one()
     assert parked.offset == 7
     assert "EventEnvelope" in parked.error or "envelope" in parked.error
+
+
+async def test_an_event_that_can_never_be_applied_is_parked_with_its_id_and_logged(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 12 item 4: a handler's non-retryable failure parks the event and the log line names
+    its id; an id longer than the columns (a producer's bug) is parked too, bounded, instead of
+    making parking fail and the partition loop."""
+
+    async def handler(session: AsyncSession, event: Event) -> None:
+        raise ValueError(f"cannot apply {event.type}")
+
+    consumer = EventConsumer(
+        name=f"parker-{uuid.uuid4().hex[:6]}",
+        bootstrap_servers="unused:1",
+        group_id="g",
+        topics=["t"],
+        uow=UnitOfWork(engine),
+        handler=handler,
+    )
+
+    def record(event_id: str, offset: int) -> _Record:
+        envelope = build_envelope(
+            event_type="course.created",
+            aggregate_id="c9",
+            aggregate_version=1,
+            actor_id="auth0|someone",
+            payload=CourseChanged(course_id="c9"),
+            event_id=event_id,
+        )
+        return _Record(envelope.SerializeToString(), [], offset)
+
+    ordinary, long_id = str(uuid.uuid4()), "e" * 100
+    with caplog.at_level(logging.ERROR, logger="lectern_common.consumer"):
+        await consumer._process_with_retry(record(ordinary, 11), asyncio.Event())
+        await consumer._process_with_retry(record(long_id, 12), asyncio.Event())
+    assert consumer.parked == 2
+    assert any(ordinary in line.getMessage() for line in caplog.records)
+    async with engine.connect() as conn:
+        from lectern_common.plumbing_tables import parked_events
+
+        rows = (
+            await conn.execute(
+                select(parked_events.c.offset, parked_events.c.event_id, parked_events.c.error)
+                .where(parked_events.c.consumer == consumer.name)
+                .order_by(parked_events.c.offset)
+            )
+        ).all()
+    assert [(r.offset, r.event_id) for r in rows] == [(11, ordinary), (12, long_id[:64])]
+    assert "cannot apply course.created" in rows[0].error
 
 
 async def test_one_transaction_notifies_the_relay_once_however_many_events(engine: AsyncEngine) -> None:
