@@ -455,7 +455,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Dev mode only (LECTERN_DEV_AUTH=1): a user token for any user id. */
+        /** Dev mode only (environment=dev): a user token for any user id. */
         post: operations["devToken"];
         delete?: never;
         options?: never;
