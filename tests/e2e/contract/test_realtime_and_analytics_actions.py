@@ -74,7 +74,12 @@ async def test_record_engagement_keeps_valid_events_and_counts_the_rest(alice: A
         },
     )
     shapes.check("recordEngagement", accepted)
-    assert accepted == {"accepted": 2, "rejected": 0, "rejectedFields": {}}
+    # Sales come from a service identity (billing) only since issue 12: a user's is rejected.
+    assert accepted == {
+        "accepted": 1,
+        "rejected": 1,
+        "rejectedFields": {"events.1.type": "sale events are recorded by a service (billing), not by users"},
+    }
 
     mixed = await alice.ok(
         "recordEngagement",

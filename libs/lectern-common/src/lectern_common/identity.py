@@ -89,20 +89,28 @@ class InternalTokenVerifier:
 
     def verify(self, token: str) -> Identity:
         try:
-            key = self._keys.get(jwt.get_unverified_header(token).get("kid"))
-            if key is None:
-                raise _invalid()
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[ALGORITHM],
-                audience=AUDIENCE,
-                issuer=ISSUER,
-                leeway=self._leeway,
-                options={"require": ["exp", "sub", "iss", "aud"]},
-            )
+            keys = self._keys.candidates(jwt.get_unverified_header(token).get("kid"))
         except jwt.PyJWTError as exc:
             raise _invalid() from exc
+        claims = None
+        for key in keys:
+            try:
+                claims = jwt.decode(
+                    token,
+                    key,
+                    algorithms=[ALGORITHM],
+                    audience=AUDIENCE,
+                    issuer=ISSUER,
+                    leeway=self._leeway,
+                    options={"require": ["exp", "sub", "iss", "aud"]},
+                )
+                break
+            except jwt.InvalidSignatureError:
+                continue
+            except jwt.PyJWTError as exc:
+                raise _invalid() from exc
+        if claims is None:
+            raise _invalid()
         return Identity(user_id=str(claims["sub"]), roles=frozenset(claims.get("roles", ())), name=claims.get("name"))
 
 

@@ -16,9 +16,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from lectern_common.identity import is_usable_user_id
 from lectern_common.token_keys import ALGORITHM, SigningKey, VerifyingKeys
@@ -89,22 +90,36 @@ class RealtimeTokenVerifier:
         if not token:
             raise RealtimeTokenError("missing", "missing token")
         try:
-            key = self._keys.get(jwt.get_unverified_header(token).get("kid"))
-            if key is None:
-                raise RealtimeTokenError("invalid", "invalid token")
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[ALGORITHM],
-                audience=AUDIENCE,
-                issuer=ISSUER,
-                leeway=self._leeway,
-                options={"require": ["exp", "sub", "iss", "aud"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise RealtimeTokenError("expired", "token expired") from exc
+            keys = self._keys.candidates(jwt.get_unverified_header(token).get("kid"))
         except jwt.PyJWTError as exc:
             raise RealtimeTokenError("invalid", "invalid token") from exc
+        claims = None
+        for key in keys:
+            try:
+                claims = self._decode(token, key)
+                break
+            except jwt.InvalidSignatureError:
+                continue
+            except jwt.ExpiredSignatureError as exc:
+                raise RealtimeTokenError("expired", "token expired") from exc
+            except jwt.PyJWTError as exc:
+                raise RealtimeTokenError("invalid", "invalid token") from exc
+        if claims is None:
+            raise RealtimeTokenError("invalid", "invalid token")
+        return self._claims(claims)
+
+    def _decode(self, token: str, key: Ed25519PublicKey) -> dict[str, Any]:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            leeway=self._leeway,
+            options={"require": ["exp", "sub", "iss", "aud"]},
+        )
+
+    def _claims(self, claims: dict[str, Any]) -> RealtimeClaims:
         courses = claims.get("courses", [])
         if not isinstance(courses, list) or not all(isinstance(c, str) and c for c in courses):
             raise RealtimeTokenError("invalid", "invalid token")

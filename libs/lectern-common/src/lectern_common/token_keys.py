@@ -104,6 +104,14 @@ class VerifyingKeys:
     def get(self, kid: object) -> Ed25519PublicKey | None:
         return self.by_kid.get(kid) if isinstance(kid, str) else None
 
+    def candidates(self, kid: object) -> list[Ed25519PublicKey]:
+        """The keys to check a token with: the one its ``kid`` names, or, for a token without a
+        ``kid`` (another signer's library), each trusted key in turn (a bundle holds a few)."""
+        if kid is None:
+            return list(self.by_kid.values())
+        key = self.get(kid)
+        return [key] if key is not None else []
+
 
 def private_key_pem(key: Ed25519PrivateKey) -> str:
     return key.private_bytes(
