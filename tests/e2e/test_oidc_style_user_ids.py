@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import secrets
 from typing import Any
 
 import pytest
 import websockets
+from lectern_common.testing.videos import video_of_size
 from tusclient import client as tus
 
 from .gateway_client import ActionClient
@@ -77,7 +77,7 @@ async def test_an_oidc_style_user_id_works_on_every_plane(lectern_stack: Any, us
                 },
             )
             await asyncio.to_thread(
-                _tus_upload, started["uploadUrl"], started["uploadToken"], os.urandom(PAYLOAD_BYTES)
+                _tus_upload, started["uploadUrl"], started["uploadToken"], video_of_size(PAYLOAD_BYTES)
             )
             complete = await _until_message(
                 ws,
