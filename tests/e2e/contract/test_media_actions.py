@@ -30,8 +30,18 @@ async def test_list_media_filters_and_pages_the_callers_files(alice: ActionClien
 
     found = await alice.ok("listMedia", {"query": first.media["fileName"]})
     assert [m["id"] for m in found["items"]] == [first.media_id]
-    by_status = await alice.ok("listMedia", {"status": first.media["status"]})
+
+    # Media probes the file after registering it, so its status moves from processing to ready:
+    # filter on the state it settles in, not the one it was registered with.
+    async def settled_as_ready() -> dict[str, object] | None:
+        media = await alice.ok("getMedia", {"mediaId": first.media_id})
+        return media if media["status"] == "ready" else None
+
+    await until(settled_as_ready, what=f"media {first.media_id} to be ready")
+    by_status = await alice.ok("listMedia", {"status": "ready"})
     assert first.media_id in {m["id"] for m in by_status["items"]}
+    failed = await alice.ok("listMedia", {"status": "failed"})
+    assert first.media_id not in {m["id"] for m in failed["items"]}
 
     page = await alice.ok("listMedia", {"limit": 1})
     assert len(page["items"]) == 1 and page["nextCursor"]
