@@ -1,10 +1,12 @@
-"""A frontend's view of the stack: the gateway's actions and dev login, nothing else."""
+"""A frontend's view of the stack: the gateway's actions, dev login and a stock tus client."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import httpx
+from tusclient import client as tus
 
 
 class ActionClient:
@@ -42,3 +44,11 @@ class ActionClient:
 
     async def close(self) -> None:
         await self.http.aclose()
+
+
+def tus_upload(upload_url: str, token: str, payload: bytes, chunk_size: int = 256 * 1024) -> None:
+    """Send ``payload`` with tuspy, a stock tus 1.0 client (blocking: run it in a thread)."""
+    uploader = tus.TusClient(upload_url, headers={"Authorization": f"Bearer {token}"}).uploader(
+        file_stream=io.BytesIO(payload), url=upload_url, chunk_size=chunk_size, retries=2, retry_delay=1
+    )
+    uploader.upload()

@@ -13,7 +13,6 @@ remove). Screenshots of the main screens are kept in ``test-artifacts/editor/``.
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import secrets
 import signal
@@ -25,7 +24,6 @@ import pytest_asyncio
 from lectern_common.devstack.state import StackState
 from lectern_common.testing.videos import video_of_size
 from playwright.async_api import Browser, Page, async_playwright, expect
-from tusclient import client as tus
 
 from .editor_browser import (
     CHROMIUM,
@@ -41,7 +39,7 @@ from .editor_browser import (
     video_file,
     wait_live,
 )
-from .gateway_client import ActionClient
+from .gateway_client import ActionClient, tus_upload
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -100,13 +98,6 @@ async def course_with_chapter(stack: StackState, user_id: str, title: str) -> tu
     return api, course["id"], saved["idMap"]["c"]
 
 
-def _tus_upload(upload_url: str, token: str, payload: bytes) -> None:
-    uploader = tus.TusClient(upload_url, headers={"Authorization": f"Bearer {token}"}).uploader(
-        file_stream=io.BytesIO(payload), url=upload_url, chunk_size=512 * 1024, retries=2, retry_delay=1
-    )
-    uploader.upload()
-
-
 async def lesson_with_video(api: ActionClient, course_id: str, chapter_id: str, file_name: str) -> str:
     started = await api.ok(
         "startUpload",
@@ -118,7 +109,9 @@ async def lesson_with_video(api: ActionClient, course_id: str, chapter_id: str, 
             "chapterId": chapter_id,
         },
     )
-    await asyncio.to_thread(_tus_upload, started["uploadUrl"], started["uploadToken"], video_of_size(SMALL_VIDEO))
+    await asyncio.to_thread(
+        tus_upload, started["uploadUrl"], started["uploadToken"], video_of_size(SMALL_VIDEO), 512 * 1024
+    )
 
     media_ids: list[str] = []
 

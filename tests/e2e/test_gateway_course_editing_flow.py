@@ -9,7 +9,6 @@ stale version -> soft delete and restore.
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import secrets
 from typing import Any
@@ -17,22 +16,14 @@ from typing import Any
 import pytest
 import websockets
 from lectern_common.testing.videos import make_video
-from tusclient import client as tus
 
-from .gateway_client import ActionClient
+from .gateway_client import ActionClient, tus_upload
 
 pytestmark = pytest.mark.timeout(240)
 
 # Real videos (media probes what it stores), a few MiB each so progress rises over several chunks.
 VIDEOS = [make_video(seconds=1, width=640, height=480, noise=True) for _ in range(2)]
 CHUNK = 512 * 1024
-
-
-def _tus_upload(upload_url: str, token: str, payload: bytes) -> None:
-    uploader = tus.TusClient(upload_url, headers={"Authorization": f"Bearer {token}"}).uploader(
-        file_stream=io.BytesIO(payload), url=upload_url, chunk_size=CHUNK, retries=2, retry_delay=1
-    )
-    uploader.upload()
 
 
 async def _watch(url: str, token: str, course_id: str, inbox: list[dict[str, Any]], subscribed: asyncio.Event) -> None:
@@ -108,7 +99,7 @@ async def test_course_editing_flow_through_the_gateway(lectern_stack: Any) -> No
         assert all(item["uploadUrl"].startswith(tus_base) for item in started)
         await asyncio.gather(
             *(
-                asyncio.to_thread(_tus_upload, item["uploadUrl"], item["uploadToken"], video)
+                asyncio.to_thread(tus_upload, item["uploadUrl"], item["uploadToken"], video, CHUNK)
                 for item, video in zip(started, VIDEOS, strict=True)
             )
         )

@@ -5,7 +5,6 @@ media's consumer, realtime's consumer and the WebSocket, with no 1013 close."""
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import secrets
 from typing import Any
@@ -13,20 +12,12 @@ from typing import Any
 import pytest
 import websockets
 from lectern_common.testing.videos import video_of_size
-from tusclient import client as tus
 
-from .gateway_client import ActionClient
+from .gateway_client import ActionClient, tus_upload
 
 pytestmark = pytest.mark.timeout(240)
 
 PAYLOAD_BYTES = 300 * 1024
-
-
-def _tus_upload(upload_url: str, token: str, payload: bytes) -> None:
-    uploader = tus.TusClient(upload_url, headers={"Authorization": f"Bearer {token}"}).uploader(
-        file_stream=io.BytesIO(payload), url=upload_url, chunk_size=len(payload), retries=2, retry_delay=1
-    )
-    uploader.upload()
 
 
 async def _until_message(ws: Any, predicate: Any, timeout: float) -> dict[str, Any]:
@@ -77,7 +68,7 @@ async def test_an_oidc_style_user_id_works_on_every_plane(lectern_stack: Any, us
                 },
             )
             await asyncio.to_thread(
-                _tus_upload, started["uploadUrl"], started["uploadToken"], video_of_size(PAYLOAD_BYTES)
+                tus_upload, started["uploadUrl"], started["uploadToken"], video_of_size(PAYLOAD_BYTES), PAYLOAD_BYTES
             )
             complete = await _until_message(
                 ws,

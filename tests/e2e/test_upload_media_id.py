@@ -6,29 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import os
 import secrets
 from typing import Any
 
 import pytest
 from lectern_common.testing.videos import make_video
-from tusclient import client as tus
 
-from .gateway_client import ActionClient
+from .gateway_client import ActionClient, tus_upload
 
 pytestmark = pytest.mark.timeout(180)
 
 # What media probes must accept: a real video, and a file that starts like a PDF.
 VIDEO = make_video(seconds=1, width=640, height=480, noise=True)
 PDF = b"%PDF-1.4\n" + os.urandom(1024 * 1024 + 333)
-
-
-def _tus_upload(upload_url: str, token: str, payload: bytes) -> None:
-    uploader = tus.TusClient(upload_url, headers={"Authorization": f"Bearer {token}"}).uploader(
-        file_stream=io.BytesIO(payload), url=upload_url, chunk_size=512 * 1024, retries=2, retry_delay=1
-    )
-    uploader.upload()
 
 
 async def _poll_upload(client: ActionClient, operation_id: str, want: set[str], timeout: float = 60) -> dict[str, Any]:
@@ -74,7 +65,7 @@ async def test_get_and_list_uploads_name_the_media_id_once_media_made_the_file(l
         assert before["status"] == "pending" and before["mediaId"] is None and before["offset"] == 0
 
         for started, payload in ((into_chapter, VIDEO), (no_course, PDF)):
-            await asyncio.to_thread(_tus_upload, started["uploadUrl"], started["uploadToken"], payload)
+            await asyncio.to_thread(tus_upload, started["uploadUrl"], started["uploadToken"], payload, 512 * 1024)
 
         done = [await _poll_upload(alice, s["operationId"], {"completed", "failed"}) for s in (into_chapter, no_course)]
         for upload, payload in zip(done, (VIDEO, PDF), strict=True):

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from lectern_common.testing.videos import video_of_size
-from tusclient import client as tus
 
-from ..gateway_client import ActionClient
+from ..gateway_client import ActionClient, tus_upload
 from .waiting import until
-
-CHUNK = 256 * 1024
 
 
 async def login(gateway: str, name: str) -> ActionClient:
@@ -46,14 +42,6 @@ async def course_with_a_lesson(client: ActionClient, title: str = "Course") -> C
         },
     )
     return CourseTree(course["id"], saved["course"]["version"], saved["idMap"]["ch"], saved["idMap"]["le"])
-
-
-def tus_upload(upload_url: str, token: str, payload: bytes, chunk_size: int = CHUNK) -> None:
-    """The bytes with tuspy, a stock tus 1.0 client (blocking: run it in a thread)."""
-    uploader = tus.TusClient(upload_url, headers={"Authorization": f"Bearer {token}"}).uploader(
-        file_stream=io.BytesIO(payload), url=upload_url, chunk_size=chunk_size, retries=2, retry_delay=1
-    )
-    uploader.upload()
 
 
 TUS = {"Tus-Resumable": "1.0.0"}
