@@ -17,10 +17,6 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
-from lectern.analytics.v1 import analytics_pb2_grpc
-from lectern.course.v1 import course_pb2_grpc
-from lectern.media.v1 import media_pb2_grpc
-from lectern.upload.v1 import upload_pb2_grpc
 from lectern_common.identity import InternalTokenIssuer
 from lectern_common.rate_limits import Bucket, RateLimiter
 from lectern_common.realtime_tokens import RealtimeTokenIssuer
@@ -37,7 +33,7 @@ from lectern_gateway.courses.service import CourseActions
 from lectern_gateway.media.service import MediaActions
 from lectern_gateway.realtime.service import RealtimeActions
 from lectern_gateway.settings import GatewaySettings
-from lectern_gateway.transport.grpc_peers import GrpcPeer
+from lectern_gateway.transport.grpc_peers import Peers, open_peers
 from lectern_gateway.transport.http import create_app
 from lectern_gateway.uploads.service import UploadActions
 
@@ -57,7 +53,7 @@ class Gateway:
     settings: GatewaySettings
     app: FastAPI
     dispatcher: ActionDispatcher
-    peers: dict[str, GrpcPeer]
+    peers: Peers
     redis: Redis
     dev_signer: DevTokenSigner | None
     bound_port: int | None = None
@@ -72,22 +68,7 @@ class Gateway:
             health_check_interval=30,
         )
         http = httpx.AsyncClient(timeout=settings.jwks_fetch_timeout_seconds)
-        peers = {
-            name: GrpcPeer(
-                name,
-                target,
-                stub,
-                timeout_seconds=settings.grpc_timeout_seconds,
-                read_attempts=settings.grpc_read_attempts,
-                tracing=tracing,
-            )
-            for name, target, stub in (
-                ("course", settings.course_grpc_target, course_pb2_grpc.CourseServiceStub),
-                ("media", settings.media_grpc_target, media_pb2_grpc.MediaServiceStub),
-                ("upload", settings.upload_grpc_target, upload_pb2_grpc.UploadServiceStub),
-                ("analytics", settings.analytics_grpc_target, analytics_pb2_grpc.AnalyticsServiceStub),
-            )
-        }
+        peers = open_peers(settings, tracing=tracing)
         try:
             issuers: list[TrustedIssuer] = []
             if settings.oidc_issuer and settings.oidc_jwks_url:
@@ -122,16 +103,16 @@ class Gateway:
 
             registry = ActionRegistry(
                 [
-                    *CourseActions(peers["course"], peers["media"]).actions(),
-                    *MediaActions(peers["media"]).actions(),
-                    *UploadActions(peers["upload"], peers["course"]).actions(),
+                    *CourseActions(peers.course, peers.media).actions(),
+                    *MediaActions(peers.media).actions(),
+                    *UploadActions(peers.upload, peers.course).actions(),
                     *RealtimeActions(
-                        peers["course"],
+                        peers.course,
                         RealtimeTokenIssuer(settings.realtime_signing_key, settings.realtime_token_ttl_seconds),
                         public_url=settings.realtime_public_url,
                         max_courses=settings.realtime_token_max_courses,
                     ).actions(),
-                    *AnalyticsActions(peers["analytics"]).actions(),
+                    *AnalyticsActions(peers.analytics).actions(),
                 ]
             )
             dispatcher = ActionDispatcher(
@@ -167,7 +148,7 @@ class Gateway:
                     log.warning("readiness: redis ping failed: %r", exc)
                     checks["redis"] = "failed"
                     status = "failed"
-                for name, peer in peers.items():
+                for name, peer in peers.channels.items():
                     checks[f"grpc:{name}"] = peer.connectivity().lower()
                 return {"status": status, "checks": checks}
 
@@ -183,7 +164,7 @@ class Gateway:
             )
             yield cls(settings, app, dispatcher, peers, redis, dev_signer)
         finally:
-            await asyncio.gather(*(peer.close() for peer in peers.values()), return_exceptions=True)
+            await peers.close()
             await http.aclose()
             await redis.aclose()
 

@@ -7,7 +7,7 @@ from lectern.analytics.v1 import analytics_pb2
 
 from lectern_gateway.actions.registry import Action, ActionContext
 from lectern_gateway.analytics import schemas as s
-from lectern_gateway.peers import Peer
+from lectern_gateway.peers import AnalyticsPeer
 from lectern_gateway.proto_time import to_datetime, to_timestamp
 
 _DASHBOARDS = {
@@ -19,7 +19,7 @@ _DASHBOARDS = {
 
 
 class AnalyticsActions:
-    def __init__(self, analytics: Peer) -> None:
+    def __init__(self, analytics: AnalyticsPeer) -> None:
         self._analytics = analytics
 
     async def get_dashboard(self, ctx: ActionContext, data: s.DashboardInput) -> s.Dashboard:
@@ -31,7 +31,7 @@ class AnalyticsActions:
         getattr(request, "from").CopyFrom(to_timestamp(data.from_))
         if data.course_id is not None:
             request.course_id = data.course_id
-        response = await self._analytics.read("GetDashboard", request, ctx)
+        response = await self._analytics.get_dashboard(request, ctx)
         # The proto's JSON form has the schemas' camelCase names (int64 as strings, which the
         # models turn back into integers); unset domains stay absent.
         domains = MessageToDict(response.domains, always_print_fields_with_no_presence=True)
@@ -56,7 +56,7 @@ class AnalyticsActions:
                 message.value = event.value
             events.append(message)
         request = analytics_pb2.RecordEngagementRequest(events=events, idempotency_key=ctx.service_idempotency_key)
-        response = await self._analytics.write("RecordEngagement", request, ctx, retry_safe=True)
+        response = await self._analytics.record_engagement(request, ctx)
         return s.EngagementAccepted(
             accepted=response.accepted, rejected=response.rejected, rejected_fields=dict(response.rejected_fields)
         )

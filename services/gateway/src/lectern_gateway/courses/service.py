@@ -11,7 +11,7 @@ from lectern_common.errors import DomainError
 
 from lectern_gateway.actions.registry import Action, ActionContext
 from lectern_gateway.courses import schemas as s
-from lectern_gateway.peers import Peer
+from lectern_gateway.peers import CoursePeer, MediaPeer
 from lectern_gateway.proto_time import optional_datetime, to_datetime
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ def operation_message(op: Any) -> course_pb2.Operation:
 class CourseActions:
     """The course actions; the course service holds every rule, this only translates."""
 
-    def __init__(self, course: Peer, media: Peer | None = None) -> None:
+    def __init__(self, course: CoursePeer, media: MediaPeer | None = None) -> None:
         self._course = course
         self._media = media
 
@@ -145,7 +145,7 @@ class CourseActions:
         request = course_pb2.CreateCourseRequest(
             title=data.title, description=data.description, idempotency_key=ctx.service_idempotency_key
         )
-        response = await self._course.write("CreateCourse", request, ctx, retry_safe=True)
+        response = await self._course.create_course(request, ctx)
         return course_data(response.course)
 
     async def list_my_courses(self, ctx: ActionContext, data: s.ListMyCoursesInput) -> s.CourseList:
@@ -155,7 +155,7 @@ class CourseActions:
         )
         if data.published is not None:
             request.published = data.published
-        response = await self._course.read("ListMyCourses", request, ctx)
+        response = await self._course.list_my_courses(request, ctx)
         items = [
             s.CourseSummary(
                 **course_fields(item.course), chapter_count=item.chapter_count, lesson_count=item.lesson_count
@@ -167,7 +167,7 @@ class CourseActions:
     async def get_course_edit(self, ctx: ActionContext, data: s.GetCourseEditInput) -> s.CourseEdit:
         """The editor's view: chapters, lessons, and each lesson's media summary."""
         request = course_pb2.GetCourseEditRequest(course_id=data.course_id, include_deleted=data.include_deleted)
-        response = await self._course.read("GetCourseEdit", request, ctx)
+        response = await self._course.get_course_edit(request, ctx)
         await self._fill_missing_media(ctx, response.course)
         return course_edit_data(response.course)
 
@@ -179,7 +179,7 @@ class CourseActions:
             patch=_patch(data.patch),
             idempotency_key=ctx.service_idempotency_key,
         )
-        response = await self._course.write("UpdateCourse", request, ctx, retry_safe=True)
+        response = await self._course.update_course(request, ctx)
         return course_data(response.course)
 
     async def save_course_changes(self, ctx: ActionContext, data: s.SaveCourseChangesInput) -> s.SaveCourseChangesData:
@@ -190,7 +190,7 @@ class CourseActions:
             operations=[operation_message(op) for op in data.operations],
             idempotency_key=ctx.service_idempotency_key,
         )
-        response = await self._course.write("SaveCourseChanges", request, ctx, retry_safe=True)
+        response = await self._course.save_course_changes(request, ctx)
         await self._fill_missing_media(ctx, response.course)
         return s.SaveCourseChangesData(course=course_edit_data(response.course), id_map=dict(response.id_map))
 
@@ -199,13 +199,13 @@ class CourseActions:
         request = course_pb2.DeleteCourseRequest(
             course_id=data.course_id, idempotency_key=ctx.service_idempotency_key, force=data.force
         )
-        response = await self._course.write("DeleteCourse", request, ctx, retry_safe=True)
+        response = await self._course.delete_course(request, ctx)
         return course_data(response.course)
 
     async def restore_course(self, ctx: ActionContext, data: s.CourseIdInput) -> s.Course:
         """Bring a soft-deleted course back."""
         request = course_pb2.RestoreCourseRequest(course_id=data.course_id, idempotency_key=ctx.service_idempotency_key)
-        response = await self._course.write("RestoreCourse", request, ctx, retry_safe=True)
+        response = await self._course.restore_course(request, ctx)
         return course_data(response.course)
 
     async def publish_course(self, ctx: ActionContext, data: s.PublishCourseInput) -> s.Course:
@@ -215,7 +215,7 @@ class CourseActions:
             expected_version=data.expected_version,
             idempotency_key=ctx.service_idempotency_key,
         )
-        response = await self._course.write("PublishCourse", request, ctx, retry_safe=True)
+        response = await self._course.publish_course(request, ctx)
         return course_data(response.course)
 
     async def unpublish_course(self, ctx: ActionContext, data: s.PublishCourseInput) -> s.Course:
@@ -225,7 +225,7 @@ class CourseActions:
             expected_version=data.expected_version,
             idempotency_key=ctx.service_idempotency_key,
         )
-        response = await self._course.write("UnpublishCourse", request, ctx, retry_safe=True)
+        response = await self._course.unpublish_course(request, ctx)
         return course_data(response.course)
 
     async def _fill_missing_media(self, ctx: ActionContext, edit: course_pb2.CourseEdit) -> None:
@@ -241,8 +241,8 @@ class CourseActions:
             return
         ids = sorted({lesson.media_id for lesson in missing})
         try:
-            response = await self._media.read(
-                "BatchGetMediaSummaries", media_pb2.BatchGetMediaSummariesRequest(media_ids=ids), ctx
+            response = await self._media.batch_get_media_summaries(
+                media_pb2.BatchGetMediaSummariesRequest(media_ids=ids), ctx
             )
         except DomainError as exc:
             log.warning("media summaries unavailable for the editor view: %s", exc.code)

@@ -8,7 +8,7 @@ from lectern.media.v1 import media_pb2
 
 from lectern_gateway.actions.registry import Action, ActionContext
 from lectern_gateway.media import schemas as s
-from lectern_gateway.peers import Peer
+from lectern_gateway.peers import MediaPeer
 from lectern_gateway.proto_struct import struct_to_json
 from lectern_gateway.proto_time import optional_datetime, to_datetime
 
@@ -82,7 +82,7 @@ def link_data(link: media_pb2.Link) -> s.Link:
 class MediaActions:
     """The media library actions; the media service holds every rule."""
 
-    def __init__(self, media: Peer) -> None:
+    def __init__(self, media: MediaPeer) -> None:
         self._media = media
 
     async def list_media(self, ctx: ActionContext, data: s.ListMediaInput) -> s.MediaList:
@@ -94,12 +94,12 @@ class MediaActions:
             cursor=data.cursor or "",
             limit=data.limit or 0,
         )
-        response = await self._media.read("ListMedia", request, ctx)
+        response = await self._media.list_media(request, ctx)
         return s.MediaList(items=[media_data(m) for m in response.items], next_cursor=response.next_cursor or None)
 
     async def get_media(self, ctx: ActionContext, data: s.MediaIdInput) -> s.MediaWithLinks:
         """One file with its links."""
-        response = await self._media.read("GetMedia", media_pb2.GetMediaRequest(media_id=data.media_id), ctx)
+        response = await self._media.get_media(media_pb2.GetMediaRequest(media_id=data.media_id), ctx)
         return s.MediaWithLinks(**_media_fields(response.media), links=[link_data(link) for link in response.links])
 
     async def update_media(self, ctx: ActionContext, data: s.UpdateMediaInput) -> s.Media:
@@ -111,12 +111,12 @@ class MediaActions:
         )
         if data.patch.title is not None:
             request.title = data.patch.title
-        response = await self._media.write("UpdateMedia", request, ctx, retry_safe=True)
+        response = await self._media.update_media(request, ctx)
         return media_data(response.media)
 
     async def get_media_usage(self, ctx: ActionContext, data: s.MediaIdInput) -> s.MediaUsage:
         """Where a file is used."""
-        response = await self._media.read("GetMediaUsage", media_pb2.GetMediaUsageRequest(media_id=data.media_id), ctx)
+        response = await self._media.get_media_usage(media_pb2.GetMediaUsageRequest(media_id=data.media_id), ctx)
         return s.MediaUsage(count=response.count, links=[link_data(link) for link in response.links])
 
     async def link_media(self, ctx: ActionContext, data: s.LinkMediaInput) -> s.Link:
@@ -127,7 +127,7 @@ class MediaActions:
             resource_id=data.resource_id,
             idempotency_key=ctx.service_idempotency_key,
         )
-        response = await self._media.write("LinkMedia", request, ctx, retry_safe=True)
+        response = await self._media.link_media(request, ctx)
         return link_data(response.link)
 
     async def unlink_media(self, ctx: ActionContext, data: s.LinkMediaInput) -> s.Unlinked:
@@ -138,7 +138,7 @@ class MediaActions:
             resource_id=data.resource_id,
             idempotency_key=ctx.service_idempotency_key,
         )
-        response = await self._media.write("UnlinkMedia", request, ctx, retry_safe=True)
+        response = await self._media.unlink_media(request, ctx)
         return s.Unlinked(removed=response.removed)
 
     async def delete_media(self, ctx: ActionContext, data: s.DeleteMediaInput) -> s.DeleteMediaData:
@@ -150,7 +150,7 @@ class MediaActions:
             dry_run=data.dry_run,
             idempotency_key=ctx.service_idempotency_key,
         )
-        response = await self._media.write("DeleteMedia", request, ctx, retry_safe=True)
+        response = await self._media.delete_media(request, ctx)
         return s.DeleteMediaData(
             media=media_data(response.media),
             removed_links=[link_data(link) for link in response.removed_links],
@@ -172,7 +172,7 @@ class MediaActions:
         request = media_pb2.RestoreMediaRequest(
             media_id=data.media_id, restore_links=data.restore_links, idempotency_key=ctx.service_idempotency_key
         )
-        response = await self._media.write("RestoreMedia", request, ctx, retry_safe=True)
+        response = await self._media.restore_media(request, ctx)
         return s.RestoreMediaData(
             media=media_data(response.media),
             restored_links=[link_data(link) for link in response.restored_links],
@@ -186,7 +186,7 @@ class MediaActions:
         request = media_pb2.ListMediaAuditRequest(
             media_id=data.media_id, cursor=data.cursor or "", limit=data.limit or 0
         )
-        response = await self._media.read("ListMediaAudit", request, ctx)
+        response = await self._media.list_media_audit(request, ctx)
         return s.AuditPage(
             items=[
                 s.AuditEntry(

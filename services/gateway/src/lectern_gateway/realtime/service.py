@@ -8,12 +8,12 @@ from lectern.course.v1 import course_pb2
 from lectern_common.realtime_tokens import RealtimeTokenIssuer
 
 from lectern_gateway.actions.registry import Action, ActionContext
-from lectern_gateway.peers import Peer
+from lectern_gateway.peers import CoursePeer
 from lectern_gateway.realtime import schemas as s
 
 
 class RealtimeActions:
-    def __init__(self, course: Peer, issuer: RealtimeTokenIssuer, *, public_url: str, max_courses: int) -> None:
+    def __init__(self, course: CoursePeer, issuer: RealtimeTokenIssuer, *, public_url: str, max_courses: int) -> None:
         self._course = course
         self._issuer = issuer
         self._url = public_url
@@ -26,13 +26,13 @@ class RealtimeActions:
             course_ids = sorted(set(data.course_ids))
             await asyncio.gather(
                 *(
-                    self._course.read("CheckCourseAccess", course_pb2.CheckCourseAccessRequest(course_id=cid), ctx)
+                    self._course.check_course_access(course_pb2.CheckCourseAccessRequest(course_id=cid), ctx)
                     for cid in course_ids
                 )
             )
         else:
-            response = await self._course.read(
-                "ListMyCourses", course_pb2.ListMyCoursesRequest(limit=min(self._max_courses, 100)), ctx
+            response = await self._course.list_my_courses(
+                course_pb2.ListMyCoursesRequest(limit=min(self._max_courses, 100)), ctx
             )
             course_ids = sorted(item.course.id for item in response.items)
         issued = self._issuer.issue(ctx.identity.user_id, course_ids)

@@ -7,21 +7,32 @@ interceptor from ``open_channel`` carries the action's trace into the service.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-import grpc
+from lectern.analytics.v1 import analytics_pb2_grpc
+from lectern.course.v1 import course_pb2_grpc
+from lectern.media.v1 import media_pb2_grpc
+from lectern.upload.v1 import upload_pb2_grpc
 from lectern_common.grpc_client import call, open_channel
 
 from lectern_gateway.actions.registry import ActionContext
+from lectern_gateway.peers import AnalyticsPeer, CoursePeer, MediaPeer, UploadPeer
+from lectern_gateway.settings import GatewaySettings
+
+R = TypeVar("R")
 
 
-class GrpcPeer:
+class PeerChannel:
+    """One service's channel and how every call on it is made (the ``PeerCalls`` of peers.py)."""
+
     def __init__(
         self,
         name: str,
         target: str,
-        stub_class: type,
         *,
         timeout_seconds: float,
         read_attempts: int = 3,
@@ -29,22 +40,23 @@ class GrpcPeer:
     ) -> None:
         self.name = name
         self.target = target
-        self._channel = open_channel(target, tracing=tracing)
-        self._stub = stub_class(self._channel)
+        self.channel = open_channel(target, tracing=tracing)
         self._timeout = timeout_seconds
         self._attempts = max(1, read_attempts)
 
-    async def read(self, method: str, request: Any, ctx: ActionContext) -> Any:
-        return await self._call(method, request, ctx, retry=True)
+    async def read(self, rpc: Callable[[Any], Awaitable[R]], request: Any, ctx: ActionContext) -> R:
+        return await self._call(rpc, request, ctx, retry=True)
 
-    async def write(self, method: str, request: Any, ctx: ActionContext, *, retry_safe: bool) -> Any:
-        return await self._call(method, request, ctx, retry=retry_safe)
+    async def write(
+        self, rpc: Callable[[Any], Awaitable[R]], request: Any, ctx: ActionContext, *, retry_safe: bool
+    ) -> R:
+        return await self._call(rpc, request, ctx, retry=retry_safe)
 
-    async def _call(self, method: str, request: Any, ctx: ActionContext, *, retry: bool) -> Any:
+    async def _call(self, rpc: Callable[[Any], Awaitable[R]], request: Any, ctx: ActionContext, *, retry: bool) -> R:
         started = time.perf_counter()
         try:
             return await call(
-                getattr(self._stub, method),
+                rpc,
                 request,
                 token=ctx.internal_token,
                 timeout=self._timeout,
@@ -55,11 +67,46 @@ class GrpcPeer:
             ctx.record_peer_time(started)
 
     def connectivity(self) -> str:
-        return self._channel.get_state(try_to_connect=False).name
+        return self.channel.get_state(try_to_connect=False).name
 
     async def close(self) -> None:
-        await self._channel.close(grace=None)
+        await self.channel.close(grace=None)
 
 
-def channel_state_name(state: grpc.ChannelConnectivity) -> str:
-    return state.name
+@dataclass(frozen=True)
+class Peers:
+    """The four services the gateway calls, typed, and their channels (readiness, closing)."""
+
+    course: CoursePeer
+    media: MediaPeer
+    upload: UploadPeer
+    analytics: AnalyticsPeer
+    channels: dict[str, PeerChannel]
+
+    async def close(self) -> None:
+        await asyncio.gather(*(channel.close() for channel in self.channels.values()), return_exceptions=True)
+
+
+def open_peers(settings: GatewaySettings, *, tracing: bool = True) -> Peers:
+    """A channel to each service and its typed peer over the generated stub (built once, here)."""
+
+    def channel(name: str, target: str) -> PeerChannel:
+        return PeerChannel(
+            name,
+            target,
+            timeout_seconds=settings.grpc_timeout_seconds,
+            read_attempts=settings.grpc_read_attempts,
+            tracing=tracing,
+        )
+
+    course = channel("course", settings.course_grpc_target)
+    media = channel("media", settings.media_grpc_target)
+    upload = channel("upload", settings.upload_grpc_target)
+    analytics = channel("analytics", settings.analytics_grpc_target)
+    return Peers(
+        course=CoursePeer(course, course_pb2_grpc.CourseServiceStub(course.channel)),
+        media=MediaPeer(media, media_pb2_grpc.MediaServiceStub(media.channel)),
+        upload=UploadPeer(upload, upload_pb2_grpc.UploadServiceStub(upload.channel)),
+        analytics=AnalyticsPeer(analytics, analytics_pb2_grpc.AnalyticsServiceStub(analytics.channel)),
+        channels={peer.name: peer for peer in (course, media, upload, analytics)},
+    )

@@ -6,7 +6,7 @@ from lectern.course.v1 import course_pb2
 from lectern.upload.v1 import upload_pb2
 
 from lectern_gateway.actions.registry import Action, ActionContext
-from lectern_gateway.peers import Peer
+from lectern_gateway.peers import CoursePeer, UploadPeer
 from lectern_gateway.proto_time import to_datetime
 from lectern_gateway.uploads import schemas as s
 
@@ -44,7 +44,7 @@ def upload_data(upload: upload_pb2.Upload) -> s.Upload:
 
 
 class UploadActions:
-    def __init__(self, upload: Peer, course: Peer) -> None:
+    def __init__(self, upload: UploadPeer, course: CoursePeer) -> None:
         self._upload = upload
         self._course = course
 
@@ -54,7 +54,7 @@ class UploadActions:
             access = course_pb2.CheckCourseAccessRequest(course_id=data.course_id)
             if data.chapter_id is not None:
                 access.chapter_id = data.chapter_id
-            await self._course.read("CheckCourseAccess", access, ctx)
+            await self._course.check_course_access(access, ctx)
         request = upload_pb2.CreateUploadRequest(
             file_name=data.file_name,
             size_bytes=data.size_bytes,
@@ -67,7 +67,7 @@ class UploadActions:
             request.chapter_id = data.chapter_id
         if data.lesson_title is not None:
             request.lesson_title = data.lesson_title
-        response = await self._upload.write("CreateUpload", request, ctx, retry_safe=True)
+        response = await self._upload.create_upload(request, ctx)
         return s.StartedUpload(
             operation_id=response.operation_id,
             upload_url=response.upload_url,
@@ -78,9 +78,7 @@ class UploadActions:
 
     async def get_upload(self, ctx: ActionContext, data: s.OperationIdInput) -> s.Upload:
         """One upload's state (offset, status, media id once completed)."""
-        response = await self._upload.read(
-            "GetUpload", upload_pb2.GetUploadRequest(operation_id=data.operation_id), ctx
-        )
+        response = await self._upload.get_upload(upload_pb2.GetUploadRequest(operation_id=data.operation_id), ctx)
         return upload_data(response.upload)
 
     async def list_uploads(self, ctx: ActionContext, data: s.ListUploadsInput) -> s.UploadList:
@@ -90,14 +88,12 @@ class UploadActions:
         )
         if data.course_id is not None:
             request.course_id = data.course_id
-        response = await self._upload.read("ListUploads", request, ctx)
+        response = await self._upload.list_uploads(request, ctx)
         return s.UploadList(items=[upload_data(item) for item in response.items])
 
     async def resume_upload(self, ctx: ActionContext, data: s.OperationIdInput) -> s.ResumedUpload:
         """Its owner's way back into an unfinished upload from another device: URL, fresh token, offset."""
-        response = await self._upload.read(
-            "ResumeUpload", upload_pb2.ResumeUploadRequest(operation_id=data.operation_id), ctx
-        )
+        response = await self._upload.resume_upload(upload_pb2.ResumeUploadRequest(operation_id=data.operation_id), ctx)
         return s.ResumedUpload(
             operation_id=response.operation_id,
             upload_url=response.upload_url,
@@ -113,7 +109,7 @@ class UploadActions:
         request = upload_pb2.CancelUploadRequest(
             operation_id=data.operation_id, idempotency_key=ctx.service_idempotency_key
         )
-        response = await self._upload.write("CancelUpload", request, ctx, retry_safe=True)
+        response = await self._upload.cancel_upload(request, ctx)
         return s.CancelledUpload(
             operation_id=response.upload.operation_id or data.operation_id,
             status=_STATUS.get(response.upload.status, "cancelled"),  # type: ignore[arg-type]
