@@ -1,7 +1,9 @@
 """The object store behind a small Protocol (after tusd's ``S3API``), and its S3 implementation.
 
 boto3 is blocking, so every call runs in a thread (STYLE rule 9); the client has connect/read
-timeouts and a bounded retry policy so no call can hang a request.
+timeouts and a bounded retry policy so no call can hang a request. Whatever the store fails with
+(a botocore error, a refused or reset connection, an error answer) reaches callers as one
+:class:`ObjectStoreUnavailable`, so no service imports botocore to tell a storage failure apart.
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+# The error codes S3-compatible stores answer for an object that is not there.
+_MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
 @dataclass(frozen=True)
@@ -18,7 +23,16 @@ class UploadedPart:
     size: int
 
 
+class ObjectStoreUnavailable(Exception):
+    """The object store could not do what was asked (unreachable, timed out, or answered an error).
+
+    The message names the operation only, never the SDK's text (it may reach a user); the SDK's
+    exception is its ``__cause__``."""
+
+
 class ObjectStore(Protocol):
+    """What services need of an object store; every method raises ObjectStoreUnavailable on failure."""
+
     bucket: str
 
     async def put_object(self, key: str, body: bytes | bytearray, content_type: str | None = None) -> None: ...
@@ -32,6 +46,7 @@ class ObjectStore(Protocol):
     async def complete_multipart_upload(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None: ...
     async def abort_multipart_upload(self, key: str, upload_id: str) -> None: ...
     async def list_multipart_uploads(self, prefix: str = "") -> list[tuple[str, str]]: ...
+    async def get_object_range(self, key: str, start: int, end: int) -> bytes: ...
 
 
 def _without_documentation(node: Any) -> None:
@@ -98,8 +113,12 @@ class S3ObjectStore:
         import boto3
         import botocore.session
         from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
 
         self.bucket = bucket
+        # What a call may fail with; OSError covers sockets botocore does not wrap (and timeouts).
+        self._failures: tuple[type[BaseException], ...] = (BotoCoreError, ClientError, OSError)
+        self._client_error = ClientError
         core = botocore.session.get_session()
         core.register_component("data_loader", _lean_s3_loader(core.get_config_variable("data_path")))
         self._client = boto3.session.Session(botocore_session=core).client(
@@ -128,12 +147,22 @@ class S3ObjectStore:
         return self._client
 
     async def _call(self, name: str, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(getattr(self._client, name), **kwargs)
+        try:
+            return await asyncio.to_thread(getattr(self._client, name), **kwargs)
+        except self._failures as exc:
+            raise ObjectStoreUnavailable(f"object store {name} failed") from exc
+
+    async def _read_body(self, response: Any, name: str) -> bytes:
+        try:
+            data: bytes = await asyncio.to_thread(response["Body"].read)
+            return data
+        except self._failures as exc:
+            raise ObjectStoreUnavailable(f"object store {name} failed reading the body") from exc
 
     async def ensure_bucket(self) -> None:
         try:
             await self._call("head_bucket", Bucket=self.bucket)
-        except Exception:
+        except ObjectStoreUnavailable:
             await self._call("create_bucket", Bucket=self.bucket)
 
     async def put_object(self, key: str, body: bytes | bytearray, content_type: str | None = None) -> None:
@@ -142,17 +171,19 @@ class S3ObjectStore:
 
     async def get_object(self, key: str) -> bytes:
         response = await self._call("get_object", Bucket=self.bucket, Key=key)
-        return await asyncio.to_thread(response["Body"].read)
+        return await self._read_body(response, "get_object")
 
     async def head_object(self, key: str) -> dict[str, Any] | None:
-        from botocore.exceptions import ClientError
-
+        """The object's metadata, or None when there is no such object."""
         try:
             return dict(await self._call("head_object", Bucket=self.bucket, Key=key))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+        except ObjectStoreUnavailable as exc:
+            if self._is_missing(exc.__cause__):
                 return None
             raise
+
+    def _is_missing(self, cause: BaseException | None) -> bool:
+        return isinstance(cause, self._client_error) and cause.response.get("Error", {}).get("Code") in _MISSING
 
     async def delete_object(self, key: str) -> None:
         await self._call("delete_object", Bucket=self.bucket, Key=key)
@@ -210,9 +241,7 @@ class S3ObjectStore:
         response = await self._call("list_multipart_uploads", Bucket=self.bucket, Prefix=prefix)
         return [(u["Key"], u["UploadId"]) for u in response.get("Uploads", [])]
 
-    # -- added for the upload service (streamed reads of large objects) --------------------------
-
     async def get_object_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``start..end`` (inclusive) of an object, so large objects are read in bounded slices."""
         response = await self._call("get_object", Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}")
-        return await asyncio.to_thread(response["Body"].read)
+        return await self._read_body(response, "get_object")

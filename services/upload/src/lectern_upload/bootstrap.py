@@ -13,7 +13,7 @@ from lectern_common.consumer import EventConsumer
 from lectern_common.db import UnitOfWork, create_engine
 from lectern_common.grpc_server import GrpcServer
 from lectern_common.health import database_check, run_checks, tcp_check
-from lectern_common.objectstore import S3ObjectStore
+from lectern_common.objectstore import ObjectStore, S3ObjectStore
 from lectern_common.outbox import OutboxRelay, OutboxWriter
 from lectern_common.realtime_publisher import RealtimePublisher
 from lectern_common.runtime import Runtime
@@ -37,7 +37,7 @@ class UploadApp:
     settings: UploadSettings
     service: UploadService
     tokens: UploadTokens
-    store: S3ObjectStore
+    store: ObjectStore
     publisher: ProgressPublisher
     http: HttpServer
     grpc: GrpcServer

@@ -27,7 +27,7 @@ from lectern_common.db import UnitOfWork
 from lectern_common.errors import DomainError
 from lectern_common.events import UPLOAD_TOPIC
 from lectern_common.idempotency import IdempotencyStore, fingerprint
-from lectern_common.objectstore import S3ObjectStore, UploadedPart
+from lectern_common.objectstore import ObjectStore, ObjectStoreUnavailable, UploadedPart
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_upload import errors
@@ -89,9 +89,7 @@ def _view(row: UploadRow) -> UploadView:
 
 
 def _is_storage_error(exc: BaseException) -> bool:
-    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
-
-    return isinstance(exc, BotoCoreError | ClientError | OSError)
+    return isinstance(exc, ObjectStoreUnavailable)
 
 
 class UploadService:
@@ -100,7 +98,7 @@ class UploadService:
         *,
         settings: UploadSettings,
         uow: UnitOfWork,
-        store: S3ObjectStore,
+        store: ObjectStore,
         locks: UploadLocks,
         tokens: UploadTokens,
         publisher: ProgressPublisher,
