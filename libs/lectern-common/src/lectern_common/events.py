@@ -17,15 +17,15 @@ from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from lectern.events.v1.envelope_pb2 import EventEnvelope
+from lectern.events.v1.event_types import COURSE_TOPIC as COURSE_TOPIC
+from lectern.events.v1.event_types import ENGAGEMENT_TOPIC as ENGAGEMENT_TOPIC
+from lectern.events.v1.event_types import MEDIA_TOPIC as MEDIA_TOPIC
+from lectern.events.v1.event_types import UPLOAD_TOPIC as UPLOAD_TOPIC
 
 EVENT_ID_HEADER = "lectern-event-id"
 EVENT_TYPE_HEADER = "lectern-event-type"
 
-# Topic names (ARCHITECTURE §3).
-COURSE_TOPIC = "lectern.course.v1"
-MEDIA_TOPIC = "lectern.media.v1"
-UPLOAD_TOPIC = "lectern.upload.v1"
-ENGAGEMENT_TOPIC = "lectern.engagement.v1"
+# Topic names (ARCHITECTURE §3) are defined beside the event types, lectern.events.v1.event_types.
 ALL_TOPICS = (COURSE_TOPIC, MEDIA_TOPIC, UPLOAD_TOPIC, ENGAGEMENT_TOPIC)
 
 M = TypeVar("M", bound=Message)
