@@ -1,5 +1,6 @@
 """The events media publishes (topic lectern.media.v1, key = media id), always through the outbox so
-they commit with the change they describe."""
+they commit with the change they describe. Event types are the constants of
+``lectern.events.v1.event_types``."""
 
 from __future__ import annotations
 
@@ -12,17 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_media.library.schemas import CompletedUpload
 from lectern_media.models import MediaFile
-
-FILE_REGISTERED = "media.file.registered"
-FILE_READY = "media.file.ready"
-FILE_FAILED = "media.file.failed"
-FILE_UPDATED = "media.file.updated"
-LINK_ADDED = "media.link.added"
-LINK_REMOVED = "media.link.removed"
-FILE_SOFT_DELETED = "media.file.soft_deleted"
-FILE_RESTORED = "media.file.restored"
-FILE_HARD_DELETED = "media.file.hard_deleted"
-FILE_PURGED = "media.file.purged"
 
 
 class MediaEvents:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from lectern.events.v1 import engagement_events_pb2 as ev
+from lectern.events.v1.event_types import ENGAGEMENT_RECORDED
 from lectern_common.idempotency import IdempotencyStore, fingerprint
 from lectern_common.identity import Identity
 from lectern_common.outbox import OutboxWriter
@@ -35,7 +36,6 @@ from lectern_analytics.engagement.repository import EngagementRepository
 from lectern_analytics.engagement.schemas import AcceptedEngagement, EngagementInput, EngagementType, RecordResult
 from lectern_analytics.settings import AnalyticsSettings
 
-EVENT_TYPE = "engagement.recorded"
 _TYPE_VALUES = frozenset(t.value for t in EngagementType)
 _TYPES = ", ".join(t.value for t in EngagementType)
 _COUNTED = frozenset({EngagementType.VIEW, EngagementType.COMPLETION})
@@ -189,7 +189,7 @@ class EngagementService:
         event_id = await self._outbox.add(
             session,
             topic=self._settings.engagement_topic,
-            event_type=EVENT_TYPE,
+            event_type=ENGAGEMENT_RECORDED,
             aggregate_id=fact.course_id,
             aggregate_version=0,
             actor_id=identity.user_id,

@@ -13,6 +13,7 @@ from datetime import UTC
 
 from lectern.events.v1 import course_events_pb2 as course_ev
 from lectern.events.v1 import engagement_events_pb2 as engagement_ev
+from lectern.events.v1 import event_types as types
 from lectern.events.v1 import media_events_pb2 as media_ev
 from lectern_common.events import Event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,14 +24,13 @@ from lectern_analytics.facts.service import FactService
 
 log = logging.getLogger(__name__)
 
-MEDIA_FILE_EVENTS = frozenset({"media.file.registered", "media.file.ready", "media.file.failed", "media.file.updated"})
 MEDIA_LIFECYCLE_EVENTS = {
-    "media.file.soft_deleted": facts.Lifecycle.SOFT_DELETED,
-    "media.file.restored": facts.Lifecycle.RESTORED,
-    "media.file.hard_deleted": facts.Lifecycle.HARD_DELETED,
-    "media.file.purged": facts.Lifecycle.PURGED,
+    types.MEDIA_FILE_SOFT_DELETED: facts.Lifecycle.SOFT_DELETED,
+    types.MEDIA_FILE_RESTORED: facts.Lifecycle.RESTORED,
+    types.MEDIA_FILE_HARD_DELETED: facts.Lifecycle.HARD_DELETED,
+    types.MEDIA_FILE_PURGED: facts.Lifecycle.PURGED,
 }
-LESSON_EVENTS = frozenset({"course.lesson.added", "course.lesson.moved", "course.lesson.renamed"})
+LESSON_EVENTS = frozenset({types.COURSE_LESSON_ADDED, types.COURSE_LESSON_MOVED, types.COURSE_LESSON_RENAMED})
 
 
 def _optional(message: object, name: str) -> str | None:
@@ -43,20 +43,20 @@ class AnalyticsEventHandler:
         self._facts = facts_service
         self._engagement = engagement
         self._routes: dict[str, Callable[[AsyncSession, Event], Awaitable[None]]] = {
-            **dict.fromkeys(MEDIA_FILE_EVENTS, self._media_file),
+            **dict.fromkeys(types.MEDIA_FILE_CHANGES, self._media_file),
             **dict.fromkeys(MEDIA_LIFECYCLE_EVENTS, self._media_lifecycle),
-            "media.link.added": self._media_link,
-            "media.link.removed": self._media_link,
-            "course.created": self._course,
-            "course.updated": self._course,
-            "course.deleted": self._course_lifecycle,
-            "course.restored": self._course_lifecycle,
+            types.MEDIA_LINK_ADDED: self._media_link,
+            types.MEDIA_LINK_REMOVED: self._media_link,
+            types.COURSE_CREATED: self._course,
+            types.COURSE_UPDATED: self._course,
+            types.COURSE_DELETED: self._course_lifecycle,
+            types.COURSE_RESTORED: self._course_lifecycle,
             **dict.fromkeys(LESSON_EVENTS, self._lesson),
-            "course.lesson.removed": self._lesson_removed,
-            "course.chapter.removed": self._chapter_removed,
-            "course.lesson.media_set": self._lesson_media,
-            "course.lesson.media_cleared": self._lesson_media,
-            "engagement.recorded": self._engagement_recorded,
+            types.COURSE_LESSON_REMOVED: self._lesson_removed,
+            types.COURSE_CHAPTER_REMOVED: self._chapter_removed,
+            types.COURSE_LESSON_MEDIA_SET: self._lesson_media,
+            types.COURSE_LESSON_MEDIA_CLEARED: self._lesson_media,
+            types.ENGAGEMENT_RECORDED: self._engagement_recorded,
         }
 
     @property
@@ -100,7 +100,7 @@ class AnalyticsEventHandler:
                 resource_id=p.resource_id,
                 course_id=p.course_id,
                 usage_count=p.usage_count,
-                added=event.type == "media.link.added",
+                added=event.type == types.MEDIA_LINK_ADDED,
                 occurred_at=event.occurred_at,
             ),
         )
@@ -138,7 +138,7 @@ class AnalyticsEventHandler:
             facts.CourseLifecycleChange(
                 course_id=p.course_id,
                 owner_id=p.owner_id,
-                deleted=event.type == "course.deleted",
+                deleted=event.type == types.COURSE_DELETED,
                 version=p.version,
                 occurred_at=event.occurred_at,
             ),
@@ -169,7 +169,7 @@ class AnalyticsEventHandler:
 
     async def _lesson_media(self, session: AsyncSession, event: Event) -> None:
         p = event.unpack(course_ev.LessonMediaChanged)
-        media_id = None if event.type == "course.lesson.media_cleared" else _optional(p, "media_id")
+        media_id = None if event.type == types.COURSE_LESSON_MEDIA_CLEARED else _optional(p, "media_id")
         await self._facts.record_lesson_media(
             session, facts.LessonMediaChange(lesson_id=p.lesson_id, course_id=p.course_id, media_id=media_id)
         )

@@ -1,7 +1,8 @@
 """The course's facts as outbox events (topic lectern.course.v1, key = course id).
 
-Payloads are the messages of ``lectern/events/v1/course_events.proto``; every event carries the
-course version it produced, so consumers can order and deduplicate per course.
+Payloads are the messages of ``lectern/events/v1/course_events.proto`` and types the constants of
+``lectern.events.v1.event_types``; every event carries the course version it produced, so
+consumers can order and deduplicate per course.
 """
 
 from __future__ import annotations
@@ -12,23 +13,6 @@ from google.protobuf.message import Message
 from lectern_common.outbox import OutboxWriter
 from lectern_common.outbox import PendingEvent as OutboxEvent
 from sqlalchemy.ext.asyncio import AsyncSession
-
-COURSE_CREATED = "course.created"
-COURSE_UPDATED = "course.updated"
-COURSE_DELETED = "course.deleted"
-COURSE_RESTORED = "course.restored"
-COURSE_PUBLISHED = "course.published"
-COURSE_UNPUBLISHED = "course.unpublished"
-CHAPTER_ADDED = "course.chapter.added"
-CHAPTER_REMOVED = "course.chapter.removed"
-CHAPTER_MOVED = "course.chapter.moved"
-CHAPTER_RENAMED = "course.chapter.renamed"
-LESSON_ADDED = "course.lesson.added"
-LESSON_REMOVED = "course.lesson.removed"
-LESSON_MOVED = "course.lesson.moved"
-LESSON_RENAMED = "course.lesson.renamed"
-LESSON_MEDIA_SET = "course.lesson.media_set"
-LESSON_MEDIA_CLEARED = "course.lesson.media_cleared"
 
 
 @dataclass(frozen=True)

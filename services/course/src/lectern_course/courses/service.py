@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lectern.events.v1 import course_events_pb2 as ev
+from lectern.events.v1 import event_types as types
 from lectern_common.identity import Identity
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lectern_course.courses import events as types
 from lectern_course.courses.events import CourseEvents, PendingEvent
 from lectern_course.courses.repository import CourseRepository
 from lectern_course.courses.schemas import (

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from lectern.events.v1 import course_events_pb2 as ev
+from lectern.events.v1 import event_types as types
 
-from lectern_course.courses import events as types
 from lectern_course.courses.events import PendingEvent
 from lectern_course.courses.schemas import ChapterView, CoursePatch, LessonView, MediaSummaryView
 from lectern_course.editing import schemas as ops
@@ -177,17 +177,17 @@ class Outline:
                 chapter = ChapterNode(id=self._new_id(i, op.temp_id), title=title, is_new=True)
                 self.chapters.insert(position, chapter)
                 self._chapters[chapter.id] = chapter
-                self._chapter_event(types.CHAPTER_ADDED, chapter)
+                self._chapter_event(types.COURSE_CHAPTER_ADDED, chapter)
             case ops.RenameChapter():
                 chapter = self._chapter(i, "chapterId", op.chapter_id)
                 chapter.title = self._title(i, "title", op.title)
-                self._chapter_event(types.CHAPTER_RENAMED, chapter)
+                self._chapter_event(types.COURSE_CHAPTER_RENAMED, chapter)
             case ops.MoveChapter():
                 chapter = self._chapter(i, "chapterId", op.chapter_id)
                 position = self._position(i, op.position, len(self.chapters) - 1)
                 self.chapters.remove(chapter)
                 self.chapters.insert(position, chapter)
-                self._chapter_event(types.CHAPTER_MOVED, chapter)
+                self._chapter_event(types.COURSE_CHAPTER_MOVED, chapter)
             case ops.DeleteChapter():
                 chapter = self._chapter(i, "chapterId", op.chapter_id)
                 self.chapters.remove(chapter)
@@ -201,7 +201,7 @@ class Outline:
                     self._removed_lessons.append(lesson)
                 self.events.append(
                     PendingEvent(
-                        types.CHAPTER_REMOVED,
+                        types.COURSE_CHAPTER_REMOVED,
                         ev.ChapterRemoved(
                             course_id=self.course_id,
                             chapter_id=chapter.id,
@@ -224,11 +224,11 @@ class Outline:
                 )
                 chapter.lessons.insert(position, lesson)
                 self._lessons[lesson.id] = lesson
-                self._lesson_event(types.LESSON_ADDED, lesson, chapter)
+                self._lesson_event(types.COURSE_LESSON_ADDED, lesson, chapter)
             case ops.RenameLesson():
                 lesson = self._lesson(i, op.lesson_id)
                 lesson.title = self._title(i, "title", op.title)
-                self._lesson_event(types.LESSON_RENAMED, lesson, self._chapters[lesson.chapter_id])
+                self._lesson_event(types.COURSE_LESSON_RENAMED, lesson, self._chapters[lesson.chapter_id])
             case ops.MoveLesson():
                 lesson = self._lesson(i, op.lesson_id)
                 target = self._chapter(i, "chapterId", op.chapter_id)
@@ -238,7 +238,7 @@ class Outline:
                 source.lessons.remove(lesson)
                 target.lessons.insert(position, lesson)
                 lesson.chapter_id = target.id
-                self._lesson_event(types.LESSON_MOVED, lesson, target)
+                self._lesson_event(types.COURSE_LESSON_MOVED, lesson, target)
             case ops.DeleteLesson():
                 lesson = self._lesson(i, op.lesson_id)
                 self._chapters[lesson.chapter_id].lessons.remove(lesson)
@@ -247,7 +247,7 @@ class Outline:
                 self._removed_lessons.append(lesson)
                 self.events.append(
                     PendingEvent(
-                        types.LESSON_REMOVED,
+                        types.COURSE_LESSON_REMOVED,
                         ev.LessonRemoved(
                             course_id=self.course_id,
                             chapter_id=lesson.chapter_id,
@@ -264,7 +264,7 @@ class Outline:
                 if previous != lesson.media_id:
                     self.events.append(
                         PendingEvent(
-                            types.LESSON_MEDIA_SET if lesson.media_id else types.LESSON_MEDIA_CLEARED,
+                            types.COURSE_LESSON_MEDIA_SET if lesson.media_id else types.COURSE_LESSON_MEDIA_CLEARED,
                             ev.LessonMediaChanged(
                                 course_id=self.course_id,
                                 lesson_id=lesson.id,

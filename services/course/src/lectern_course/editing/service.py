@@ -14,10 +14,10 @@ import uuid
 from datetime import UTC, datetime
 
 from lectern.events.v1 import course_events_pb2 as ev
+from lectern.events.v1 import event_types as types
 from lectern_common.identity import Identity
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lectern_course.courses import events as types
 from lectern_course.courses.events import CourseEvents, PendingEvent
 from lectern_course.courses.repository import CourseRepository
 from lectern_course.courses.schemas import CourseEditView, MediaSummaryView, Role
@@ -197,6 +197,6 @@ class EditingService:
             course_id=media.course_id,
             version=course.version,
             actor_id=actor_id,
-            events=[PendingEvent(types.LESSON_ADDED, payload)],
+            events=[PendingEvent(types.COURSE_LESSON_ADDED, payload)],
         )
         return lesson_id

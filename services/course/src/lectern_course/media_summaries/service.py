@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from lectern.events.v1 import event_types
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_course.media_summaries.repository import MediaSummaryRepository
@@ -18,10 +19,10 @@ log = logging.getLogger(__name__)
 
 # media.file.* lifecycle events and what they mean for the summary's visibility.
 GONE_BY_LIFECYCLE_EVENT = {
-    "media.file.soft_deleted": True,
-    "media.file.hard_deleted": True,
-    "media.file.purged": True,
-    "media.file.restored": False,
+    event_types.MEDIA_FILE_SOFT_DELETED: True,
+    event_types.MEDIA_FILE_HARD_DELETED: True,
+    event_types.MEDIA_FILE_PURGED: True,
+    event_types.MEDIA_FILE_RESTORED: False,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from lectern.events.v1 import media_events_pb2 as media_ev
+from lectern.events.v1.event_types import MEDIA_FILE_CHANGES, MEDIA_FILE_READY
 from lectern_common.events import Event
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,8 +17,6 @@ from lectern_course.editing.service import EditingService
 from lectern_course.media_summaries.service import GONE_BY_LIFECYCLE_EVENT, MediaFileFacts, MediaSummaryService
 
 log = logging.getLogger(__name__)
-
-FILE_EVENTS = frozenset({"media.file.registered", "media.file.ready", "media.file.failed", "media.file.updated"})
 
 
 def facts_from_event(payload: media_ev.MediaFileChanged) -> MediaFileFacts:
@@ -45,11 +44,16 @@ class MediaEventHandler:
         self._summaries = summaries
         self._editing = editing
 
+    @property
+    def event_types(self) -> frozenset[str]:
+        """The event types this handler acts on; the consumer may skip the rest without a transaction."""
+        return MEDIA_FILE_CHANGES | frozenset(GONE_BY_LIFECYCLE_EVENT)
+
     async def __call__(self, session: AsyncSession, event: Event) -> None:
-        if event.type in FILE_EVENTS:
+        if event.type in MEDIA_FILE_CHANGES:
             facts = facts_from_event(event.unpack(media_ev.MediaFileChanged))
             await self._summaries.record_file(session, facts)
-            if event.type == "media.file.ready":
+            if event.type == MEDIA_FILE_READY:
                 lesson_id = await self._editing.add_uploaded_lesson(
                     session, facts, actor_id=event.actor_id or facts.owner_id
                 )

@@ -14,6 +14,12 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
+from lectern.events.v1.event_types import (
+    MEDIA_FILE_HARD_DELETED,
+    MEDIA_FILE_PURGED,
+    MEDIA_FILE_RESTORED,
+    MEDIA_FILE_SOFT_DELETED,
+)
 from lectern_common.errors import DomainError
 from lectern_common.identity import Identity
 from lectern_common.objectstore import ObjectStore
@@ -31,7 +37,7 @@ from lectern_media.deletion.schemas import (
     SkipReason,
 )
 from lectern_media.errors import MAX_LINKS_IN_DETAILS, has_dependencies, invalid, media_deleted, media_not_deleted
-from lectern_media.events import FILE_HARD_DELETED, FILE_PURGED, FILE_RESTORED, FILE_SOFT_DELETED, MediaEvents
+from lectern_media.events import MediaEvents
 from lectern_media.library.access import find_owned, to_view
 from lectern_media.library.repository import MediaRepository
 from lectern_media.links.repository import LinkRepository
@@ -114,7 +120,9 @@ class DeletionService:
                 actor_id=identity.user_id,
                 details={"sizeBytes": media.size_bytes, "wasSoftDeleted": media.deleted_at is not None},
             )
-            await self._events.lifecycle(session, FILE_HARD_DELETED, media, course_ids=(), actor_id=identity.user_id)
+            await self._events.lifecycle(
+                session, MEDIA_FILE_HARD_DELETED, media, course_ids=(), actor_id=identity.user_id
+            )
             await ObjectDeletionRepository(session).enqueue(
                 media_id=media.id, bucket=media.bucket, storage_key=media.storage_key
             )
@@ -161,7 +169,7 @@ class DeletionService:
         )
         # One event for the whole removal: it names the courses, so their caches can refresh.
         await self._events.lifecycle(
-            session, FILE_SOFT_DELETED, media, course_ids=course_ids, actor_id=identity.user_id
+            session, MEDIA_FILE_SOFT_DELETED, media, course_ids=course_ids, actor_id=identity.user_id
         )
         return DeletionOutcome(
             media=to_view(media),
@@ -238,7 +246,11 @@ class DeletionService:
             },
         )
         await self._events.lifecycle(
-            session, FILE_RESTORED, media, course_ids=[link.course_id for link in restored], actor_id=identity.user_id
+            session,
+            MEDIA_FILE_RESTORED,
+            media,
+            course_ids=[link.course_id for link in restored],
+            actor_id=identity.user_id,
         )
         return RestoreOutcome(media=to_view(media), restored_links=restored, skipped_links=skipped)
 
@@ -266,7 +278,7 @@ class DeletionService:
                     "retentionDays": self.retention / timedelta(days=1),
                 },
             )
-            await self._events.lifecycle(session, FILE_PURGED, media, course_ids=(), actor_id=SYSTEM_ACTOR)
+            await self._events.lifecycle(session, MEDIA_FILE_PURGED, media, course_ids=(), actor_id=SYSTEM_ACTOR)
             await ObjectDeletionRepository(session).enqueue(
                 media_id=media.id, bucket=media.bucket, storage_key=media.storage_key
             )

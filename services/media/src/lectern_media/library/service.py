@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
+from lectern.events.v1.event_types import MEDIA_FILE_REGISTERED, MEDIA_FILE_UPDATED
 from lectern_common.identity import Identity
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_media.audit.repository import AuditAction, AuditRepository
 from lectern_media.errors import invalid, media_deleted, version_conflict
-from lectern_media.events import FILE_REGISTERED, FILE_UPDATED, MediaEvents
+from lectern_media.events import MediaEvents
 from lectern_media.library.access import find_owned, is_media_id, to_view
 from lectern_media.library.repository import MediaRepository
 from lectern_media.library.schemas import (
@@ -116,7 +117,7 @@ class LibraryService:
             existing = await repo.get_by_upload(upload.operation_id)
             assert existing is not None  # the conflict that skipped the insert is this row
             return to_view(existing)
-        await self._events.file_changed(session, FILE_REGISTERED, media, actor_id=actor_id, upload=upload)
+        await self._events.file_changed(session, MEDIA_FILE_REGISTERED, media, actor_id=actor_id, upload=upload)
         await AuditRepository(session).add(
             media_id=media.id,
             owner_id=media.owner_id,
@@ -179,7 +180,7 @@ class LibraryService:
             actor_id=identity.user_id,
             details={"from": old_title, "to": new_title, "version": media.version},
         )
-        await self._events.file_changed(session, FILE_UPDATED, media, actor_id=identity.user_id)
+        await self._events.file_changed(session, MEDIA_FILE_UPDATED, media, actor_id=identity.user_id)
         return to_view(media)
 
     async def summaries(

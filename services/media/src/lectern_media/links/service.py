@@ -8,13 +8,14 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 
+from lectern.events.v1.event_types import MEDIA_LINK_ADDED, MEDIA_LINK_REMOVED
 from lectern_common.identity import Identity
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_media.audit.repository import AuditAction, AuditRepository
 from lectern_media.course_directory import CourseDirectory
 from lectern_media.errors import invalid, link_target_forbidden, link_target_not_found, media_deleted
-from lectern_media.events import LINK_ADDED, LINK_REMOVED, MediaEvents
+from lectern_media.events import MediaEvents
 from lectern_media.library.access import find_owned, is_media_id
 from lectern_media.library.repository import MediaRepository
 from lectern_media.links.repository import LinkRepository
@@ -142,7 +143,7 @@ class LinkService:
         for link in links:
             await self._events.link_changed(
                 session,
-                LINK_ADDED if added else LINK_REMOVED,
+                MEDIA_LINK_ADDED if added else MEDIA_LINK_REMOVED,
                 media_id=media.id,
                 owner_id=media.owner_id,
                 version=media.version,

@@ -13,10 +13,11 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from lectern.events.v1.event_types import MEDIA_FILE_FAILED, MEDIA_FILE_READY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_media.audit.repository import AuditAction, AuditRepository
-from lectern_media.events import FILE_FAILED, FILE_READY, MediaEvents
+from lectern_media.events import MediaEvents
 from lectern_media.library.repository import MediaRepository
 from lectern_media.library.schemas import CompletedUpload, MediaStatus
 from lectern_media.links.repository import LinkRepository
@@ -131,7 +132,7 @@ class ProbingService:
             media.probe = facts.to_json()
             media.error = None
             details = {"probe": facts.to_json(), "bytesRead": outcome.bytes_read, "attempt": job.attempts}
-            await self._changed(session, media, job.upload_target, FILE_READY, details)
+            await self._changed(session, media, job.upload_target, MEDIA_FILE_READY, details)
             await jobs.remove(media_id)
             return "ready"
         reason = outcome.reason or "this file could not be read"
@@ -154,7 +155,7 @@ class ProbingService:
     ) -> None:
         media.status = MediaStatus.FAILED.value
         media.error = reason
-        await self._changed(session, media, target, FILE_FAILED, {"error": reason, **(details or {})})
+        await self._changed(session, media, target, MEDIA_FILE_FAILED, {"error": reason, **(details or {})})
 
     async def _changed(
         self,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from lectern.events.v1 import course_events_pb2, upload_events_pb2
+from lectern.events.v1 import event_types as types
 from lectern_common.events import Event
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,14 +30,14 @@ class MediaEventHandler:
         self._library = library
         self._links = links
         self._routes = {
-            "upload.completed": self._upload_completed,
-            "course.chapter.removed": self._chapter_removed,
-            "course.lesson.removed": self._lesson_removed,
-            "course.deleted": self._course_deleted,
-            "course.restored": self._course_restored,
-            "course.lesson.added": self._lesson_added,
-            "course.lesson.media_set": self._lesson_media_changed,
-            "course.lesson.media_cleared": self._lesson_media_changed,
+            types.UPLOAD_COMPLETED: self._upload_completed,
+            types.COURSE_CHAPTER_REMOVED: self._chapter_removed,
+            types.COURSE_LESSON_REMOVED: self._lesson_removed,
+            types.COURSE_DELETED: self._course_deleted,
+            types.COURSE_RESTORED: self._course_restored,
+            types.COURSE_LESSON_ADDED: self._lesson_added,
+            types.COURSE_LESSON_MEDIA_SET: self._lesson_media_changed,
+            types.COURSE_LESSON_MEDIA_CLEARED: self._lesson_media_changed,
         }
 
     @property
@@ -110,7 +111,7 @@ class MediaEventHandler:
         p: course_events_pb2.LessonMediaChanged = event.unpack(course_events_pb2.LessonMediaChanged)
         media_id = p.media_id if p.HasField("media_id") and p.media_id else None
         previous = p.previous_media_id if p.HasField("previous_media_id") and p.previous_media_id else None
-        if event.type == "course.lesson.media_cleared":
+        if event.type == types.COURSE_LESSON_MEDIA_CLEARED:
             await self._links.remove_lesson_link(
                 session, lesson_id=p.lesson_id, media_id=previous, actor_id=_actor(event)
             )
