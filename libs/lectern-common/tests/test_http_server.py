@@ -1,0 +1,130 @@
+"""The shared HTTP-server part: real uvicorn on a real port, stopped by the Runtime's ``stop``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from lectern_common.http_server import HttpServer
+from lectern_common.runtime import PartFailed, Runtime
+
+Scope = dict[str, Any]
+
+
+async def _app(scope: Scope, receive: Any, send: Any) -> None:
+    """``/slow`` answers after 0.3 s, ``/ws`` echoes, anything else answers who asked."""
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        while (message := await receive())["type"] == "websocket.receive":
+            await send({"type": "websocket.send", "text": message.get("text") or ""})
+        return
+    if scope["path"] == "/slow":
+        await asyncio.sleep(0.3)
+    body = json.dumps({"client": scope["client"][0], "path": scope["path"]}).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _started(server: HttpServer, stop: asyncio.Event) -> asyncio.Task[None]:
+    task = asyncio.create_task(server.run(stop))
+    await asyncio.wait_for(server.started.wait(), timeout=5)
+    return task
+
+
+async def test_it_serves_on_the_bound_port_until_stop_and_lets_a_request_in_flight_finish() -> None:
+    server = HttpServer(_app, host="127.0.0.1", port=0, grace_seconds=5, http="httptools", timeout_keep_alive=75)
+    stop = asyncio.Event()
+    task = await _started(server, stop)
+    assert server.bound_port not in (None, 0)
+    base = f"http://127.0.0.1:{server.bound_port}"
+    async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+        assert (await client.get("/hello")).json() == {"client": "127.0.0.1", "path": "/hello"}
+        in_flight = asyncio.create_task(client.get("/slow"))
+        await asyncio.sleep(0.1)
+        stop.set()
+        response = await in_flight
+    assert response.status_code == 200
+    await asyncio.wait_for(task, timeout=5)  # returns (no error) once stopped on purpose
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", int(server.bound_port or 0))) != 0  # no longer listening
+
+
+async def test_uvicorn_leaves_the_signal_handlers_to_the_runtime() -> None:
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    server = HttpServer(_app, host="127.0.0.1", port=0)
+    stop = asyncio.Event()
+    task = await _started(server, stop)
+    try:
+        assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=5)
+
+
+async def test_a_taken_port_fails_the_part_instead_of_exiting_the_process() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = HttpServer(_app, host="127.0.0.1", port=taken.getsockname()[1], name="tus")
+        with pytest.raises(RuntimeError, match="tus: the HTTP server could not start"):
+            await asyncio.wait_for(server.run(asyncio.Event()), timeout=5)
+    assert not server.started.is_set()
+
+
+async def test_under_the_runtime_a_taken_port_fails_the_process() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        runtime = Runtime(grace_seconds=2)
+        runtime.add("http", HttpServer(_app, host="127.0.0.1", port=taken.getsockname()[1]).run)
+        with pytest.raises(PartFailed, match="http"):
+            await asyncio.wait_for(runtime.run(install_signal_handlers=False), timeout=5)
+
+
+async def test_websocket_options_reach_uvicorn() -> None:
+    server = HttpServer(
+        _app,
+        host="127.0.0.1",
+        port=0,
+        http="httptools",
+        ws="websockets-sansio",
+        ws_max_size=1024,
+        ws_ping_interval=5,
+        ws_ping_timeout=5,
+        backlog=4096,
+    )
+    stop = asyncio.Event()
+    task = await _started(server, stop)
+    try:
+        async with websockets.connect(f"ws://127.0.0.1:{server.bound_port}/ws") as ws:
+            await ws.send("ping")
+            assert await ws.recv() == "ping"
+            await ws.send("x" * 2048)  # over ws_max_size: the server closes with 1009 (message too big)
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=5)
+    assert server.config.backlog == 4096 and server.config.ws_ping_interval == 5
+
+
+async def test_proxy_headers_are_uvicorns_trusted_forwarding() -> None:
+    """With ``forwarded_allow_ips`` naming the peer, X-Forwarded-For becomes the client address."""
+    server = HttpServer(_app, host="127.0.0.1", port=0, forwarded_allow_ips="127.0.0.1")
+    stop = asyncio.Event()
+    task = await _started(server, stop)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.bound_port}", timeout=5) as client:
+            response = await client.get("/", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert response.json()["client"] == "203.0.113.9"
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=5)
