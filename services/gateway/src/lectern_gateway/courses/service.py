@@ -11,6 +11,7 @@ from lectern_common.errors import DomainError
 
 from lectern_gateway.actions.registry import Action, ActionContext
 from lectern_gateway.courses import schemas as s
+from lectern_gateway.courses.operations import course_patch, operation_message
 from lectern_gateway.peers import CoursePeer, MediaPeer
 from lectern_gateway.proto_time import optional_datetime, to_datetime
 
@@ -79,60 +80,6 @@ def course_edit_data(edit: course_pb2.CourseEdit) -> s.CourseEdit:
     return s.CourseEdit(**course_fields(edit.course), chapters=chapters)
 
 
-def _patch(patch: s.CoursePatchInput) -> course_pb2.CoursePatch:
-    message = course_pb2.CoursePatch()
-    if patch.title is not None:
-        message.title = patch.title
-    if patch.description is not None:
-        message.description = patch.description
-    return message
-
-
-def operation_message(op: Any) -> course_pb2.Operation:
-    """One save operation as the proto oneof."""
-    match op:
-        case s.AddChapterOp():
-            add_chapter = course_pb2.AddChapterOp(temp_id=op.temp_id or "", title=op.title)
-            if op.position is not None:
-                add_chapter.position = op.position
-            return course_pb2.Operation(add_chapter=add_chapter)
-        case s.RenameChapterOp():
-            return course_pb2.Operation(
-                rename_chapter=course_pb2.RenameChapterOp(chapter_id=op.chapter_id, title=op.title)
-            )
-        case s.MoveChapterOp():
-            return course_pb2.Operation(
-                move_chapter=course_pb2.MoveChapterOp(chapter_id=op.chapter_id, position=op.position)
-            )
-        case s.DeleteChapterOp():
-            return course_pb2.Operation(delete_chapter=course_pb2.DeleteChapterOp(chapter_id=op.chapter_id))
-        case s.AddLessonOp():
-            add_lesson = course_pb2.AddLessonOp(chapter_id=op.chapter_id, temp_id=op.temp_id or "", title=op.title)
-            if op.media_id is not None:
-                add_lesson.media_id = op.media_id
-            if op.position is not None:
-                add_lesson.position = op.position
-            return course_pb2.Operation(add_lesson=add_lesson)
-        case s.RenameLessonOp():
-            return course_pb2.Operation(rename_lesson=course_pb2.RenameLessonOp(lesson_id=op.lesson_id, title=op.title))
-        case s.MoveLessonOp():
-            return course_pb2.Operation(
-                move_lesson=course_pb2.MoveLessonOp(
-                    lesson_id=op.lesson_id, chapter_id=op.chapter_id, position=op.position
-                )
-            )
-        case s.DeleteLessonOp():
-            return course_pb2.Operation(delete_lesson=course_pb2.DeleteLessonOp(lesson_id=op.lesson_id))
-        case s.UpdateCourseOp():
-            return course_pb2.Operation(update_course=course_pb2.UpdateCourseOp(patch=_patch(op.patch)))
-        case s.SetLessonMediaOp():
-            set_media = course_pb2.SetLessonMediaOp(lesson_id=op.lesson_id)
-            if op.media_id is not None:
-                set_media.media_id = op.media_id
-            return course_pb2.Operation(set_lesson_media=set_media)
-    raise TypeError(f"unknown operation {op!r}")
-
-
 class CourseActions:
     """The course actions; the course service holds every rule, this only translates."""
 
@@ -176,7 +123,7 @@ class CourseActions:
         request = course_pb2.UpdateCourseRequest(
             course_id=data.course_id,
             expected_version=data.expected_version,
-            patch=_patch(data.patch),
+            patch=course_patch(data.patch),
             idempotency_key=ctx.service_idempotency_key,
         )
         response = await self._course.update_course(request, ctx)
@@ -263,6 +210,9 @@ class CourseActions:
             lesson.media.CopyFrom(summary)
 
     def actions(self) -> list[Action]:
+        return [*self._editing_actions(), *self._lifecycle_actions()]
+
+    def _editing_actions(self) -> list[Action]:
         tag = "courses"
         return [
             Action("createCourse", s.CreateCourseInput, s.Course, self.create_course, True, "Create a course.", tag),
@@ -303,6 +253,11 @@ class CourseActions:
                 tag,
                 union_tags=s.OPERATION_TAGS,
             ),
+        ]
+
+    def _lifecycle_actions(self) -> list[Action]:
+        tag = "courses"
+        return [
             Action(
                 "deleteCourse",
                 s.DeleteCourseInput,

@@ -128,6 +128,24 @@ def create_app(
     )
     document = build_openapi(dispatcher.registry, dev_token=(DevTokenInput, DevToken) if dev_signer else None)
     app.openapi = lambda: document  # type: ignore[method-assign]
+    _add_action_route(app, dispatcher, max_body_bytes=max_body_bytes, forwarded_for_hops=forwarded_for_hops)
+    _add_probes(app, readiness)
+    if dev_signer is not None:
+        _add_dev_token_route(app, dispatcher, dev_signer, forwarded_for_hops=forwarded_for_hops)
+    _add_error_handlers(app)
+    if allowed_origins:
+        _add_cors(app, allowed_origins)
+    if instrument:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    return app
+
+
+def _add_action_route(
+    app: FastAPI, dispatcher: ActionDispatcher, *, max_body_bytes: int, forwarded_for_hops: int
+) -> None:
+    """``POST /actions/{name}``: the body and two headers to the dispatcher, its outcome back."""
 
     @app.post("/actions/{name}", include_in_schema=False)
     async def run_action(name: str, request: Request) -> Response:
@@ -146,18 +164,24 @@ def create_app(
             idempotency_key=request.headers.get("idempotency-key"),
             client=client_address(request, forwarded_for_hops),
         )
-        log.info(
-            "action",
-            extra={
-                "action": outcome.action,
-                "user_id": outcome.user_id,
-                "status": outcome.status,
-                "error_code": None if outcome.body.get("success") else outcome.body["error"]["code"],
-                "peer_ms": round(outcome.peer_seconds * 1000, 2),
-            },
-        )
+        _log_outcome(outcome)
         return _json(outcome.status, outcome.body, outcome.headers)
 
+
+def _log_outcome(outcome: ActionOutcome) -> None:
+    log.info(
+        "action",
+        extra={
+            "action": outcome.action,
+            "user_id": outcome.user_id,
+            "status": outcome.status,
+            "error_code": None if outcome.body.get("success") else outcome.body["error"]["code"],
+            "peer_ms": round(outcome.peer_seconds * 1000, 2),
+        },
+    )
+
+
+def _add_probes(app: FastAPI, readiness: Readiness) -> None:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:
         return _json(200, {"status": "ok"})
@@ -167,27 +191,40 @@ def create_app(
         report = await readiness()
         return _json(200 if report["status"] == "ok" else 503, report)
 
-    if dev_signer is not None:
 
-        @app.post("/auth/dev/token", include_in_schema=False)
-        async def dev_token(request: Request) -> Response:
-            try:
-                await dispatcher.check_client_rate(
-                    client_address(request, forwarded_for_hops), dispatcher.rate_limits.dev_token
-                )
-                _check_content_type(request)
-                body = await _read_body(request, 16 * 1024)
-                data = DevTokenInput.model_validate_json(body or b"{}", strict=True)
-            except DomainError as exc:
-                return _error(exc)
-            except ValidationError as exc:
-                if any(p["type"] == "json_invalid" for p in exc.errors()):
-                    return _error(errors.malformed_body("the body is not valid JSON"), 400)
-                if any(not p["loc"] for p in exc.errors()):
-                    return _error(errors.malformed_body("the body must be a JSON object"), 400)
-                return _error(errors.invalid_input(field_errors(exc)))
-            token, expires_at = dev_signer.issue(data.user_id, name=data.name, roles=data.roles)
-            return _json(200, {"success": True, "data": DevToken(token=token, expires_at=expires_at).to_json_dict()})
+def _add_dev_token_route(
+    app: FastAPI, dispatcher: ActionDispatcher, dev_signer: DevTokenSigner, *, forwarded_for_hops: int
+) -> None:
+    """``POST /auth/dev/token`` (dev only): a token for any user id, limited per client address."""
+
+    @app.post("/auth/dev/token", include_in_schema=False)
+    async def dev_token(request: Request) -> Response:
+        try:
+            await dispatcher.check_client_rate(
+                client_address(request, forwarded_for_hops), dispatcher.rate_limits.dev_token
+            )
+            _check_content_type(request)
+            body = await _read_body(request, 16 * 1024)
+            data = DevTokenInput.model_validate_json(body or b"{}", strict=True)
+        except DomainError as exc:
+            return _error(exc)
+        except ValidationError as exc:
+            return _invalid_dev_token_input(exc)
+        token, expires_at = dev_signer.issue(data.user_id, name=data.name, roles=data.roles)
+        return _json(200, {"success": True, "data": DevToken(token=token, expires_at=expires_at).to_json_dict()})
+
+
+def _invalid_dev_token_input(exc: ValidationError) -> Response:
+    """Malformed JSON or a body that is not an object is a 400; field errors are VALIDATION_FAILED."""
+    if any(p["type"] == "json_invalid" for p in exc.errors()):
+        return _error(errors.malformed_body("the body is not valid JSON"), 400)
+    if any(not p["loc"] for p in exc.errors()):
+        return _error(errors.malformed_body("the body must be a JSON object"), 400)
+    return _error(errors.invalid_input(field_errors(exc)))
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every refusal FastAPI or Starlette makes itself, in the action envelope."""
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
@@ -206,20 +243,15 @@ def create_app(
         log.exception("unexpected error", exc_info=exc)
         return _error(errors.internal())
 
-    if allowed_origins:
-        # Browsers preflight every action (JSON body, Authorization header): answer it for the
-        # configured origins only; any other origin gets no CORS headers and its browser refuses.
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=list(allowed_origins),
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["Retry-After", "Idempotent-Replayed", "Server-Timing"],
-            max_age=600,
-        )
 
-    if instrument:
-        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
-        FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
-    return app
+def _add_cors(app: FastAPI, allowed_origins: tuple[str, ...]) -> None:
+    # Browsers preflight every action (JSON body, Authorization header): answer it for the
+    # configured origins only; any other origin gets no CORS headers and its browser refuses.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(allowed_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+        expose_headers=["Retry-After", "Idempotent-Replayed", "Server-Timing"],
+        max_age=600,
+    )
