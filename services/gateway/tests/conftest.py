@@ -28,7 +28,7 @@ from lectern_common.errors import DomainError, ErrorKind
 from lectern_common.grpc_server import GrpcServer
 from lectern_common.identity import Identity, InternalTokenVerifier, current_identity
 from lectern_common.token_keys import SigningKey
-from lectern_gateway.bootstrap import Gateway
+from lectern_gateway.bootstrap import GatewayApp
 from lectern_gateway.settings import GatewaySettings
 
 INTERNAL_KEY = SigningKey.generate()
@@ -131,7 +131,7 @@ def scripted(peers: Scripted) -> Scripted:
 
 @dataclass
 class RunningGateway:
-    gateway: Gateway
+    gateway: GatewayApp
     http: httpx.AsyncClient
     settings: GatewaySettings
 
@@ -180,12 +180,12 @@ async def make_gateway(lectern_infra: Any, peers: Scripted) -> AsyncIterator[Gat
         }
         values.update(overrides)
         settings = GatewaySettings(**values)
-        async with Gateway.open(settings) as gateway:
+        async with GatewayApp(settings) as gateway:
+            # Its parts, run as the service's Runtime runs them.
             stop = asyncio.Event()
-            ready = asyncio.Event()
-            serving = asyncio.create_task(gateway.serve(stop, ready=ready))
-            await asyncio.wait_for(ready.wait(), 10)
-            base = f"http://127.0.0.1:{gateway.bound_port}"
+            serving = [asyncio.create_task(part(stop)) for part in gateway.parts().values()]
+            await asyncio.wait_for(gateway.http.started.wait(), 10)
+            base = f"http://127.0.0.1:{gateway.http.bound_port}"
             http = httpx.AsyncClient(base_url=base, timeout=15)
             try:
                 yield RunningGateway(gateway, http, settings)
@@ -193,7 +193,7 @@ async def make_gateway(lectern_infra: Any, peers: Scripted) -> AsyncIterator[Gat
                 # Close our keep-alive connections first, or uvicorn waits for them to go idle.
                 await http.aclose()
                 stop.set()
-                await serving
+                await asyncio.gather(*serving)
 
     yield start
 

@@ -5,20 +5,13 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from lectern_common.runtime import Runtime
+from lectern_common.service_cli import serve
 from lectern_common.settings import load_settings
 from lectern_common.structured_logging import setup_logging
 from lectern_common.telemetry import setup_telemetry, shutdown_telemetry
 
-from lectern_gateway.bootstrap import Gateway
+from lectern_gateway.bootstrap import GatewayApp
 from lectern_gateway.settings import GatewaySettings
-
-
-async def serve(settings: GatewaySettings) -> None:
-    async with Gateway.open(settings) as gateway:
-        runtime = Runtime(grace_seconds=settings.shutdown_grace_seconds)
-        runtime.add("http", gateway.serve)
-        await runtime.run()
 
 
 def main(argv: list[str]) -> int:
@@ -32,7 +25,7 @@ def main(argv: list[str]) -> int:
         return 2
     setup_telemetry("gateway", settings.otlp_endpoint)
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, GatewayApp))
     finally:
         shutdown_telemetry()
     return 0

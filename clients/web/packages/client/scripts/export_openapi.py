@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lectern_gateway.bootstrap import Gateway
+from lectern_gateway.bootstrap import GatewayApp
 from lectern_gateway.settings import GatewaySettings
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "openapi.json"
@@ -29,7 +29,7 @@ def canonical(document: dict[str, Any]) -> str:
 
 async def gateway_document() -> dict[str, Any]:
     # Dev auth on, as under `make up`: the document then also names POST /auth/dev/token.
-    async with Gateway.open(GatewaySettings(dev_auth=True), tracing=False) as gateway:
+    async with GatewayApp(GatewaySettings(dev_auth=True), tracing=False) as gateway:
         return dict(gateway.app.openapi())
 
 
