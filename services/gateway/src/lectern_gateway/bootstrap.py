@@ -9,15 +9,13 @@ they test the real wiring. Nothing connects until a request needs it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Generator
 from types import TracebackType
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
+from lectern_common.http_server import HttpServer
 from lectern_common.identity import InternalTokenIssuer
 from lectern_common.rate_limits import Bucket, RateLimiter
 from lectern_common.realtime_tokens import RealtimeTokenIssuer
@@ -79,7 +77,15 @@ class GatewayApp:
             forwarded_for_hops=settings.forwarded_for_hops,
             instrument=tracing,
         )
-        self.http = _EmbeddedHttp(self.app, settings)
+        self.http = HttpServer(
+            self.app,
+            host=settings.bind_host,
+            port=settings.http_port,
+            grace_seconds=settings.shutdown_grace_seconds,
+            # Longer than a load balancer's idle timeout (60 s on most) and than clients' own keep-alive,
+            # so the server is never the side that closes a connection a client is about to reuse.
+            timeout_keep_alive=75,
+        )
 
     def parts(self) -> dict[str, Part]:
         return {"http": self.http.run}
@@ -178,51 +184,3 @@ def rate_limits(settings: GatewaySettings) -> RateLimits:
         per_client=Bucket("client", settings.rate_limit_per_client_per_minute, settings.rate_limit_per_client_burst),
         dev_token=Bucket("dev-token", settings.dev_token_per_minute, settings.dev_token_burst),
     )
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the Runtime owns SIGTERM/SIGINT."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
-class _EmbeddedHttp:
-    """The HTTP server as a Runtime part: ``run(stop)``, ``started``, then ``bound_port``."""
-
-    def __init__(self, app: FastAPI, settings: GatewaySettings) -> None:
-        self._config = uvicorn.Config(
-            app,
-            host=settings.bind_host,
-            port=settings.http_port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
-            # Longer than a load balancer's idle timeout (60 s on most) and than clients' own keep-alive,
-            # so the server is never the side that closes a connection a client is about to reuse.
-            timeout_keep_alive=75,
-        )
-        self.started = asyncio.Event()
-        self.bound_port: int | None = None
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Run the HTTP server until ``stop``; in-flight requests get the grace period to finish."""
-        server = _EmbeddedServer(self._config)
-        serving = asyncio.create_task(server.serve())
-        try:
-            while not server.started:
-                if serving.done():
-                    await serving  # raises the bind error
-                    raise RuntimeError("HTTP server stopped before it started")
-                await asyncio.sleep(0.01)
-            self.bound_port = server.servers[0].sockets[0].getsockname()[1]
-            log.info("gateway listening on port %s", self.bound_port)
-            self.started.set()
-            stop_wait = asyncio.create_task(stop.wait())
-            await asyncio.wait({serving, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-            stop_wait.cancel()
-        finally:
-            server.should_exit = True
-            await serving
