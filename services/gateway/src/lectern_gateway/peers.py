@@ -6,8 +6,9 @@ checks every request and response and a misspelt RPC fails type-checking. How a 
 :mod:`lectern_gateway.transport.grpc_peers`; this module never imports grpc at run time, so the
 services that use it don't either (STYLE rule 1). The stubs are built once at start-up.
 
-A method returns the call's awaitable instead of awaiting it itself: the typed seam costs one
-attribute lookup per call, like the by-name lookup it replaces, and no extra coroutine.
+A method returns the call's awaitable instead of awaiting it itself, and so do ``PeerCalls``'
+``read`` and ``write``: a call makes one coroutine (the channel's), where the by-name seam this
+replaces made two and looked the RPC up with ``getattr``.
 
 Reads are retried while the peer is briefly unavailable; every write here carries an
 idempotency key, which is what makes its retry safe.
@@ -39,13 +40,13 @@ Resp = TypeVar("Resp", bound=Message)
 class PeerCalls(Protocol):
     """How one service is called: ``rpc`` is a method of that service's generated stub."""
 
-    async def read(self, rpc: Callable[[Req], Awaitable[Resp]], request: Req, ctx: ActionContext) -> Resp:
+    def read(self, rpc: Callable[[Req], Awaitable[Resp]], request: Req, ctx: ActionContext) -> Awaitable[Resp]:
         """A read: retried while the peer is briefly unavailable."""
         ...
 
-    async def write(
+    def write(
         self, rpc: Callable[[Req], Awaitable[Resp]], request: Req, ctx: ActionContext, *, retry_safe: bool
-    ) -> Resp:
+    ) -> Awaitable[Resp]:
         """A write: retried only when ``retry_safe`` (it carries an idempotency key)."""
         ...
 

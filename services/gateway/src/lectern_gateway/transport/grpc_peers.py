@@ -44,13 +44,14 @@ class PeerChannel:
         self._timeout = timeout_seconds
         self._attempts = max(1, read_attempts)
 
-    async def read(self, rpc: Callable[[Any], Awaitable[R]], request: Any, ctx: ActionContext) -> R:
-        return await self._call(rpc, request, ctx, retry=True)
+    # read and write hand back the call's coroutine instead of awaiting it: one coroutine per call.
+    def read(self, rpc: Callable[[Any], Awaitable[R]], request: Any, ctx: ActionContext) -> Awaitable[R]:
+        return self._call(rpc, request, ctx, retry=True)
 
-    async def write(
+    def write(
         self, rpc: Callable[[Any], Awaitable[R]], request: Any, ctx: ActionContext, *, retry_safe: bool
-    ) -> R:
-        return await self._call(rpc, request, ctx, retry=retry_safe)
+    ) -> Awaitable[R]:
+        return self._call(rpc, request, ctx, retry=retry_safe)
 
     async def _call(self, rpc: Callable[[Any], Awaitable[R]], request: Any, ctx: ActionContext, *, retry: bool) -> R:
         started = time.perf_counter()
