@@ -19,7 +19,7 @@ from lectern_common.devstack.ports import free_port
 from lectern_common.migrations import upgrade
 from lectern_common.runtime import Runtime
 from lectern_common.token_keys import SigningKey
-from lectern_upload.bootstrap import UploadApp, build
+from lectern_upload.bootstrap import UploadApp
 from lectern_upload.settings import MIB, UploadSettings
 from lectern_upload.transport.http_server import HttpServer
 from sqlalchemy import text
@@ -150,13 +150,13 @@ async def running(lectern_infra: Any, request: pytest.FixtureRequest) -> AsyncIt
         realtime_publish_token="test-publish-token",
         **getattr(request.module, "SETTINGS_OVERRIDES", {}),
     )
-    async with build(settings) as app:
+    async with UploadApp(settings) as app:
         runtime = Runtime(grace_seconds=2)
-        runtime.add("http", app.http.run)
-        runtime.add("grpc", app.grpc.run)
+        runtime.add("http", app.http_server.run)
+        runtime.add("grpc", app.grpc_server.run)
         task = asyncio.create_task(runtime.run(install_signal_handlers=False))
-        await asyncio.wait_for(app.http.started.wait(), 10)
-        await asyncio.wait_for(app.grpc.started.wait(), 10)
+        await asyncio.wait_for(app.http_server.started.wait(), 10)
+        await asyncio.wait_for(app.grpc_server.started.wait(), 10)
         try:
             yield Running(app, settings, database_url, realtime)
         finally:

@@ -99,7 +99,7 @@ async def test_expired_uploads_leave_nothing_in_s3(running: Running, tmp_path: P
     )
     async with httpx.AsyncClient() as http:  # already refused before the janitor runs
         assert (await http.head(created.upload_url, headers=auth)).status_code == 410
-    assert await running.app.service.expire_due() >= 1
+    assert await running.app.janitor.expire_due() >= 1
 
     assert await store.list_multipart_uploads(key) == []
     assert await store.list_keys(key) == []

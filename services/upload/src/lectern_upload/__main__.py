@@ -53,14 +53,15 @@ def trim_heap() -> None:
 
 
 async def serve(settings: UploadSettings) -> None:
-    from lectern_upload.bootstrap import build
+    from lectern_upload.bootstrap import UploadApp
 
     # boto3 runs in threads: parts in flight for many uploads at once need more than the
     # default executor's cpu+4 workers.
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=64, thread_name_prefix="io"))
-    async with build(settings) as app:
+    async with UploadApp(settings) as app:
         runtime = Runtime(grace_seconds=settings.shutdown_grace_seconds)
-        app.add_parts(runtime)
+        for name, part in app.parts().items():
+            runtime.add(name, part)
         # Once the parts have started (and imported what they import lazily: aiokafka, ...).
         asyncio.get_running_loop().call_later(STARTUP_TRIM_DELAY_SECONDS, trim_heap)
         await runtime.run()

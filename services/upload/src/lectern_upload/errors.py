@@ -104,7 +104,14 @@ def checksum_mismatch(algorithm: str) -> DomainError:
 
 
 def storage_unavailable(message: str) -> DomainError:
+    """The object store failed (writing/service.py maps its one error here); retryable."""
     return DomainError("upload.storage_unavailable", message, ErrorKind.UNAVAILABLE)
+
+
+def storing_failed() -> DomainError:
+    """Completing the stored file failed, and the upload is now failed (same code as above: the
+    object store is what failed; a retry from HEAD answers the failed upload)."""
+    return storage_unavailable("storing the file failed; the upload is marked failed")
 
 
 def rate_limited(retry_after_seconds: float) -> DomainError:

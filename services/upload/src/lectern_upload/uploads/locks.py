@@ -19,6 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 
+# How long a request waits for another holder of an upload's lock: long enough for a PATCH whose
+# client just vanished to store its tail, short enough that a real concurrent writer is refused.
+LOCK_WAIT_SECONDS = 3.0
+# HEAD (and resume) wait a little less, then answer the durable state as it is.
+HEAD_LOCK_WAIT_SECONDS = 2.0
+
 
 def lock_key(upload_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"upload:{upload_id}".encode()).digest()[:8], "big", signed=True)

@@ -6,11 +6,24 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from lectern_common.db import UnitOfWork
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lectern_upload import errors
 from lectern_upload.models import UploadRow
 from lectern_upload.uploads.schemas import ACTIVE, STORED_OR_STORING, UploadStatus
+
+
+async def load(uow: UnitOfWork, upload_id: str) -> UploadRow:
+    """One upload read in its own read-only transaction and detached from it (read_only rolls
+    back, which would expire what was read); an unknown id is not found."""
+    async with uow.read_only() as session:
+        row = await UploadRepository(session).get(upload_id)
+        session.expunge_all()
+    if row is None:
+        raise errors.not_found(upload_id)
+    return row
 
 
 class UploadRepository:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lectern_upload.models import UploadRow
 
 
 class UploadStatus(StrEnum):
@@ -71,6 +75,29 @@ class UploadView:
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE
+
+    @classmethod
+    def of(cls, row: UploadRow) -> UploadView:
+        return cls(
+            id=row.id,
+            owner_id=row.owner_id,
+            status=UploadStatus(row.status),
+            offset=row.offset,
+            size_bytes=row.size_bytes,
+            file_name=row.file_name,
+            mime_type=row.mime_type,
+            course_id=row.course_id,
+            chapter_id=row.chapter_id,
+            lesson_title=row.lesson_title,
+            tus_metadata=row.tus_metadata,
+            checksum=row.checksum,
+            storage_key=row.storage_key,
+            bucket=row.bucket,
+            error=row.error,
+            media_id=row.media_id,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+        )
 
 
 @dataclass(frozen=True)
