@@ -14,9 +14,8 @@ import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-import jwt
-
 from lectern_common.errors import DomainError, ErrorKind
+from lectern_common.jwt_tokens import TokenRejected, eddsa_rules, sign, verify_by_kid
 from lectern_common.token_keys import ALGORITHM, SigningKey, VerifyingKeys
 
 ISSUER = "lectern-gateway"
@@ -73,7 +72,7 @@ class InternalTokenIssuer:
         }
         if identity.name:
             claims["name"] = identity.name
-        return jwt.encode(claims, self._key.private_key, algorithm=ALGORITHM, headers={"kid": self._key.kid})
+        return sign(claims, self._key.private_key, algorithm=ALGORITHM, kid=self._key.kid)
 
 
 def _invalid() -> DomainError:
@@ -85,32 +84,13 @@ class InternalTokenVerifier:
 
     def __init__(self, keys: VerifyingKeys, leeway_seconds: int = 5) -> None:
         self._keys = keys
-        self._leeway = leeway_seconds
+        self._rules = eddsa_rules(issuer=ISSUER, audience=AUDIENCE, leeway_seconds=leeway_seconds)
 
     def verify(self, token: str) -> Identity:
         try:
-            keys = self._keys.candidates(jwt.get_unverified_header(token).get("kid"))
-        except jwt.PyJWTError as exc:
+            claims = verify_by_kid(token, self._keys, self._rules)
+        except TokenRejected as exc:
             raise _invalid() from exc
-        claims = None
-        for key in keys:
-            try:
-                claims = jwt.decode(
-                    token,
-                    key,
-                    algorithms=[ALGORITHM],
-                    audience=AUDIENCE,
-                    issuer=ISSUER,
-                    leeway=self._leeway,
-                    options={"require": ["exp", "sub", "iss", "aud"]},
-                )
-                break
-            except jwt.InvalidSignatureError:
-                continue
-            except jwt.PyJWTError as exc:
-                raise _invalid() from exc
-        if claims is None:
-            raise _invalid()
         return Identity(user_id=str(claims["sub"]), roles=frozenset(claims.get("roles", ())), name=claims.get("name"))
 
 

@@ -18,10 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from lectern_common.identity import is_usable_user_id
+from lectern_common.jwt_tokens import TokenRejected, eddsa_rules, sign, verify_by_kid
 from lectern_common.token_keys import ALGORITHM, SigningKey, VerifyingKeys
 
 ISSUER = "lectern-gateway"
@@ -74,7 +72,7 @@ class RealtimeTokenIssuer:
         exp = now + self._ttl
         claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": user_id, "courses": courses, "iat": now, "exp": exp}
         return IssuedRealtimeToken(
-            token=jwt.encode(claims, self._key.private_key, algorithm=ALGORITHM, headers={"kid": self._key.kid}),
+            token=sign(claims, self._key.private_key, algorithm=ALGORITHM, kid=self._key.kid),
             expires_at=datetime.fromtimestamp(exp, tz=UTC),
         )
 
@@ -84,40 +82,17 @@ class RealtimeTokenVerifier:
 
     def __init__(self, keys: VerifyingKeys, leeway_seconds: int = 5) -> None:
         self._keys = keys
-        self._leeway = leeway_seconds
+        self._rules = eddsa_rules(issuer=ISSUER, audience=AUDIENCE, leeway_seconds=leeway_seconds)
 
     def verify(self, token: str | None) -> RealtimeClaims:
         if not token:
             raise RealtimeTokenError("missing", "missing token")
         try:
-            keys = self._keys.candidates(jwt.get_unverified_header(token).get("kid"))
-        except jwt.PyJWTError as exc:
-            raise RealtimeTokenError("invalid", "invalid token") from exc
-        claims = None
-        for key in keys:
-            try:
-                claims = self._decode(token, key)
-                break
-            except jwt.InvalidSignatureError:
-                continue
-            except jwt.ExpiredSignatureError as exc:
-                raise RealtimeTokenError("expired", "token expired") from exc
-            except jwt.PyJWTError as exc:
-                raise RealtimeTokenError("invalid", "invalid token") from exc
-        if claims is None:
-            raise RealtimeTokenError("invalid", "invalid token")
+            claims = verify_by_kid(token, self._keys, self._rules)
+        except TokenRejected as exc:
+            message = "token expired" if exc.reason == "expired" else "invalid token"
+            raise RealtimeTokenError(exc.reason, message) from exc
         return self._claims(claims)
-
-    def _decode(self, token: str, key: Ed25519PublicKey) -> dict[str, Any]:
-        return jwt.decode(
-            token,
-            key,
-            algorithms=[ALGORITHM],
-            audience=AUDIENCE,
-            issuer=ISSUER,
-            leeway=self._leeway,
-            options={"require": ["exp", "sub", "iss", "aud"]},
-        )
 
     def _claims(self, claims: dict[str, Any]) -> RealtimeClaims:
         courses = claims.get("courses", [])

@@ -13,9 +13,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
+from lectern_common.jwt_tokens import sign
 
 DEV_ISSUER = "lectern-dev"
 _P256_ORDER = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
@@ -49,5 +49,5 @@ class DevTokenSigner:
         }
         if name:
             claims["name"] = name
-        token = jwt.encode(claims, self._key, algorithm="ES256", headers={"kid": self.kid})
+        token = sign(claims, self._key, algorithm="ES256", kid=self.kid)
         return token, datetime.fromtimestamp(expires, UTC)

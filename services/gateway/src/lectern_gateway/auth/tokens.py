@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import jwt
 from lectern_common.errors import DomainError
 from lectern_common.identity import MAX_USER_ID_LENGTH, Identity, is_usable_user_id
+from lectern_common.jwt_tokens import ClaimRules, TokenRejected, unverified_claims, unverified_header, verify
 
 from lectern_gateway import errors
 from lectern_gateway.auth.keys import KeySource
@@ -38,9 +38,9 @@ class UserTokenVerifier:
 
     async def verify(self, token: str) -> Identity:
         try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError as exc:
+            header = unverified_header(token)
+            unverified = unverified_claims(token)
+        except TokenRejected as exc:
             raise errors.unauthenticated("the bearer token is not a JWT") from exc
         trusted = self._issuers.get(str(unverified.get("iss", "")))
         if trusted is None:
@@ -52,19 +52,14 @@ class UserTokenVerifier:
         key = await trusted.keys.key_for(str(kid) if kid is not None else None)
         if key is None:
             raise errors.unauthenticated("the token was signed with an unknown key")
+        rules = ClaimRules(
+            algorithms=(algorithm,), issuer=trusted.issuer, audience=trusted.audience, leeway_seconds=self._leeway
+        )
         try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[algorithm],
-                audience=trusted.audience,
-                issuer=trusted.issuer,
-                leeway=self._leeway,
-                options={"require": ["exp", "sub", "iss", "aud"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise errors.unauthenticated("the token has expired") from exc
-        except jwt.PyJWTError as exc:
+            claims = verify(token, [key], rules)
+        except TokenRejected as exc:
+            if exc.reason == "expired":
+                raise errors.unauthenticated("the token has expired") from exc
             raise errors.unauthenticated("the token is not valid") from exc
         subject = str(claims["sub"])
         if not subject or subject.startswith("system:"):
