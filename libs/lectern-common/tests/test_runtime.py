@@ -63,3 +63,54 @@ async def test_a_part_that_ignores_stop_is_cancelled_after_the_grace() -> None:
     runtime.stop.set()
     await asyncio.wait_for(task, timeout=5)
     assert cancelled.is_set()
+
+
+async def test_a_part_that_finishes_on_its_own_leaves_the_others_running() -> None:
+    runtime = Runtime(grace_seconds=2)
+    others_stopped = asyncio.Event()
+
+    async def one_shot(stop: asyncio.Event) -> None:
+        return None
+
+    async def long_running(stop: asyncio.Event) -> None:
+        await stop.wait()
+        others_stopped.set()
+
+    runtime.add("one-shot", one_shot)
+    runtime.add("long", long_running)
+    task = asyncio.create_task(runtime.run(install_signal_handlers=False))
+    await asyncio.sleep(0.1)
+    assert not task.done() and not runtime.stop.is_set()
+    runtime.stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    assert others_stopped.is_set()
+
+
+async def test_every_part_finishing_ends_the_run_without_a_failure() -> None:
+    runtime = Runtime(grace_seconds=2)
+
+    async def one_shot(stop: asyncio.Event) -> None:
+        return None
+
+    runtime.add("a", one_shot)
+    runtime.add("b", one_shot)
+    await asyncio.wait_for(runtime.run(install_signal_handlers=False), timeout=5)
+    assert runtime.stop.is_set()
+
+
+async def test_a_part_cancelled_by_someone_else_fails_the_process_and_stops_the_others() -> None:
+    runtime = Runtime(grace_seconds=2)
+    stopped = asyncio.Event()
+
+    async def healthy(stop: asyncio.Event) -> None:
+        await stop.wait()
+        stopped.set()
+
+    async def cancelled(stop: asyncio.Event) -> None:
+        raise asyncio.CancelledError
+
+    runtime.add("healthy", healthy)
+    runtime.add("cancelled", cancelled)
+    with pytest.raises(PartFailed, match="cancelled"):
+        await asyncio.wait_for(runtime.run(install_signal_handlers=False), timeout=5)
+    assert stopped.is_set()
