@@ -113,7 +113,11 @@ class MediaApp:
         self.library = LibraryService(events, self.probing)
         self.links = LinkService(course_directory, events)
         self.deletion = DeletionService(
-            course_directory, events, self.object_stores, retention=timedelta(days=settings.retention_days)
+            course_directory,
+            events,
+            self.object_stores,
+            uow=self.uow,
+            retention=timedelta(days=settings.retention_days),
         )
         self.audit = AuditService()
         self.servicer = MediaServicer(
@@ -159,7 +163,7 @@ class MediaApp:
         }
 
     async def aclose(self) -> None:
-        await self.servicer.drain_object_cleanups()
+        await self.deletion.objects.drain()
         if self._course_client is not None:
             await self._course_client.aclose()
         await self.engine.dispose()

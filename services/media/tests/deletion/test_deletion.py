@@ -118,6 +118,36 @@ async def test_a_hard_delete_answers_without_waiting_for_the_object_store(app, s
         app.object_stores._stores[BUCKET] = real
 
 
+class _FailingDeletes(_StalledDeletes):
+    """The real store, except that deleting fails (storage down after the delete committed)."""
+
+    async def delete_object(self, key: str) -> None:
+        raise ConnectionError("object store unreachable")
+
+
+async def test_a_hard_delete_succeeds_when_the_object_store_fails_and_its_bytes_stay_queued(app, stub):
+    owner = new_user()
+    media = await register(app, owner)
+    real = store(app)
+    app.object_stores._stores[BUCKET] = _FailingDeletes(real, asyncio.Event())  # type: ignore[assignment]
+    try:
+        response = await stub.DeleteMedia(
+            media_pb2.DeleteMediaRequest(media_id=media.id, mode=HARD), metadata=token_for(owner)
+        )
+        assert response.bytes_reclaimed == media.size_bytes
+        await app.deletion.objects.drain()
+        async with app.uow.read_only() as session:
+            attempts = (
+                await session.execute(select(ObjectDeletion.attempts).where(ObjectDeletion.media_id == media.id))
+            ).scalar_one()
+        assert attempts == 1  # the purge job tries again
+    finally:
+        app.object_stores._stores[BUCKET] = real
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.GetMedia(media_pb2.GetMediaRequest(media_id=media.id), metadata=token_for(owner))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
 async def test_soft_delete_with_links_needs_force_then_snapshots_and_removes_them(app, stub, course):
     owner = new_user()
     media, c = await linked_file(app, stub, course[0], owner, lessons=3)

@@ -42,7 +42,7 @@ class PurgeJob:
         deleted = 0
         while True:
             async with self._uow() as session:
-                n = await self._deletion.delete_pending_objects(session, limit=self._batch)
+                n = await self._deletion.objects.delete_pending(session, limit=self._batch)
             deleted += n
             if n < self._batch:
                 break

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_media.library.schemas import MediaView
 from lectern_media.links.schemas import LinkView
@@ -12,6 +15,14 @@ from lectern_media.links.schemas import LinkView
 class DeleteMode(StrEnum):
     SOFT = "soft"
     HARD = "hard"
+
+
+@dataclass(frozen=True)
+class DeleteRequest:
+    media_id: str
+    mode: DeleteMode | None  # None: the caller named no mode (refused as invalid)
+    force: bool = False
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,3 +69,21 @@ class RestoreOutcome:
     media: MediaView
     restored_links: list[LinkView]
     skipped_links: list[SkippedLink]
+
+
+R = TypeVar("R")
+
+
+class DeletionAnswer(Protocol[R]):
+    """How the door that asked for a delete words its outcome, and keeps that answer under the
+    request's idempotency key: the door's wire format, which the deletion service never reads."""
+
+    def __call__(self, outcome: DeletionOutcome) -> R: ...
+
+    async def replay(self, session: AsyncSession) -> R | None:
+        """The answer of an earlier run of this request; None claims its key for this run."""
+        ...
+
+    async def remember(self, session: AsyncSession, answer: R) -> None:
+        """Keep ``answer`` under the request's key, in the transaction of the change."""
+        ...

@@ -1,5 +1,5 @@
-"""Delete protection, soft delete with a snapshot of the file's links, restore, purge, and the
-object-store deletions that follow a hard delete.
+"""Delete protection, dry runs, soft delete with a snapshot of the file's links, restore and purge
+(the bytes of removed files go through deletion.objects).
 
 Every path that removes a file or adds a link locks the file's row first (SELECT ... FOR UPDATE),
 so a link and a hard delete of the same file are serialized: either the delete sees the link and
@@ -8,11 +8,11 @@ refuses, or the link finds no file. The links' foreign key (ON DELETE RESTRICT) 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from lectern.events.v1.event_types import (
     MEDIA_FILE_HARD_DELETED,
@@ -20,17 +20,20 @@ from lectern.events.v1.event_types import (
     MEDIA_FILE_RESTORED,
     MEDIA_FILE_SOFT_DELETED,
 )
+from lectern_common.db import UnitOfWork
 from lectern_common.errors import DomainError
 from lectern_common.identity import Identity
-from lectern_common.objectstore import ObjectStore
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_media.audit.repository import AuditAction, AuditRepository
 from lectern_media.course_directory import CourseDirectory, ResolvedTarget
+from lectern_media.deletion.objects import ObjectDeletions, ObjectStores
 from lectern_media.deletion.repository import ObjectDeletionRepository, SnapshotRepository
 from lectern_media.deletion.schemas import (
     AffectedCourse,
     DeleteMode,
+    DeleteRequest,
+    DeletionAnswer,
     DeletionOutcome,
     RestoreOutcome,
     SkippedLink,
@@ -42,13 +45,12 @@ from lectern_media.library.access import find_owned, to_view
 from lectern_media.library.repository import MediaRepository
 from lectern_media.links.repository import LinkRepository
 from lectern_media.links.schemas import LinkView, ResourceRef, ResourceType
+from lectern_media.models import MediaFile
 
 log = logging.getLogger(__name__)
 
-ObjectStores = Callable[[str], ObjectStore]
-"""The object store for a bucket name."""
-
 SYSTEM_ACTOR = "system:media"
+R = TypeVar("R")
 
 
 class DeletionService:
@@ -58,94 +60,108 @@ class DeletionService:
         events: MediaEvents,
         object_stores: ObjectStores,
         *,
+        uow: UnitOfWork,
         retention: timedelta,
         object_call_timeout: float = 30.0,
     ) -> None:
         self._directory = directory
         self._events = events
-        self._stores = object_stores
+        self._uow = uow
+        self.objects = ObjectDeletions(uow, object_stores, call_timeout=object_call_timeout)
         self.retention = retention
-        self._object_timeout = object_call_timeout
+
+    async def run_delete(self, identity: Identity, request: DeleteRequest, answer: DeletionAnswer[R]) -> R:
+        """DeleteMedia in the transaction it needs, answered as ``answer`` words it.
+
+        A dry run changes nothing: it reads in a read-only transaction, and its idempotency key is
+        neither replayed nor kept. A delete writes in one transaction with its key (a repeat answers
+        the first answer). The answer comes at the commit: a hard delete's bytes are deleted after
+        it, in the background, so a slow or failing object store never fails a committed delete.
+        """
+        if request.dry_run:
+            async with self._uow.read_only() as session:
+                return answer(await self.preview(session, identity, request.media_id, mode=request.mode))
+        async with self._uow() as session:
+            first = await answer.replay(session)
+            if first is not None:
+                return first
+            outcome = await self.delete(session, identity, request.media_id, mode=request.mode, force=request.force)
+            reply = answer(outcome)
+            await answer.remember(session, reply)
+        if request.mode is DeleteMode.HARD:
+            self.objects.start_after_delete()  # the row is gone and its bytes are queued
+        return reply
+
+    async def preview(
+        self, session: AsyncSession, identity: Identity, media_id: str, *, mode: DeleteMode | None
+    ) -> DeletionOutcome:
+        """What deleting the file would do, changing nothing. It never refuses: it lists the links
+        that would go (or that block a hard delete), the courses they sit in with their publish
+        state, and the bytes a hard delete frees."""
+        mode = _require_mode(mode)
+        media = await find_owned(MediaRepository(session), identity, media_id)
+        links = await LinkRepository(session).for_media(media.id)
+        return DeletionOutcome(
+            media=to_view(media),
+            removed_links=links,
+            affected_courses=await self._affected_courses(identity, links, strict=True),
+            bytes_reclaimed=media.size_bytes if mode is DeleteMode.HARD else None,
+            dry_run=True,
+        )
 
     async def delete(
-        self,
-        session: AsyncSession,
-        identity: Identity,
-        media_id: str,
-        *,
-        mode: DeleteMode | None,
-        force: bool = False,
-        dry_run: bool = False,
+        self, session: AsyncSession, identity: Identity, media_id: str, *, mode: DeleteMode | None, force: bool = False
     ) -> DeletionOutcome:
-        """Soft or hard delete a file, or (``dry_run``) answer what that would do and change nothing.
+        """Soft or hard delete a file.
 
         Hard delete is refused with HAS_DEPENDENCIES while any link exists. Soft delete of a linked
         file needs ``force``; it snapshots the links (for restore), removes them and records it.
-        A dry run never refuses: it lists the links that would go (or that block a hard delete),
-        the courses they sit in with their publish state, and the bytes a hard delete frees.
         """
-        if mode is None:
-            raise invalid("mode", {"mode": "must be soft or hard"})
-        repo = MediaRepository(session)
-        if dry_run:
-            media = await find_owned(repo, identity, media_id)
-            links = await LinkRepository(session).for_media(media.id)
-            return DeletionOutcome(
-                media=to_view(media),
-                removed_links=links,
-                affected_courses=await self._affected_courses(identity, links, strict=True),
-                bytes_reclaimed=media.size_bytes if mode is DeleteMode.HARD else None,
-                dry_run=True,
-            )
-        media = await find_owned(repo, identity, media_id, lock=True)
-        links_repo = LinkRepository(session)
+        mode = _require_mode(mode)
+        media = await find_owned(MediaRepository(session), identity, media_id, lock=True)
+        links = LinkRepository(session)
         # Counted from the links themselves (not usage_count): protection never trusts a counter.
         # No link can be added meanwhile: adding one needs the row lock this transaction holds.
-        link_count = await links_repo.count_for_media(media.id)
-        audit = AuditRepository(session)
-        now = datetime.now(UTC)
-
+        link_count = await links.count_for_media(media.id)
         if mode is DeleteMode.HARD:
             if link_count:
-                raise has_dependencies(
-                    f"media {media.id} is used in {link_count} place(s); unlink it first",
-                    [link.to_api() for link in await links_repo.first_for_media(media.id, MAX_LINKS_IN_DETAILS)],
-                    link_count,
-                )
-            view = to_view(media)
-            await audit.add(
-                media_id=media.id,
-                owner_id=media.owner_id,
-                action=AuditAction.HARD_DELETE,
-                actor_id=identity.user_id,
-                details={"sizeBytes": media.size_bytes, "wasSoftDeleted": media.deleted_at is not None},
-            )
-            await self._events.lifecycle(
-                session, MEDIA_FILE_HARD_DELETED, media, course_ids=(), actor_id=identity.user_id
-            )
-            await ObjectDeletionRepository(session).enqueue(
-                media_id=media.id, bucket=media.bucket, storage_key=media.storage_key
-            )
-            # The links' foreign key (RESTRICT) would refuse this if a link existed after all.
-            await repo.delete(media.id)
-            return DeletionOutcome(
-                media=view, removed_links=[], affected_courses=[], bytes_reclaimed=media.size_bytes, dry_run=False
-            )
-
+                raise await _in_use(links, media.id, link_count, "unlink it first")
+            return await self._hard_delete(session, identity, media)
         if media.deleted_at is not None:
             raise media_deleted(media.id)
         if link_count and not force:
-            raise has_dependencies(
-                f"media {media.id} is used in {link_count} place(s); pass force to remove those links",
-                [link.to_api() for link in await links_repo.first_for_media(media.id, MAX_LINKS_IN_DETAILS)],
-                link_count,
-            )
+            raise await _in_use(links, media.id, link_count, "pass force to remove those links")
+        return await self._soft_delete(session, identity, media, force=force)
+
+    async def _hard_delete(self, session: AsyncSession, identity: Identity, media: MediaFile) -> DeletionOutcome:
+        view = to_view(media)
+        await AuditRepository(session).add(
+            media_id=media.id,
+            owner_id=media.owner_id,
+            action=AuditAction.HARD_DELETE,
+            actor_id=identity.user_id,
+            details={"sizeBytes": media.size_bytes, "wasSoftDeleted": media.deleted_at is not None},
+        )
+        await self._events.lifecycle(session, MEDIA_FILE_HARD_DELETED, media, course_ids=(), actor_id=identity.user_id)
+        await ObjectDeletionRepository(session).enqueue(
+            media_id=media.id, bucket=media.bucket, storage_key=media.storage_key
+        )
+        # The links' foreign key (RESTRICT) would refuse this if a link existed after all.
+        await MediaRepository(session).delete(media.id)
+        return DeletionOutcome(
+            media=view, removed_links=[], affected_courses=[], bytes_reclaimed=media.size_bytes, dry_run=False
+        )
+
+    async def _soft_delete(
+        self, session: AsyncSession, identity: Identity, media: MediaFile, *, force: bool
+    ) -> DeletionOutcome:
         # One pass: the links are deleted and returned, and the snapshot is made from what went.
-        removed = await links_repo.remove_all_for_media(media.id)
+        removed = await LinkRepository(session).remove_all_for_media(media.id)
         snapshot_id = await SnapshotRepository(session).add(
             media_id=media.id, taken_by=identity.user_id, links=[link.to_api() for link in removed]
         )
         course_ids = sorted({link.course_id for link in removed})
+        now = datetime.now(UTC)
         media.usage_count = 0
         media.deleted_at = now
         media.deleted_by = identity.user_id
@@ -153,7 +169,7 @@ class DeletionService:
         media.updated_at = now
         await session.flush()
         affected = await self._affected_courses(identity, removed, strict=False)
-        await audit.add(
+        await AuditRepository(session).add(
             media_id=media.id,
             owner_id=media.owner_id,
             action=AuditAction.SOFT_DELETE,
@@ -172,11 +188,7 @@ class DeletionService:
             session, MEDIA_FILE_SOFT_DELETED, media, course_ids=course_ids, actor_id=identity.user_id
         )
         return DeletionOutcome(
-            media=to_view(media),
-            removed_links=removed,
-            affected_courses=affected,
-            bytes_reclaimed=None,
-            dry_run=False,
+            media=to_view(media), removed_links=removed, affected_courses=affected, bytes_reclaimed=None, dry_run=False
         )
 
     async def restore(
@@ -199,31 +211,7 @@ class DeletionService:
         media = await find_owned(repo, identity, media_id, lock=True)
         if media.deleted_at is None:
             raise media_not_deleted(media.id)  # a concurrent restore won
-        skipped: list[SkippedLink] = []
-        rows = []
-        for link in wanted:
-            target = resolved.get(link.ref)
-            if target is None or not target.exists:
-                skipped.append(SkippedLink(link, SkipReason.TARGET_DELETED))
-            elif not target.can_edit:
-                skipped.append(SkippedLink(link, SkipReason.NOT_EDITABLE))
-            else:
-                rows.append(
-                    {
-                        "media_id": media.id,
-                        "resource_type": link.resource_type.value,
-                        "resource_id": link.resource_id,
-                        "course_id": target.course_id or link.course_id,
-                        "linked_by": identity.user_id,
-                    }
-                )
-        restored = await LinkRepository(session).insert_many(rows)
-        restored_refs = {link.ref for link in restored}
-        skipped += [
-            SkippedLink(link, SkipReason.ALREADY_LINKED)
-            for link in wanted
-            if link.ref not in restored_refs and link.ref not in {s.link.ref for s in skipped}
-        ]
+        restored, skipped = await _relink(session, identity, media, wanted, resolved)
         now = datetime.now(UTC)
         media.deleted_at = None
         media.deleted_by = None
@@ -286,25 +274,6 @@ class DeletionService:
             purged.append(str(media.id))
         return purged
 
-    async def delete_pending_objects(self, session: AsyncSession, *, limit: int = 100) -> int:
-        """Delete queued objects from the store; failures stay queued for the next run. Rows another
-        worker holds are skipped."""
-        tasks = await ObjectDeletionRepository(session).claim(limit)
-        done: list[int] = []
-        failed: list[int] = []
-        for task in tasks:
-            try:
-                store = self._stores(task.bucket)
-                await asyncio.wait_for(store.delete_object(task.storage_key), timeout=self._object_timeout)
-                done.append(task.id)
-            except Exception as exc:
-                log.warning("could not delete object %s/%s: %r; will retry", task.bucket, task.storage_key, exc)
-                failed.append(task.id)
-        queue = ObjectDeletionRepository(session)
-        await queue.done(done)
-        await queue.failed(failed)
-        return len(done)
-
     async def _affected_courses(
         self, identity: Identity, links: Sequence[LinkView], *, strict: bool
     ) -> list[AffectedCourse]:
@@ -334,3 +303,55 @@ class DeletionService:
                 )
             )
         return out
+
+
+def _require_mode(mode: DeleteMode | None) -> DeleteMode:
+    if mode is None:
+        raise invalid("mode", {"mode": "must be soft or hard"})
+    return mode
+
+
+async def _in_use(links: LinkRepository, media_id: str, link_count: int, remedy: str) -> DomainError:
+    """HAS_DEPENDENCIES for a file still linked, with its first links in the details."""
+    first = await links.first_for_media(media_id, MAX_LINKS_IN_DETAILS)
+    return has_dependencies(
+        f"media {media_id} is used in {link_count} place(s); {remedy}", [link.to_api() for link in first], link_count
+    )
+
+
+async def _relink(
+    session: AsyncSession,
+    identity: Identity,
+    media: MediaFile,
+    wanted: list[LinkView],
+    resolved: dict[ResourceRef, ResolvedTarget],
+) -> tuple[list[LinkView], list[SkippedLink]]:
+    """Re-create the snapshot's links whose targets exist and are editable; the rest are skipped,
+    each with its reason (a link already there again is skipped as already linked)."""
+    skipped: list[SkippedLink] = []
+    rows = []
+    for link in wanted:
+        target = resolved.get(link.ref)
+        if target is None or not target.exists:
+            skipped.append(SkippedLink(link, SkipReason.TARGET_DELETED))
+        elif not target.can_edit:
+            skipped.append(SkippedLink(link, SkipReason.NOT_EDITABLE))
+        else:
+            rows.append(
+                {
+                    "media_id": media.id,
+                    "resource_type": link.resource_type.value,
+                    "resource_id": link.resource_id,
+                    "course_id": target.course_id or link.course_id,
+                    "linked_by": identity.user_id,
+                }
+            )
+    restored = await LinkRepository(session).insert_many(rows)
+    restored_refs = {link.ref for link in restored}
+    skipped_refs = {s.link.ref for s in skipped}
+    skipped += [
+        SkippedLink(link, SkipReason.ALREADY_LINKED)
+        for link in wanted
+        if link.ref not in restored_refs and link.ref not in skipped_refs
+    ]
+    return restored, skipped

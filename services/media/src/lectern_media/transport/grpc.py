@@ -3,11 +3,9 @@ in the services."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import grpc
 from google.protobuf.json_format import ParseDict
@@ -22,7 +20,7 @@ from lectern_common.identity import Identity, require_identity
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_media.audit.service import AuditService
-from lectern_media.deletion.schemas import AffectedCourse, DeleteMode
+from lectern_media.deletion.schemas import AffectedCourse, DeleteMode, DeleteRequest, DeletionOutcome
 from lectern_media.deletion.service import DeletionService
 from lectern_media.library.schemas import ListQuery, MediaStatus, MediaView
 from lectern_media.library.service import LibraryService
@@ -31,9 +29,8 @@ from lectern_media.links.service import LinkService, check_ref
 
 SERVICE_NAME = media_pb2.DESCRIPTOR.services_by_name["MediaService"].full_name
 
-log = logging.getLogger(__name__)
-
 R = TypeVar("R", bound=Message)
+OutcomeT = TypeVar("OutcomeT")
 
 _STATUS_TO_PROTO = {
     MediaStatus.PROCESSING: media_pb2.MEDIA_STATUS_PROCESSING,
@@ -103,6 +100,71 @@ def _affected_to_proto(course: AffectedCourse) -> media_pb2.AffectedCourse:
     )
 
 
+class _KeptAnswer(Generic[OutcomeT, R]):
+    """A mutation's response kept under its idempotency key (lectern_common.idempotency): a repeat of
+    the same request answers the first response and changes nothing; the key commits with the change.
+    Called with the service's outcome, it words the response (a DeletionAnswer for DeleteMedia)."""
+
+    def __init__(
+        self,
+        store: IdempotencyStore,
+        identity: Identity,
+        name: str,
+        request: Message,
+        key: str,
+        response_type: type[R],
+        to_response: Callable[[OutcomeT], R],
+    ) -> None:
+        self._store = store
+        self._scope = f"media.{name}:{identity.user_id}"
+        self._name = name
+        self._request = request
+        self._key = key
+        self._response_type = response_type
+        self._to_response = to_response
+
+    def __call__(self, outcome: OutcomeT) -> R:
+        return self._to_response(outcome)
+
+    async def replay(self, session: AsyncSession) -> R | None:
+        if len(self._key) > MAX_IDEMPOTENCY_KEY:
+            raise DomainError(
+                "media.invalid_idempotency_key",
+                "idempotency key too long",
+                ErrorKind.VALIDATION_FAILED,
+                fields={"idempotencyKey": f"must be at most {MAX_IDEMPOTENCY_KEY} characters"},
+            )
+        if not self._key:
+            return None
+        stored = await self._store.begin(
+            session,
+            scope=self._scope,
+            key=self._key,
+            request_fingerprint=fingerprint(self._name, self._request.SerializeToString(deterministic=True)),
+        )
+        return None if stored is None else self._response_type.FromString(stored)
+
+    async def remember(self, session: AsyncSession, answer: R) -> None:
+        if self._key:
+            await self._store.complete(session, scope=self._scope, key=self._key, response=answer.SerializeToString())
+
+
+def _same(response: R) -> R:
+    return response
+
+
+def _deletion_to_proto(outcome: DeletionOutcome) -> media_pb2.DeleteMediaResponse:
+    response = media_pb2.DeleteMediaResponse(
+        media=media_to_proto(outcome.media),
+        removed_links=[link_to_proto(lk) for lk in outcome.removed_links],
+        affected_courses=[_affected_to_proto(c) for c in outcome.affected_courses],
+        dry_run=outcome.dry_run,
+    )
+    if outcome.bytes_reclaimed is not None:
+        response.bytes_reclaimed = outcome.bytes_reclaimed
+    return response
+
+
 class MediaServicer(media_pb2_grpc.MediaServiceServicer):
     def __init__(
         self,
@@ -120,27 +182,6 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         self._deletion = deletion
         self._audit = audit
         self._idempotency = idempotency
-        self._object_cleanups: set[asyncio.Task[None]] = set()
-
-    def _start_object_cleanup(self) -> None:
-        """Delete the bytes a hard delete queued, after the answer: storage under load must not
-        hold the caller's RPC past its deadline (the delete has committed), and the purge job
-        retries whatever fails here."""
-        task = asyncio.create_task(self._delete_queued_objects(), name="media-object-cleanup")
-        self._object_cleanups.add(task)
-        task.add_done_callback(self._object_cleanups.discard)
-
-    async def _delete_queued_objects(self) -> None:
-        try:
-            async with self._uow() as session:
-                await self._deletion.delete_pending_objects(session, limit=10)
-        except Exception:  # the queue keeps the rows; the purge job tries again
-            log.warning("deleting queued objects after a hard delete failed", exc_info=True)
-
-    async def drain_object_cleanups(self, timeout: float = 10.0) -> None:
-        """Let object deletions started by hard deletes finish (shutdown)."""
-        if self._object_cleanups:
-            await asyncio.wait(set(self._object_cleanups), timeout=timeout)
 
     async def _mutate(
         self,
@@ -150,30 +191,15 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         response_type: type[R],
         produce: Callable[[AsyncSession, Identity], Awaitable[R]],
     ) -> R:
-        """Run a mutation in one transaction; with an idempotency key, a repeat of the same request
-        answers the first response and changes nothing (the key commits with the change)."""
+        """Run a mutation in one transaction, its response kept under its idempotency key."""
         identity = require_identity()
-        if len(key) > MAX_IDEMPOTENCY_KEY:
-            raise DomainError(
-                "media.invalid_idempotency_key",
-                "idempotency key too long",
-                ErrorKind.VALIDATION_FAILED,
-                fields={"idempotencyKey": f"must be at most {MAX_IDEMPOTENCY_KEY} characters"},
-            )
+        kept = _KeptAnswer(self._idempotency, identity, name, request, key, response_type, _same)
         async with self._uow() as session:
-            scope = f"media.{name}:{identity.user_id}"
-            if key:
-                stored = await self._idempotency.begin(
-                    session,
-                    scope=scope,
-                    key=key,
-                    request_fingerprint=fingerprint(name, request.SerializeToString(deterministic=True)),
-                )
-                if stored is not None:
-                    return response_type.FromString(stored)
+            first = await kept.replay(session)
+            if first is not None:
+                return first
             response = await produce(session, identity)
-            if key:
-                await self._idempotency.complete(session, scope=scope, key=key, response=response.SerializeToString())
+            await kept.remember(session, response)
             return response
 
     async def ListMedia(self, request: media_pb2.ListMediaRequest, context: grpc.aio.ServicerContext) -> Any:
@@ -234,31 +260,23 @@ class MediaServicer(media_pb2_grpc.MediaServiceServicer):
         )
 
     async def DeleteMedia(self, request: media_pb2.DeleteMediaRequest, context: grpc.aio.ServicerContext) -> Any:
-        mode = _MODE_FROM_PROTO.get(request.mode)
-
-        async def produce(session: AsyncSession, identity: Identity) -> media_pb2.DeleteMediaResponse:
-            outcome = await self._deletion.delete(
-                session, identity, request.media_id, mode=mode, force=request.force, dry_run=request.dry_run
-            )
-            response = media_pb2.DeleteMediaResponse(
-                media=media_to_proto(outcome.media),
-                removed_links=[link_to_proto(lk) for lk in outcome.removed_links],
-                affected_courses=[_affected_to_proto(c) for c in outcome.affected_courses],
-                dry_run=outcome.dry_run,
-            )
-            if outcome.bytes_reclaimed is not None:
-                response.bytes_reclaimed = outcome.bytes_reclaimed
-            return response
-
-        if request.dry_run:
-            async with self._uow.read_only() as session:
-                return await produce(session, require_identity())
-        response = await self._mutate(
-            "DeleteMedia", request, request.idempotency_key, media_pb2.DeleteMediaResponse, produce
+        identity = require_identity()
+        delete = DeleteRequest(
+            media_id=request.media_id,
+            mode=_MODE_FROM_PROTO.get(request.mode),
+            force=request.force,
+            dry_run=request.dry_run,
         )
-        if mode is DeleteMode.HARD:
-            self._start_object_cleanup()  # the row is gone and its bytes are queued
-        return response
+        answer = _KeptAnswer(
+            self._idempotency,
+            identity,
+            "DeleteMedia",
+            request,
+            request.idempotency_key,
+            media_pb2.DeleteMediaResponse,
+            _deletion_to_proto,
+        )
+        return await self._deletion.run_delete(identity, delete, answer)
 
     async def RestoreMedia(self, request: media_pb2.RestoreMediaRequest, context: grpc.aio.ServicerContext) -> Any:
         async def produce(session: AsyncSession, identity: Identity) -> media_pb2.RestoreMediaResponse:
