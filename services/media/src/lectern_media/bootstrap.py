@@ -74,35 +74,15 @@ class MediaApp:
         self.settings = settings
         self.engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         self.uow = UnitOfWork(self.engine)
-        issuer = InternalTokenIssuer(settings.internal_signing_key, ttl_seconds=settings.internal_token_ttl_seconds)
-        # Its gRPC channel is opened on entry, inside the running loop (see __aenter__).
+        # Its gRPC channel is opened on entry, inside the running loop (see __aenter__); a bench
+        # or test may hand in its own directory instead.
         self._course_client: GrpcCourseDirectory | None = None
         if course_directory is None:
-            self._course_client = GrpcCourseDirectory(
-                settings.course_grpc_target, issuer, timeout=settings.course_call_timeout_seconds
-            )
-            course_directory = self._course_client
+            self._course_client = course_directory = _course_client(settings)
         self.course_directory = course_directory
         self.object_stores = ObjectStoreRegistry(settings)
         events = MediaEvents(OutboxWriter(), topic=settings.media_topic)
-        self.probing = ProbingService(
-            events,
-            StorageAccess(
-                endpoint_url=settings.s3_endpoint,
-                access_key=settings.s3_access_key.get_secret_value(),
-                secret_key=settings.s3_secret_key.get_secret_value(),
-                region=settings.s3_region,
-            ),
-            ProbeLimits(
-                memory_bytes=settings.probe_memory_mib * 1024 * 1024,
-                timeout_seconds=settings.probe_timeout_seconds,
-                max_read_bytes=settings.probe_max_read_mib * 1024 * 1024,
-                block_bytes=settings.probe_block_kib * 1024,
-            ),
-            max_attempts=settings.probe_max_attempts,
-            retry_after=timedelta(seconds=settings.probe_retry_seconds),
-            lease_margin=timedelta(seconds=settings.probe_lease_margin_seconds),
-        )
+        self.probing = _probing_service(settings, events)
         self.probe_worker = ProbeWorker(
             self.uow,
             self.probing,
@@ -111,9 +91,9 @@ class MediaApp:
             idle_poll_seconds=settings.probe_idle_poll_seconds,
         )
         self.library = LibraryService(events, self.probing)
-        self.links = LinkService(course_directory, events)
+        self.links = LinkService(self.course_directory, events)
         self.deletion = DeletionService(
-            course_directory,
+            self.course_directory,
             events,
             self.object_stores,
             uow=self.uow,
@@ -135,21 +115,10 @@ class MediaApp:
             readiness_checks=[database_check(self.engine)],
         )
         self.event_handler = MediaEventHandler(self.library, self.links)
-        self.consumer = EventConsumer(
-            name="media",
-            bootstrap_servers=settings.kafka_bootstrap,
-            group_id=settings.consumer_group,
-            topics=[settings.upload_topic, settings.course_topic],
-            uow=self.uow,
-            handler=self.event_handler,
-            event_types=self.event_handler.event_types,
-        )
+        self.consumer = _event_consumer(settings, self.uow, self.event_handler)
         self.relay = OutboxRelay.for_service(self.engine, settings)
         self.purge_job = PurgeJob(
-            self.uow,
-            self.deletion,
-            interval=settings.purge_interval_seconds,
-            batch_size=settings.purge_batch_size,
+            self.uow, self.deletion, interval=settings.purge_interval_seconds, batch_size=settings.purge_batch_size
         )
 
     def parts(self) -> dict[str, Part]:
@@ -162,12 +131,6 @@ class MediaApp:
             "probe": self.probe_worker.run,
         }
 
-    async def aclose(self) -> None:
-        await self.deletion.objects.drain()
-        if self._course_client is not None:
-            await self._course_client.aclose()
-        await self.engine.dispose()
-
     async def __aenter__(self) -> MediaApp:
         if self._course_client is not None:
             await self._course_client.open()
@@ -179,4 +142,50 @@ class MediaApp:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.aclose()
+        # Object deletions started by hard deletes finish before the engine closes.
+        await self.deletion.objects.drain()
+        if self._course_client is not None:
+            await self._course_client.aclose()
+        await self.engine.dispose()
+
+
+def _course_client(settings: MediaSettings) -> GrpcCourseDirectory:
+    """Course over gRPC, called with media's own internal tokens."""
+    issuer = InternalTokenIssuer(settings.internal_signing_key, ttl_seconds=settings.internal_token_ttl_seconds)
+    return GrpcCourseDirectory(settings.course_grpc_target, issuer, timeout=settings.course_call_timeout_seconds)
+
+
+def _probing_service(settings: MediaSettings, events: MediaEvents) -> ProbingService:
+    storage = StorageAccess(
+        endpoint_url=settings.s3_endpoint,
+        access_key=settings.s3_access_key.get_secret_value(),
+        secret_key=settings.s3_secret_key.get_secret_value(),
+        region=settings.s3_region,
+    )
+    limits = ProbeLimits(
+        memory_bytes=settings.probe_memory_mib * 1024 * 1024,
+        timeout_seconds=settings.probe_timeout_seconds,
+        max_read_bytes=settings.probe_max_read_mib * 1024 * 1024,
+        block_bytes=settings.probe_block_kib * 1024,
+    )
+    return ProbingService(
+        events,
+        storage,
+        limits,
+        max_attempts=settings.probe_max_attempts,
+        retry_after=timedelta(seconds=settings.probe_retry_seconds),
+        lease_margin=timedelta(seconds=settings.probe_lease_margin_seconds),
+    )
+
+
+def _event_consumer(settings: MediaSettings, uow: UnitOfWork, handler: MediaEventHandler) -> EventConsumer:
+    """Upload's and course's events, into the library and the links."""
+    return EventConsumer(
+        name="media",
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=settings.consumer_group,
+        topics=[settings.upload_topic, settings.course_topic],
+        uow=uow,
+        handler=handler,
+        event_types=handler.event_types,
+    )
