@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
+from lectern_common.identity import Identity
 from lectern_common.outbox import OutboxWriter
 from lectern_common.outbox import PendingEvent as OutboxEvent
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from lectern_course.courses.schemas import CourseView
 
 
 @dataclass(frozen=True)
@@ -41,3 +44,9 @@ class CourseEvents:
                 for event in events
             ],
         )
+
+    async def write_for(
+        self, session: AsyncSession, course: CourseView, identity: Identity, events: list[PendingEvent]
+    ) -> None:
+        """Write ``events`` of a change ``identity`` made, at the version it gave ``course``."""
+        await self.write(session, course_id=course.id, version=course.version, actor_id=identity.user_id, events=events)

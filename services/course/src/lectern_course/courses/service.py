@@ -1,9 +1,9 @@
-"""Courses: create, list, read the editor tree, update, soft delete and restore, co-instructors,
-and the access answers other services ask for.
+"""Courses: create, list, read the editor tree, update, soft delete and restore, publish,
+co-instructors, and the access answers other services ask for.
 
-Access is decided here from the caller's identity: the owner and editors may read and edit; only
-the owner deletes, restores and adds editors; anyone else gets NOT_FOUND, exactly as if the course
-did not exist.
+Access is decided from the caller's identity (courses.access): the owner and editors may read and
+edit; only the owner deletes, restores and adds editors; anyone else gets NOT_FOUND, exactly as if
+the course did not exist. Deleting, restoring and publishing are courses.lifecycle's rules.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from lectern.events.v1 import course_events_pb2 as ev
@@ -20,91 +20,24 @@ from lectern_common.identity import Identity
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lectern_course.courses.access import course_view, find_course, load_tree
 from lectern_course.courses.events import CourseEvents, PendingEvent
+from lectern_course.courses.lifecycle import CourseLifecycle
 from lectern_course.courses.repository import CourseRepository
 from lectern_course.courses.schemas import (
-    ChapterView,
     CourseEditView,
     CoursePage,
     CoursePatch,
     CourseSummaryView,
     CourseView,
-    LessonView,
     ResolvedResource,
     ResourceRef,
     ResourceType,
     Role,
-    UnreadyLesson,
 )
-from lectern_course.editing.outline import media_view
-from lectern_course.errors import (
-    chapter_not_found,
-    course_not_found,
-    course_published,
-    invalid_input,
-    media_not_ready,
-    owner_only,
-    version_conflict,
-)
+from lectern_course.errors import chapter_not_found, invalid_input, owner_only, version_conflict
 from lectern_course.idempotent import IdempotentResults
 from lectern_course.settings import CourseSettings
-
-
-def course_view(row: Any, role: Role | None) -> CourseView:
-    return CourseView(
-        id=row.id,
-        owner_id=row.owner_id,
-        title=row.title,
-        description=row.description,
-        version=row.version,
-        published=row.published,
-        published_at=row.published_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        deleted_at=row.deleted_at,
-        role=role,
-    )
-
-
-def role_of(row: Any, identity: Identity) -> Role | None:
-    if row.owner_id == identity.user_id:
-        return Role.OWNER
-    if getattr(row, "editor_id", None) is not None:
-        return Role.EDITOR
-    return None
-
-
-async def find_course(
-    repo: CourseRepository,
-    identity: Identity,
-    course_id: str,
-    *,
-    for_update: bool = False,
-    include_deleted: bool = False,
-) -> tuple[Any, Role]:
-    """The course row and the caller's role; NOT_FOUND when missing, foreign or (unless asked) deleted."""
-    row = await repo.find_with_editor(course_id, identity.user_id, for_update=for_update) if course_id else None
-    role = role_of(row, identity) if row is not None else None
-    if row is None or role is None or (row.deleted_at is not None and not include_deleted):
-        raise course_not_found(course_id)
-    return row, role
-
-
-async def load_tree(repo: CourseRepository, course: CourseView) -> CourseEditView:
-    """The editor tree in two more statements (chapters, lessons joined with media summaries)."""
-    chapter_rows = await repo.load_chapters(course.id)
-    lesson_rows = await repo.load_lessons_with_media(course.id)
-    lessons_by_chapter: dict[str, list[LessonView]] = {}
-    for row in lesson_rows:
-        siblings = lessons_by_chapter.setdefault(row.chapter_id, [])
-        siblings.append(
-            LessonView(id=row.id, title=row.title, position=len(siblings), media_id=row.media_id, media=media_view(row))
-        )
-    chapters = [
-        ChapterView(id=row.id, title=row.title, position=position, lessons=lessons_by_chapter.get(row.id, []))
-        for position, row in enumerate(chapter_rows)
-    ]
-    return CourseEditView(course=course, chapters=chapters)
 
 
 class _CreateRequest(BaseModel):
@@ -118,25 +51,12 @@ class _UpdateRequest(BaseModel):
     patch: CoursePatch
 
 
-class _CourseRequest(BaseModel):
-    course_id: str
-
-
-class _DeleteRequest(BaseModel):
-    course_id: str
-    force: bool
-
-
-class _PublishRequest(BaseModel):
-    course_id: str
-    expected_version: int
-
-
 class CourseService:
     def __init__(self, settings: CourseSettings, events: CourseEvents, results: IdempotentResults) -> None:
         self._settings = settings
         self._events = events
         self._results = results
+        self._lifecycle = CourseLifecycle(events, results)
 
     # -- checks -------------------------------------------------------------------------------
 
@@ -171,7 +91,9 @@ class CourseService:
             course_id=str(uuid.uuid4()), owner_id=identity.user_id, title=title, description=description
         )
         course = course_view(row, Role.OWNER)
-        await self._emit(session, course, identity, [PendingEvent(types.COURSE_CREATED, _course_changed(course))])
+        await self._events.write_for(
+            session, course, identity, [PendingEvent(types.COURSE_CREATED, _course_changed(course))]
+        )
         return await self._results.remember(
             session, identity=identity, mutation="create", key=idempotency_key, result=course
         )
@@ -242,7 +164,9 @@ class CourseService:
             current = course_view(row, role)
             raise version_conflict(row.version, current.to_api())
         course = course_view(await repo.update_course(course_id, **values), role)
-        await self._emit(session, course, identity, [PendingEvent(types.COURSE_UPDATED, _course_changed(course))])
+        await self._events.write_for(
+            session, course, identity, [PendingEvent(types.COURSE_UPDATED, _course_changed(course))]
+        )
         return await self._results.remember(
             session, identity=identity, mutation="update", key=idempotency_key, result=course
         )
@@ -262,61 +186,15 @@ class CourseService:
         unpublishes it in the same change (course.unpublished, then course.deleted): learners lose
         it either way, and a later restore must not put it back in front of them unasked.
         """
-        return await self._set_deleted(session, identity, course_id, idempotency_key, deleted=True, force=force)
+        return await self._lifecycle.set_deleted(
+            session, identity, course_id, idempotency_key, deleted=True, force=force
+        )
 
     async def restore_course(
         self, session: AsyncSession, identity: Identity, *, course_id: str, idempotency_key: str = ""
     ) -> CourseView:
         """Undo a soft delete (owner only). Chapters deleted on their own before stay deleted."""
-        return await self._set_deleted(session, identity, course_id, idempotency_key, deleted=False)
-
-    async def _set_deleted(
-        self, session: AsyncSession, identity: Identity, course_id: str, key: str, *, deleted: bool, force: bool = False
-    ) -> CourseView:
-        mutation = "delete" if deleted else "restore"
-        request: BaseModel = (
-            _DeleteRequest(course_id=course_id, force=force) if deleted else _CourseRequest(course_id=course_id)
-        )
-        replay = await self._results.replay(
-            session, identity=identity, mutation=mutation, key=key, request=request, result_type=CourseView
-        )
-        if replay is not None:
-            return replay
-        repo = CourseRepository(session)
-        row, role = await find_course(repo, identity, course_id, for_update=True, include_deleted=True)
-        if role is not Role.OWNER:
-            raise owner_only(f"{mutation} a course")
-        if (row.deleted_at is not None) == deleted:
-            # Already where the caller wants it: answer the course, change nothing.
-            return course_view(row, role)
-        pending: list[PendingEvent] = []
-        values: dict[str, Any] = {"deleted_at": datetime.now(UTC) if deleted else None}
-        if deleted and row.published:
-            if not force:
-                raise course_published(course_id, row.version)
-            values.update(published=False, published_at=None)
-            pending.append(
-                PendingEvent(
-                    types.COURSE_UNPUBLISHED,
-                    ev.CoursePublicationChanged(
-                        course_id=row.id, owner_id=row.owner_id, published=False, version=row.version + 1
-                    ),
-                )
-            )
-        course = course_view(await repo.update_course(course_id, **values), role)
-        # Chapters and lessons keep their own deleted_at; the live ones are those that go or come back.
-        chapter_ids = [r.id for r in await repo.load_chapters(course_id)]
-        lesson_ids = [r.id for r in await repo.load_lessons_with_media(course_id)]
-        payload = ev.CourseLifecycleChanged(
-            course_id=course.id,
-            owner_id=course.owner_id,
-            chapter_ids=chapter_ids,
-            lesson_ids=lesson_ids,
-            version=course.version,
-        )
-        event_type = types.COURSE_DELETED if deleted else types.COURSE_RESTORED
-        await self._emit(session, course, identity, [*pending, PendingEvent(event_type, payload)])
-        return await self._results.remember(session, identity=identity, mutation=mutation, key=key, result=course)
+        return await self._lifecycle.set_deleted(session, identity, course_id, idempotency_key, deleted=False)
 
     async def publish_course(
         self,
@@ -334,7 +212,7 @@ class CourseService:
         processing, failed, deleted, or not heard of yet. Publishing a published course answers it
         unchanged, whatever the version, so a retried publish never conflicts with itself.
         """
-        return await self._set_published(
+        return await self._lifecycle.set_published(
             session, identity, course_id, expected_version, idempotency_key, published=True
         )
 
@@ -349,55 +227,9 @@ class CourseService:
     ) -> CourseView:
         """Take a course out of publication (owner or editor) at ``expected_version``; an
         unpublished course answers unchanged."""
-        return await self._set_published(
+        return await self._lifecycle.set_published(
             session, identity, course_id, expected_version, idempotency_key, published=False
         )
-
-    async def _set_published(
-        self,
-        session: AsyncSession,
-        identity: Identity,
-        course_id: str,
-        expected_version: int,
-        key: str,
-        *,
-        published: bool,
-    ) -> CourseView:
-        mutation = "publish" if published else "unpublish"
-        replay = await self._results.replay(
-            session,
-            identity=identity,
-            mutation=mutation,
-            key=key,
-            request=_PublishRequest(course_id=course_id, expected_version=expected_version),
-            result_type=CourseView,
-        )
-        if replay is not None:
-            return replay
-        repo = CourseRepository(session)
-        row, role = await find_course(repo, identity, course_id, for_update=True)
-        if row.published == published:
-            return course_view(row, role)
-        if row.version != expected_version:
-            raise version_conflict(row.version, course_view(row, role).to_api())
-        if published:
-            unready = [lesson.to_api() for lesson in _unready_lessons(await repo.load_lessons_with_media(course_id))]
-            if unready:
-                raise media_not_ready(row.version, unready)
-        course = course_view(
-            await repo.update_course(
-                course_id, published=published, published_at=datetime.now(UTC) if published else None
-            ),
-            role,
-        )
-        payload = ev.CoursePublicationChanged(
-            course_id=course.id, owner_id=course.owner_id, published=published, version=course.version
-        )
-        if course.published_at is not None:
-            payload.published_at.FromDatetime(course.published_at)
-        event_type = types.COURSE_PUBLISHED if published else types.COURSE_UNPUBLISHED
-        await self._emit(session, course, identity, [PendingEvent(event_type, payload)])
-        return await self._results.remember(session, identity=identity, mutation=mutation, key=key, result=course)
 
     async def add_editor(
         self, session: AsyncSession, identity: Identity, *, course_id: str, user_id: str
@@ -468,34 +300,6 @@ class CourseService:
                 )
             )
         return answers
-
-    async def _emit(
-        self, session: AsyncSession, course: CourseView, identity: Identity, events: list[PendingEvent]
-    ) -> None:
-        await self._events.write(
-            session, course_id=course.id, version=course.version, actor_id=identity.user_id, events=events
-        )
-
-
-def _unready_lessons(rows: Any) -> list[UnreadyLesson]:
-    """Live lessons holding media that is not ready (rows of ``load_lessons_with_media``)."""
-    unready = []
-    for row in rows:
-        if row.media_id is None:
-            continue
-        if row.ms_id is None:
-            status = "unknown"
-        elif row.ms_gone:
-            status = "deleted"
-        else:
-            status = row.ms_status
-        if status != "ready":
-            unready.append(
-                UnreadyLesson(
-                    lesson_id=row.id, title=row.title, chapter_id=row.chapter_id, media_id=row.media_id, status=status
-                )
-            )
-    return unready
 
 
 def _course_changed(course: CourseView) -> ev.CourseChanged:

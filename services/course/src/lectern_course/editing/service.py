@@ -18,10 +18,10 @@ from lectern.events.v1 import event_types as types
 from lectern_common.identity import Identity
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lectern_course.courses.access import course_view, find_course, load_tree
 from lectern_course.courses.events import CourseEvents, PendingEvent
 from lectern_course.courses.repository import CourseRepository
 from lectern_course.courses.schemas import CourseEditView, MediaSummaryView, Role
-from lectern_course.courses.service import course_view, find_course, load_tree
 from lectern_course.editing.outline import MediaFacts, Outline
 from lectern_course.editing.schemas import Operation, SaveRequest, SaveResult
 from lectern_course.errors import invalid_input, version_conflict
