@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from lectern_common.devstack.ports import free_port
+from lectern_common.http_server import HttpServer
 from lectern_common.migrations import upgrade
 from lectern_common.runtime import Runtime
 from lectern_common.token_keys import SigningKey
 from lectern_upload.bootstrap import UploadApp
 from lectern_upload.settings import MIB, UploadSettings
-from lectern_upload.transport.http_server import HttpServer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.applications import Starlette

@@ -14,6 +14,7 @@ from lectern_common.consumer import EventConsumer
 from lectern_common.db import UnitOfWork, create_engine
 from lectern_common.grpc_server import GrpcServer
 from lectern_common.health import database_check, run_checks, tcp_check
+from lectern_common.http_server import HttpServer
 from lectern_common.objectstore import ObjectStore, S3ObjectStore
 from lectern_common.outbox import OutboxRelay, OutboxWriter
 from lectern_common.realtime_publisher import RealtimePublisher
@@ -22,13 +23,13 @@ from lectern_common.runtime import Part
 from lectern_upload.access.tokens import UploadTokens
 from lectern_upload.events import UploadEvents
 from lectern_upload.expiry.janitor import ExpiryJanitor
+from lectern_upload.process_tuning import tune_loop
 from lectern_upload.progress.publisher import ProgressPublisher, ProgressThrottles
 from lectern_upload.settings import UploadSettings
 from lectern_upload.storage.buffer_pool import PartBufferPool
 from lectern_upload.storage.upload_objects import UploadObjects
 from lectern_upload.transport.consumers import UploadEventHandler
 from lectern_upload.transport.grpc import UploadServicer
-from lectern_upload.transport.http_server import HttpServer
 from lectern_upload.transport.tus import TusApp
 from lectern_upload.uploads.endings import UploadEndings
 from lectern_upload.uploads.locks import UploadLocks
@@ -81,6 +82,7 @@ class UploadApp:
             budget_bytes=settings.part_buffer_budget_bytes,
             keep_idle=settings.part_upload_concurrency + 1,
         )
+        self._trim: asyncio.TimerHandle | None = None
         self._build_core()
         self._build_doors()
 
@@ -138,7 +140,13 @@ class UploadApp:
 
         tus = TusApp(self.service, self.writes, self.tokens, s, readiness=readiness)
         self.http_server = HttpServer(
-            tus.app, host=s.bind_host, port=s.http_port, grace_seconds=s.shutdown_grace_seconds
+            tus.app,
+            host=s.bind_host,
+            port=s.http_port,
+            grace_seconds=s.shutdown_grace_seconds,
+            name="tus",
+            http="httptools",
+            timeout_keep_alive=30,
         )
         servicer = UploadServicer(self.service)
         self.grpc_server = GrpcServer.for_service(
@@ -171,12 +179,15 @@ class UploadApp:
         }
 
     async def aclose(self) -> None:
+        if self._trim is not None:
+            self._trim.cancel()
         if self._own_publisher:
             await self.publisher.aclose()
         await self.engine.dispose()
         await asyncio.sleep(0)
 
     async def __aenter__(self) -> UploadApp:
+        self._trim = tune_loop()
         return self
 
     async def __aexit__(

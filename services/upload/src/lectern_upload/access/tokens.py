@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-import jwt
+from lectern_common import jwt_tokens
 
 from lectern_upload import errors
 
@@ -28,6 +28,7 @@ ISSUER = "lectern-upload"
 AUDIENCE = "lectern-upload-tus"
 UPLOAD = "upload"
 CREATE = "create"
+ALGORITHM = "HS256"
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,13 @@ class UploadTokens:
     def __init__(self, secret: str, *, creation_ttl_seconds: int = 3600, leeway_seconds: int = 5) -> None:
         self._secret = secret
         self._creation_ttl = creation_ttl_seconds
-        self._leeway = leeway_seconds
+        self._rules = jwt_tokens.ClaimRules(
+            algorithms=(ALGORITHM,),
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            leeway_seconds=leeway_seconds,
+            required=("exp", "sub", "iss", "aud", "typ"),
+        )
 
     def issue_upload_token(self, *, upload_id: str, owner_id: str, expires_at: datetime) -> str:
         claims = {
@@ -57,7 +64,7 @@ class UploadTokens:
             "iat": int(time.time()),
             "exp": int(expires_at.timestamp()),
         }
-        return jwt.encode(claims, self._secret, algorithm="HS256")
+        return jwt_tokens.sign(claims, self._secret, algorithm=ALGORITHM)
 
     def issue_creation_token(
         self, *, owner_id: str, course_id: str | None = None, ttl_seconds: int | None = None
@@ -74,23 +81,15 @@ class UploadTokens:
         }
         if course_id:
             claims["crs"] = course_id
-        return jwt.encode(claims, self._secret, algorithm="HS256")
+        return jwt_tokens.sign(claims, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str | None) -> UploadGrant:
         """Any failure is the same UNAUTHENTICATED error: no hint about which check failed."""
         if not token:
             raise errors.unauthenticated("an upload token is required: Authorization: Bearer <uploadToken>")
         try:
-            claims = jwt.decode(
-                token,
-                self._secret,
-                algorithms=["HS256"],
-                audience=AUDIENCE,
-                issuer=ISSUER,
-                leeway=self._leeway,
-                options={"require": ["exp", "sub", "iss", "aud", "typ"]},
-            )
-        except jwt.PyJWTError as exc:
+            claims = jwt_tokens.verify(token, [self._secret], self._rules)
+        except jwt_tokens.TokenRejected as exc:
             raise errors.unauthenticated() from exc
         kind = claims.get("typ")
         if kind == UPLOAD and claims.get("upl"):

@@ -1,0 +1,80 @@
+"""How the serving process is tuned for moving large bodies: glibc's heap, the default executor
+(boto3 and the resumable hash run in threads), and what is imported at all.
+
+``tune_malloc`` and ``skip_httpx_cli`` run before the loop (``run_service``'s ``tune_process``);
+``tune_loop`` runs in it, when the app is entered (see bootstrap.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+
+# Once the parts have started (and imported what they import lazily: aiokafka, ...).
+STARTUP_TRIM_DELAY_SECONDS = 3.0
+# boto3 runs in threads: parts in flight for many uploads at once need more than the default
+# executor's cpu+4 workers.
+IO_THREADS = 64
+
+
+def tune_process() -> None:
+    """Everything done before the loop starts."""
+    skip_httpx_cli()
+    tune_malloc()
+
+
+def tune_malloc() -> None:
+    """Keep part-sized buffers out of glibc's heap.
+
+    glibc raises its mmap threshold after the first large free, so 8 MiB part buffers end up in
+    per-thread heap arenas that rarely shrink: RSS grows with every thread that touched a part.
+    A fixed 1 MiB threshold (which also stops the dynamic adjustment) and two arenas keep each
+    part buffer in its own mapping, returned to the OS when the part is sent.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_mmap_threshold, m_arena_max = -3, -8
+        libc.mallopt(m_mmap_threshold, 1024 * 1024)
+        libc.mallopt(m_arena_max, 2)
+    except OSError:  # not glibc: nothing to tune
+        pass
+
+
+def skip_httpx_cli() -> None:
+    """httpx (lectern_common's realtime publisher) imports its command-line tool, and with it
+    click, rich and pygments (~6.5 MiB of RSS), unless that module is unimportable. This process
+    never runs the ``httpx`` command; in-process users (tests) are left alone."""
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
+@cache
+def _io_executor() -> ThreadPoolExecutor:
+    # One per process: threads start on demand, and a second app in the process (tests) reuses them.
+    return ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="io")
+
+
+def tune_loop() -> asyncio.TimerHandle:
+    """In the running loop: the executor for threads, and a heap trim once start-up is over
+    (answered, so closing the app cancels it)."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(_io_executor())
+    return loop.call_later(STARTUP_TRIM_DELAY_SECONDS, trim_heap)
+
+
+def trim_heap() -> None:
+    """Give the heap's free pages back to the OS (glibc keeps them otherwise): building the app
+    parses botocore's S3 model and endpoint rules, whose temporaries would stay resident."""
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
