@@ -13,7 +13,7 @@ from lectern_common.identity import Identity
 
 from lectern_course.courses.repository import CourseRepository
 from lectern_course.courses.schemas import ChapterView, CourseEditView, CourseView, LessonView, Role
-from lectern_course.editing.outline import media_view
+from lectern_course.editing.tree import media_view
 from lectern_course.errors import course_not_found
 
 

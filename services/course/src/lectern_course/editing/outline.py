@@ -10,7 +10,7 @@ No I/O happens here.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -20,55 +20,9 @@ from lectern.events.v1 import event_types as types
 from lectern_course.courses.events import PendingEvent
 from lectern_course.courses.schemas import ChapterView, CoursePatch, LessonView, MediaSummaryView
 from lectern_course.editing import schemas as ops
+from lectern_course.editing.changes import Changes, changes_of
+from lectern_course.editing.tree import ChapterNode, LessonNode, MediaFacts, media_view
 from lectern_course.errors import invalid_operation
-
-
-@dataclass(eq=False)
-class LessonNode:
-    id: str
-    chapter_id: str
-    title: str
-    media_id: str | None
-    media: MediaSummaryView | None
-    is_new: bool = False
-    deleted: bool = False
-    # As loaded, to write back only what changed.
-    loaded_chapter_id: str | None = None
-    loaded_position: int | None = None
-    loaded_title: str | None = None
-    loaded_media_id: str | None = None
-
-
-@dataclass(eq=False)
-class ChapterNode:
-    id: str
-    title: str
-    lessons: list[LessonNode] = field(default_factory=list)
-    is_new: bool = False
-    deleted: bool = False
-    loaded_position: int | None = None
-    loaded_title: str | None = None
-
-
-@dataclass(frozen=True)
-class MediaFacts:
-    """What the media read model says of a media id named in a save."""
-
-    summary: MediaSummaryView
-    owner_id: str
-    gone: bool
-
-
-@dataclass
-class Changes:
-    """The writes a save needs, as row dicts for bulk statements, plus its events."""
-
-    chapter_inserts: list[dict[str, Any]]
-    lesson_inserts: list[dict[str, Any]]
-    chapter_updates: list[dict[str, Any]]
-    lesson_updates: list[dict[str, Any]]
-    course_values: dict[str, Any]
-    events: list[PendingEvent]
 
 
 class Outline:
@@ -89,8 +43,8 @@ class Outline:
         self.chapters = chapters
         self._chapters = {c.id: c for c in chapters}
         self._lessons = {lesson.id: lesson for c in chapters for lesson in c.lessons}
-        self._removed_chapters: list[ChapterNode] = []
-        self._removed_lessons: list[LessonNode] = []
+        self.removed_chapters: list[ChapterNode] = []
+        self.removed_lessons: list[LessonNode] = []
         self._deleted_chapter_ids = set(deleted_chapter_ids or ())
         self._temp_ids: dict[str, str] = {}
         self._max_title = max_title_length
@@ -170,113 +124,108 @@ class Outline:
             self._apply(index, operation, media, actor_id)
 
     def _apply(self, i: int, op: ops.Operation, media: dict[str, MediaFacts], actor_id: str) -> None:
-        match op:
-            case ops.AddChapter():
-                title = self._title(i, "title", op.title)
-                position = self._position(i, op.position, len(self.chapters), default=len(self.chapters))
-                chapter = ChapterNode(id=self._new_id(i, op.temp_id), title=title, is_new=True)
-                self.chapters.insert(position, chapter)
-                self._chapters[chapter.id] = chapter
-                self._chapter_event(types.COURSE_CHAPTER_ADDED, chapter)
-            case ops.RenameChapter():
-                chapter = self._chapter(i, "chapterId", op.chapter_id)
-                chapter.title = self._title(i, "title", op.title)
-                self._chapter_event(types.COURSE_CHAPTER_RENAMED, chapter)
-            case ops.MoveChapter():
-                chapter = self._chapter(i, "chapterId", op.chapter_id)
-                position = self._position(i, op.position, len(self.chapters) - 1)
-                self.chapters.remove(chapter)
-                self.chapters.insert(position, chapter)
-                self._chapter_event(types.COURSE_CHAPTER_MOVED, chapter)
-            case ops.DeleteChapter():
-                chapter = self._chapter(i, "chapterId", op.chapter_id)
-                self.chapters.remove(chapter)
-                del self._chapters[chapter.id]
-                self._deleted_chapter_ids.add(chapter.id)
-                chapter.deleted = True
-                self._removed_chapters.append(chapter)
-                for lesson in chapter.lessons:
-                    lesson.deleted = True
-                    del self._lessons[lesson.id]
-                    self._removed_lessons.append(lesson)
-                self.events.append(
-                    PendingEvent(
-                        types.COURSE_CHAPTER_REMOVED,
-                        ev.ChapterRemoved(
-                            course_id=self.course_id,
-                            chapter_id=chapter.id,
-                            lesson_ids=[lesson.id for lesson in chapter.lessons],
-                        ),
-                    )
-                )
-            case ops.AddLesson():
-                chapter = self._chapter(i, "chapterId", op.chapter_id)
-                title = self._title(i, "title", op.title)
-                summary = self._media(i, op.media_id, media, actor_id)
-                position = self._position(i, op.position, len(chapter.lessons), default=len(chapter.lessons))
-                lesson = LessonNode(
-                    id=self._new_id(i, op.temp_id),
-                    chapter_id=chapter.id,
-                    title=title,
-                    media_id=op.media_id or None,
-                    media=summary,
-                    is_new=True,
-                )
-                chapter.lessons.insert(position, lesson)
-                self._lessons[lesson.id] = lesson
-                self._lesson_event(types.COURSE_LESSON_ADDED, lesson, chapter)
-            case ops.RenameLesson():
-                lesson = self._lesson(i, op.lesson_id)
-                lesson.title = self._title(i, "title", op.title)
-                self._lesson_event(types.COURSE_LESSON_RENAMED, lesson, self._chapters[lesson.chapter_id])
-            case ops.MoveLesson():
-                lesson = self._lesson(i, op.lesson_id)
-                target = self._chapter(i, "chapterId", op.chapter_id)
-                source = self._chapters[lesson.chapter_id]
-                highest = len(target.lessons) - 1 if target is source else len(target.lessons)
-                position = self._position(i, op.position, highest)
-                source.lessons.remove(lesson)
-                target.lessons.insert(position, lesson)
-                lesson.chapter_id = target.id
-                self._lesson_event(types.COURSE_LESSON_MOVED, lesson, target)
-            case ops.DeleteLesson():
-                lesson = self._lesson(i, op.lesson_id)
-                self._chapters[lesson.chapter_id].lessons.remove(lesson)
-                del self._lessons[lesson.id]
-                lesson.deleted = True
-                self._removed_lessons.append(lesson)
-                self.events.append(
-                    PendingEvent(
-                        types.COURSE_LESSON_REMOVED,
-                        ev.LessonRemoved(
-                            course_id=self.course_id,
-                            chapter_id=lesson.chapter_id,
-                            lesson_id=lesson.id,
-                            media_id=lesson.media_id,
-                        ),
-                    )
-                )
-            case ops.SetLessonMedia():
-                lesson = self._lesson(i, op.lesson_id)
-                summary = self._media(i, op.media_id, media, actor_id)
-                previous = lesson.media_id
-                lesson.media_id, lesson.media = (op.media_id or None), summary
-                if previous != lesson.media_id:
-                    self.events.append(
-                        PendingEvent(
-                            types.COURSE_LESSON_MEDIA_SET if lesson.media_id else types.COURSE_LESSON_MEDIA_CLEARED,
-                            ev.LessonMediaChanged(
-                                course_id=self.course_id,
-                                lesson_id=lesson.id,
-                                media_id=lesson.media_id,
-                                previous_media_id=previous,
-                            ),
-                        )
-                    )
-            case ops.UpdateCourse():
-                self._patch(i, op.patch)
-            case _:
-                raise invalid_operation(i, "op", "unknown operation")
+        apply = _APPLY.get(type(op))
+        if apply is None:
+            raise invalid_operation(i, "op", "unknown operation")
+        apply(self, i, op, media, actor_id)
+
+    # -- one method per operation (each as _APPLY calls it) ----------------------------------
+
+    def _add_chapter(self, i: int, op: ops.AddChapter, media: dict[str, MediaFacts], actor_id: str) -> None:
+        title = self._title(i, "title", op.title)
+        position = self._position(i, op.position, len(self.chapters), default=len(self.chapters))
+        chapter = ChapterNode(id=self._new_id(i, op.temp_id), title=title, is_new=True)
+        self.chapters.insert(position, chapter)
+        self._chapters[chapter.id] = chapter
+        self._chapter_event(types.COURSE_CHAPTER_ADDED, chapter)
+
+    def _rename_chapter(self, i: int, op: ops.RenameChapter, media: dict[str, MediaFacts], actor_id: str) -> None:
+        chapter = self._chapter(i, "chapterId", op.chapter_id)
+        chapter.title = self._title(i, "title", op.title)
+        self._chapter_event(types.COURSE_CHAPTER_RENAMED, chapter)
+
+    def _move_chapter(self, i: int, op: ops.MoveChapter, media: dict[str, MediaFacts], actor_id: str) -> None:
+        chapter = self._chapter(i, "chapterId", op.chapter_id)
+        position = self._position(i, op.position, len(self.chapters) - 1)
+        self.chapters.remove(chapter)
+        self.chapters.insert(position, chapter)
+        self._chapter_event(types.COURSE_CHAPTER_MOVED, chapter)
+
+    def _delete_chapter(self, i: int, op: ops.DeleteChapter, media: dict[str, MediaFacts], actor_id: str) -> None:
+        chapter = self._chapter(i, "chapterId", op.chapter_id)
+        self.chapters.remove(chapter)
+        del self._chapters[chapter.id]
+        self._deleted_chapter_ids.add(chapter.id)
+        chapter.deleted = True
+        self.removed_chapters.append(chapter)
+        for lesson in chapter.lessons:
+            lesson.deleted = True
+            del self._lessons[lesson.id]
+            self.removed_lessons.append(lesson)
+        payload = ev.ChapterRemoved(
+            course_id=self.course_id, chapter_id=chapter.id, lesson_ids=[lesson.id for lesson in chapter.lessons]
+        )
+        self.events.append(PendingEvent(types.COURSE_CHAPTER_REMOVED, payload))
+
+    def _add_lesson(self, i: int, op: ops.AddLesson, media: dict[str, MediaFacts], actor_id: str) -> None:
+        chapter = self._chapter(i, "chapterId", op.chapter_id)
+        title = self._title(i, "title", op.title)
+        summary = self._media(i, op.media_id, media, actor_id)
+        position = self._position(i, op.position, len(chapter.lessons), default=len(chapter.lessons))
+        lesson = LessonNode(
+            id=self._new_id(i, op.temp_id),
+            chapter_id=chapter.id,
+            title=title,
+            media_id=op.media_id or None,
+            media=summary,
+            is_new=True,
+        )
+        chapter.lessons.insert(position, lesson)
+        self._lessons[lesson.id] = lesson
+        self._lesson_event(types.COURSE_LESSON_ADDED, lesson, chapter)
+
+    def _rename_lesson(self, i: int, op: ops.RenameLesson, media: dict[str, MediaFacts], actor_id: str) -> None:
+        lesson = self._lesson(i, op.lesson_id)
+        lesson.title = self._title(i, "title", op.title)
+        self._lesson_event(types.COURSE_LESSON_RENAMED, lesson, self._chapters[lesson.chapter_id])
+
+    def _move_lesson(self, i: int, op: ops.MoveLesson, media: dict[str, MediaFacts], actor_id: str) -> None:
+        lesson = self._lesson(i, op.lesson_id)
+        target = self._chapter(i, "chapterId", op.chapter_id)
+        source = self._chapters[lesson.chapter_id]
+        highest = len(target.lessons) - 1 if target is source else len(target.lessons)
+        position = self._position(i, op.position, highest)
+        source.lessons.remove(lesson)
+        target.lessons.insert(position, lesson)
+        lesson.chapter_id = target.id
+        self._lesson_event(types.COURSE_LESSON_MOVED, lesson, target)
+
+    def _delete_lesson(self, i: int, op: ops.DeleteLesson, media: dict[str, MediaFacts], actor_id: str) -> None:
+        lesson = self._lesson(i, op.lesson_id)
+        self._chapters[lesson.chapter_id].lessons.remove(lesson)
+        del self._lessons[lesson.id]
+        lesson.deleted = True
+        self.removed_lessons.append(lesson)
+        payload = ev.LessonRemoved(
+            course_id=self.course_id, chapter_id=lesson.chapter_id, lesson_id=lesson.id, media_id=lesson.media_id
+        )
+        self.events.append(PendingEvent(types.COURSE_LESSON_REMOVED, payload))
+
+    def _set_lesson_media(self, i: int, op: ops.SetLessonMedia, media: dict[str, MediaFacts], actor_id: str) -> None:
+        lesson = self._lesson(i, op.lesson_id)
+        summary = self._media(i, op.media_id, media, actor_id)
+        previous = lesson.media_id
+        lesson.media_id, lesson.media = (op.media_id or None), summary
+        if previous == lesson.media_id:
+            return
+        payload = ev.LessonMediaChanged(
+            course_id=self.course_id, lesson_id=lesson.id, media_id=lesson.media_id, previous_media_id=previous
+        )
+        event_type = types.COURSE_LESSON_MEDIA_SET if lesson.media_id else types.COURSE_LESSON_MEDIA_CLEARED
+        self.events.append(PendingEvent(event_type, payload))
+
+    def _update_course(self, i: int, op: ops.UpdateCourse, media: dict[str, MediaFacts], actor_id: str) -> None:
+        self._patch(i, op.patch)
 
     # -- checks -------------------------------------------------------------------------------
 
@@ -373,70 +322,21 @@ class Outline:
             )
         )
 
-    # -- writing back -------------------------------------------------------------------------
-
     def changes(self, now: datetime) -> Changes:
         """The rows to insert and update so the database matches the outline (dense positions)."""
-        chapter_inserts: list[dict[str, Any]] = []
-        lesson_inserts: list[dict[str, Any]] = []
-        chapter_updates: list[dict[str, Any]] = []
-        lesson_updates: list[dict[str, Any]] = []
-
-        def lesson_row(lesson: LessonNode, position: int, deleted_at: datetime | None) -> dict[str, Any]:
-            return {
-                "id": lesson.id,
-                "chapter_id": lesson.chapter_id,
-                "title": lesson.title,
-                "position": position,
-                "media_id": lesson.media_id,
-                "deleted_at": deleted_at,
-            }
-
-        for cpos, chapter in enumerate(self.chapters):
-            if chapter.is_new:
-                chapter_inserts.append(
-                    {"id": chapter.id, "course_id": self.course_id, "title": chapter.title, "position": cpos}
-                )
-            elif chapter.title != chapter.loaded_title or cpos != chapter.loaded_position:
-                chapter_updates.append({"id": chapter.id, "title": chapter.title, "position": cpos, "deleted_at": None})
-            for lpos, lesson in enumerate(chapter.lessons):
-                if lesson.is_new:
-                    lesson_inserts.append(
-                        {**lesson_row(lesson, lpos, None), "course_id": self.course_id, "upload_operation_id": None}
-                    )
-                elif (
-                    lpos != lesson.loaded_position
-                    or lesson.chapter_id != lesson.loaded_chapter_id
-                    or lesson.title != lesson.loaded_title
-                    or lesson.media_id != lesson.loaded_media_id
-                ):
-                    lesson_updates.append(lesson_row(lesson, lpos, None))
-        for chapter in self._removed_chapters:
-            if not chapter.is_new:
-                chapter_updates.append(
-                    {"id": chapter.id, "title": chapter.title, "position": chapter.loaded_position, "deleted_at": now}
-                )
-        for lesson in self._removed_lessons:
-            if not lesson.is_new:
-                lesson_updates.append(lesson_row(lesson, lesson.loaded_position or 0, now))
-        return Changes(
-            chapter_inserts=chapter_inserts,
-            lesson_inserts=lesson_inserts,
-            chapter_updates=chapter_updates,
-            lesson_updates=lesson_updates,
-            course_values=dict(self.course_patch),
-            events=self.events,
-        )
+        return changes_of(self, now)
 
 
-def media_view(row: Any) -> MediaSummaryView | None:
-    """The media summary of a lesson row joined with the read model, or None when unknown or gone."""
-    if row.ms_id is None or row.ms_gone:
-        return None
-    return MediaSummaryView(
-        id=row.ms_id,
-        file_name=row.ms_file_name,
-        status=row.ms_status,
-        duration_seconds=row.ms_duration_seconds,
-        size_bytes=row.ms_size_bytes,
-    )
+_APPLY: dict[type, Callable[[Outline, int, Any, dict[str, MediaFacts], str], None]] = {
+    ops.AddChapter: Outline._add_chapter,
+    ops.RenameChapter: Outline._rename_chapter,
+    ops.MoveChapter: Outline._move_chapter,
+    ops.DeleteChapter: Outline._delete_chapter,
+    ops.AddLesson: Outline._add_lesson,
+    ops.RenameLesson: Outline._rename_lesson,
+    ops.MoveLesson: Outline._move_lesson,
+    ops.DeleteLesson: Outline._delete_lesson,
+    ops.SetLessonMedia: Outline._set_lesson_media,
+    ops.UpdateCourse: Outline._update_course,
+}
+"""Each operation's method; an operation not here (``Unknown``) is refused with its index."""
