@@ -10,12 +10,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
+from lectern.events.v1 import course_events_pb2 as ev
 from lectern_common.identity import Identity
 from lectern_common.outbox import OutboxWriter
 from lectern_common.outbox import PendingEvent as OutboxEvent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_course.courses.schemas import CourseView
+
+
+def course_changed(course: CourseView) -> ev.CourseChanged:
+    """The payload of course.created and course.updated."""
+    return ev.CourseChanged(
+        course_id=course.id,
+        owner_id=course.owner_id,
+        title=course.title,
+        description=course.description,
+        version=course.version,
+    )
 
 
 @dataclass(frozen=True)

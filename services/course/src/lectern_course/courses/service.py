@@ -14,14 +14,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from lectern.events.v1 import course_events_pb2 as ev
 from lectern.events.v1 import event_types as types
 from lectern_common.identity import Identity
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_course.courses.access import course_view, find_course, load_tree
-from lectern_course.courses.events import CourseEvents, PendingEvent
+from lectern_course.courses.events import CourseEvents, PendingEvent, course_changed
 from lectern_course.courses.lifecycle import CourseLifecycle
 from lectern_course.courses.repository import CourseRepository
 from lectern_course.courses.schemas import (
@@ -92,7 +91,7 @@ class CourseService:
         )
         course = course_view(row, Role.OWNER)
         await self._events.write_for(
-            session, course, identity, [PendingEvent(types.COURSE_CREATED, _course_changed(course))]
+            session, course, identity, [PendingEvent(types.COURSE_CREATED, course_changed(course))]
         )
         return await self._results.remember(
             session, identity=identity, mutation="create", key=idempotency_key, result=course
@@ -165,7 +164,7 @@ class CourseService:
             raise version_conflict(row.version, current.to_api())
         course = course_view(await repo.update_course(course_id, **values), role)
         await self._events.write_for(
-            session, course, identity, [PendingEvent(types.COURSE_UPDATED, _course_changed(course))]
+            session, course, identity, [PendingEvent(types.COURSE_UPDATED, course_changed(course))]
         )
         return await self._results.remember(
             session, identity=identity, mutation="update", key=idempotency_key, result=course
@@ -300,16 +299,6 @@ class CourseService:
                 )
             )
         return answers
-
-
-def _course_changed(course: CourseView) -> ev.CourseChanged:
-    return ev.CourseChanged(
-        course_id=course.id,
-        owner_id=course.owner_id,
-        title=course.title,
-        description=course.description,
-        version=course.version,
-    )
 
 
 def _encode_cursor(created_at: datetime, course_id: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from lectern.events.v1 import course_events_pb2 as ev
 from lectern.events.v1 import event_types as types
@@ -19,9 +20,9 @@ from lectern_common.identity import Identity
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_course.courses.access import course_view, find_course, load_tree
-from lectern_course.courses.events import CourseEvents, PendingEvent
+from lectern_course.courses.events import CourseEvents, PendingEvent, course_changed
 from lectern_course.courses.repository import CourseRepository
-from lectern_course.courses.schemas import CourseEditView, MediaSummaryView, Role
+from lectern_course.courses.schemas import CourseEditView, CourseView, MediaSummaryView, Role
 from lectern_course.editing.outline import MediaFacts, Outline
 from lectern_course.editing.schemas import Operation, SaveRequest, SaveResult
 from lectern_course.errors import invalid_input, version_conflict
@@ -80,45 +81,28 @@ class EditingService:
         )
         media = await self._media_facts(session, outline.media_ids_named(operations))
         outline.apply_all(operations, media, identity.user_id)
+        # An empty save changes nothing: no new version, no event.
+        course = await self._write(session, repo, outline, role, identity) if operations else course_view(row, role)
+        result = SaveResult(course=CourseEditView(course=course, chapters=outline.views()), id_map=outline.id_map)
+        return await self._results.remember(
+            session, identity=identity, mutation="save", key=idempotency_key, result=result
+        )
 
-        if not operations:
-            return await self._results.remember(
-                session,
-                identity=identity,
-                mutation="save",
-                key=idempotency_key,
-                result=SaveResult(
-                    course=CourseEditView(course=course_view(row, role), chapters=outline.views()), id_map={}
-                ),
-            )
-
+    async def _write(
+        self, session: AsyncSession, repo: CourseRepository, outline: Outline, role: Role, identity: Identity
+    ) -> CourseView:
+        """Write the outline's changes back and the save's events; the course gets its next version."""
         changes = outline.changes(datetime.now(UTC))
         await repo.insert_chapters(changes.chapter_inserts)
         await repo.insert_lessons(changes.lesson_inserts)
         await repo.update_chapters(changes.chapter_updates)
         await repo.update_lessons(changes.lesson_updates)
-        course = course_view(await repo.update_course(course_id, **changes.course_values), role)
+        course = course_view(await repo.update_course(outline.course_id, **changes.course_values), role)
         events = list(changes.events)
         if changes.course_values:
-            events.append(
-                PendingEvent(
-                    types.COURSE_UPDATED,
-                    ev.CourseChanged(
-                        course_id=course.id,
-                        owner_id=course.owner_id,
-                        title=course.title,
-                        description=course.description,
-                        version=course.version,
-                    ),
-                )
-            )
-        await self._events.write(
-            session, course_id=course_id, version=course.version, actor_id=identity.user_id, events=events
-        )
-        result = SaveResult(course=CourseEditView(course=course, chapters=outline.views()), id_map=outline.id_map)
-        return await self._results.remember(
-            session, identity=identity, mutation="save", key=idempotency_key, result=result
-        )
+            events.append(PendingEvent(types.COURSE_UPDATED, course_changed(course)))
+        await self._events.write_for(session, course, identity, events)
+        return course
 
     async def _media_facts(self, session: AsyncSession, media_ids: set[str]) -> dict[str, MediaFacts]:
         rows = await MediaSummaryRepository(session).find(media_ids)
@@ -147,24 +131,11 @@ class EditingService:
         if not (media.upload_operation_id and media.course_id and media.chapter_id):
             return None
         repo = CourseRepository(session)
-        owner = Identity(user_id=media.owner_id)
-        row = await repo.find_with_editor(media.course_id, owner.user_id, for_update=True)
-        if await repo.find_lesson_by_upload_operation(media.upload_operation_id) is not None:
-            return None
-        if row is None or row.deleted_at is not None:
-            log.info("upload %s: course %s is gone; no lesson added", media.upload_operation_id, media.course_id)
-            return None
-        role = Role.OWNER if row.owner_id == owner.user_id else (Role.EDITOR if row.editor_id else None)
-        chapter = await repo.find_live_chapter(media.course_id, media.chapter_id)
-        if role is None or chapter is None:
-            log.info(
-                "upload %s: chapter %s is gone or not editable by %s; no lesson added",
-                media.upload_operation_id,
-                media.chapter_id,
-                owner.user_id,
-            )
+        course = await _upload_target(repo, media, media.course_id, media.chapter_id, media.upload_operation_id)
+        if course is None:
             return None
         title = (media.lesson_title or media.file_name or "Untitled lesson").strip()[: self._settings.max_title_length]
+        title = title or "Untitled lesson"
         position = await repo.count_live_lessons(media.chapter_id)
         lesson_id = str(uuid.uuid4())
         await repo.insert_lessons(
@@ -173,7 +144,7 @@ class EditingService:
                     "id": lesson_id,
                     "course_id": media.course_id,
                     "chapter_id": media.chapter_id,
-                    "title": title or "Untitled lesson",
+                    "title": title,
                     "position": position,
                     "media_id": media.media_id,
                     "upload_operation_id": media.upload_operation_id,
@@ -181,22 +152,45 @@ class EditingService:
                 }
             ]
         )
-        course = await repo.update_course(media.course_id)
+        version = (await repo.update_course(media.course_id)).version
         payload = ev.LessonChanged(
             course_id=media.course_id,
             chapter_id=media.chapter_id,
             lesson_id=lesson_id,
-            title=title or "Untitled lesson",
+            title=title,
             position=position,
             media_id=media.media_id,
             upload_operation_id=media.upload_operation_id,
-            owner_id=row.owner_id,
+            owner_id=course.owner_id,
         )
         await self._events.write(
             session,
             course_id=media.course_id,
-            version=course.version,
+            version=version,
             actor_id=actor_id,
             events=[PendingEvent(types.COURSE_LESSON_ADDED, payload)],
         )
         return lesson_id
+
+
+async def _upload_target(
+    repo: CourseRepository, media: MediaFileFacts, course_id: str, chapter_id: str, operation_id: str
+) -> Any | None:
+    """The (locked) course row an upload's lesson goes into, or None when it adds nothing: its lesson
+    exists already, or the course or chapter is gone or no longer editable by the uploader."""
+    row = await repo.find_with_editor(course_id, media.owner_id, for_update=True)
+    if await repo.find_lesson_by_upload_operation(operation_id) is not None:
+        return None
+    if row is None or row.deleted_at is not None:
+        log.info("upload %s: course %s is gone; no lesson added", operation_id, course_id)
+        return None
+    may_edit = row.owner_id == media.owner_id or bool(row.editor_id)
+    if not may_edit or await repo.find_live_chapter(course_id, chapter_id) is None:
+        log.info(
+            "upload %s: chapter %s is gone or not editable by %s; no lesson added",
+            operation_id,
+            chapter_id,
+            media.owner_id,
+        )
+        return None
+    return row

@@ -3,7 +3,9 @@ services. The caller's identity comes from the server interceptor (``current_ide
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -102,45 +104,45 @@ def _patch(message: pb.CoursePatch) -> CoursePatch:
     )
 
 
+def _optional(message: Any, name: str) -> Any:
+    return getattr(message, name) if message.HasField(name) else None
+
+
+def _add_chapter(m: pb.AddChapterOp) -> ops.Operation:
+    return ops.AddChapter(temp_id=m.temp_id, title=m.title, position=_optional(m, "position"))
+
+
+def _add_lesson(m: pb.AddLessonOp) -> ops.Operation:
+    return ops.AddLesson(
+        chapter_id=m.chapter_id,
+        temp_id=m.temp_id,
+        title=m.title,
+        media_id=_optional(m, "media_id"),
+        position=_optional(m, "position"),
+    )
+
+
+_OPERATION_FROM_PB: dict[str, Callable[[Any], ops.Operation]] = {
+    "add_chapter": _add_chapter,
+    "rename_chapter": lambda m: ops.RenameChapter(chapter_id=m.chapter_id, title=m.title),
+    "move_chapter": lambda m: ops.MoveChapter(chapter_id=m.chapter_id, position=m.position),
+    "delete_chapter": lambda m: ops.DeleteChapter(chapter_id=m.chapter_id),
+    "add_lesson": _add_lesson,
+    "rename_lesson": lambda m: ops.RenameLesson(lesson_id=m.lesson_id, title=m.title),
+    "move_lesson": lambda m: ops.MoveLesson(lesson_id=m.lesson_id, chapter_id=m.chapter_id, position=m.position),
+    "delete_lesson": lambda m: ops.DeleteLesson(lesson_id=m.lesson_id),
+    "set_lesson_media": lambda m: ops.SetLessonMedia(lesson_id=m.lesson_id, media_id=_optional(m, "media_id")),
+    "update_course": lambda m: ops.UpdateCourse(patch=_patch(m.patch)),
+}
+"""Each oneof case of an Operation, read from its message."""
+
+
 def operation_from_pb(message: pb.Operation) -> ops.Operation:
     kind = message.WhichOneof("op")
-    if kind == "add_chapter":
-        add_chapter = message.add_chapter
-        return ops.AddChapter(
-            temp_id=add_chapter.temp_id,
-            title=add_chapter.title,
-            position=add_chapter.position if add_chapter.HasField("position") else None,
-        )
-    if kind == "rename_chapter":
-        return ops.RenameChapter(chapter_id=message.rename_chapter.chapter_id, title=message.rename_chapter.title)
-    if kind == "move_chapter":
-        return ops.MoveChapter(chapter_id=message.move_chapter.chapter_id, position=message.move_chapter.position)
-    if kind == "delete_chapter":
-        return ops.DeleteChapter(chapter_id=message.delete_chapter.chapter_id)
-    if kind == "add_lesson":
-        add_lesson = message.add_lesson
-        return ops.AddLesson(
-            chapter_id=add_lesson.chapter_id,
-            temp_id=add_lesson.temp_id,
-            title=add_lesson.title,
-            media_id=add_lesson.media_id if add_lesson.HasField("media_id") else None,
-            position=add_lesson.position if add_lesson.HasField("position") else None,
-        )
-    if kind == "rename_lesson":
-        return ops.RenameLesson(lesson_id=message.rename_lesson.lesson_id, title=message.rename_lesson.title)
-    if kind == "move_lesson":
-        move = message.move_lesson
-        return ops.MoveLesson(lesson_id=move.lesson_id, chapter_id=move.chapter_id, position=move.position)
-    if kind == "delete_lesson":
-        return ops.DeleteLesson(lesson_id=message.delete_lesson.lesson_id)
-    if kind == "set_lesson_media":
-        set_media = message.set_lesson_media
-        return ops.SetLessonMedia(
-            lesson_id=set_media.lesson_id, media_id=set_media.media_id if set_media.HasField("media_id") else None
-        )
-    if kind == "update_course":
-        return ops.UpdateCourse(patch=_patch(message.update_course.patch))
-    return ops.Unknown()
+    read = _OPERATION_FROM_PB.get(kind or "")
+    if kind is None or read is None:
+        return ops.Unknown()
+    return read(getattr(message, kind))
 
 
 class CourseServicer(course_pb2_grpc.CourseServiceServicer):
