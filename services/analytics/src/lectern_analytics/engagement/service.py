@@ -75,14 +75,7 @@ class EngagementService:
 
         repository = EngagementRepository(session)
         owners = await repository.live_course_owners([e.course_id for e in events if e.course_id])
-        accepted: list[AcceptedEngagement] = []
-        rejected: dict[str, str] = {}
-        for index, event in enumerate(events):
-            problems = self._problems(event, owners, identity)
-            if problems:
-                rejected.update({f"events.{index}.{name}": message for name, message in problems.items()})
-            else:
-                accepted.append(self._normalised(event, owners[event.course_id]))
+        accepted, rejected = self._sorted_out(events, owners, identity)
         if not accepted:
             raise errors.invalid_engagement(rejected)
 
@@ -96,6 +89,20 @@ class EngagementService:
                 session, scope=scope, key=idempotency_key, response=result.model_dump_json().encode()
             )
         return result
+
+    def _sorted_out(
+        self, events: Sequence[EngagementInput], owners: dict[str, str], identity: Identity
+    ) -> tuple[list[AcceptedEngagement], dict[str, str]]:
+        """The valid events, normalised, and the problems of the others keyed ``events.<i>.<field>``."""
+        accepted: list[AcceptedEngagement] = []
+        rejected: dict[str, str] = {}
+        for index, event in enumerate(events):
+            problems = self._problems(event, owners, identity)
+            if problems:
+                rejected.update({f"events.{index}.{name}": message for name, message in problems.items()})
+            else:
+                accepted.append(self._normalised(event, owners[event.course_id]))
+        return accepted, rejected
 
     async def fold(
         self,
@@ -128,39 +135,41 @@ class EngagementService:
             invalidate_after_commit(session, owner_id, domains_reading(Source.ENGAGEMENT))
 
     def _problems(self, event: EngagementInput, owners: dict[str, str], identity: Identity) -> dict[str, str]:
-        problems: dict[str, str] = {}
-        settings = self._settings
+        """What is wrong with one event, by field (empty when it is valid)."""
         kind = EngagementType(event.type) if event.type in _TYPE_VALUES else None
-        if kind is None:
-            problems["type"] = f"must be one of {_TYPES}"
-        elif kind == EngagementType.SALE and not identity.is_service:
-            problems["type"] = "sale events are recorded by a service (billing), not by users"
-        if not event.course_id:
-            problems["courseId"] = "is required"
-        elif event.course_id not in owners:
-            problems["courseId"] = "course not found"
+        found = {
+            "type": _type_problem(kind, identity),
+            "courseId": _course_problem(event.course_id, owners),
+            "at": self._at_problem(event.at),
+            "value": self._value_problem(kind, event.value),
+        }
+        return {name: problem for name, problem in found.items() if problem is not None}
+
+    def _at_problem(self, at: datetime | None) -> str | None:
+        settings = self._settings
         now = self._clock()
-        if event.at is None:
-            problems["at"] = "is required"
-        elif event.at > now + timedelta(seconds=settings.engagement_clock_skew_seconds):
-            problems["at"] = "must not be in the future"
-        elif event.at < now - timedelta(days=settings.engagement_max_age_days):
-            problems["at"] = f"must be within the last {settings.engagement_max_age_days} days"
-        value = event.value
+        if at is None:
+            return "is required"
+        if at > now + timedelta(seconds=settings.engagement_clock_skew_seconds):
+            return "must not be in the future"
+        if at < now - timedelta(days=settings.engagement_max_age_days):
+            return f"must be within the last {settings.engagement_max_age_days} days"
+        return None
+
+    def _value_problem(self, kind: EngagementType | None, value: float | None) -> str | None:
+        """A view or completion counts one; watch seconds, sales and ratings carry a bounded value."""
+        settings = self._settings
         if value is not None and not math.isfinite(value):
-            problems["value"] = "must be a finite number"
-        elif kind in _COUNTED:
-            if value is not None and value != 1:
-                problems["value"] = f"must be absent or 1 for a {kind}"
-        elif kind == EngagementType.WATCH_SECONDS:
-            if value is None or not 0 < value <= settings.max_watch_seconds:
-                problems["value"] = f"must be more than 0 and at most {settings.max_watch_seconds:g} seconds"
-        elif kind == EngagementType.SALE:
-            if value is None or not 0 <= value <= settings.max_sale_amount:
-                problems["value"] = f"must be an amount from 0 to {settings.max_sale_amount:g}"
-        elif kind == EngagementType.RATING and (value is None or not 1 <= value <= 5):
-            problems["value"] = "must be a rating from 1 to 5"
-        return problems
+            return "must be a finite number"
+        if kind in _COUNTED:
+            return f"must be absent or 1 for a {kind}" if value is not None and value != 1 else None
+        if kind == EngagementType.WATCH_SECONDS and (value is None or not 0 < value <= settings.max_watch_seconds):
+            return f"must be more than 0 and at most {settings.max_watch_seconds:g} seconds"
+        if kind == EngagementType.SALE and (value is None or not 0 <= value <= settings.max_sale_amount):
+            return f"must be an amount from 0 to {settings.max_sale_amount:g}"
+        if kind == EngagementType.RATING and (value is None or not 1 <= value <= 5):
+            return "must be a rating from 1 to 5"
+        return None
 
     @staticmethod
     def _normalised(event: EngagementInput, owner_id: str) -> AcceptedEngagement:
@@ -212,3 +221,19 @@ class EngagementService:
             [e.type, e.course_id, e.lesson_id, e.media_id, e.at.isoformat() if e.at else None, e.value] for e in events
         ]
         return fingerprint("record_engagement", json.dumps(body))
+
+
+def _type_problem(kind: EngagementType | None, identity: Identity) -> str | None:
+    if kind is None:
+        return f"must be one of {_TYPES}"
+    if kind == EngagementType.SALE and not identity.is_service:
+        return "sale events are recorded by a service (billing), not by users"
+    return None
+
+
+def _course_problem(course_id: str, owners: dict[str, str]) -> str | None:
+    if not course_id:
+        return "is required"
+    if course_id not in owners:
+        return "course not found"
+    return None
