@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any
 
 import uvicorn
 from lectern_common.rate_limits import Bucket, RateLimiter
 from lectern_common.realtime_tokens import RealtimeTokenVerifier
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
 
-from lectern_realtime.broker.listener import FanoutListener
 from lectern_realtime.broker.repository import ChannelStore, DeadLetterStore
+from lectern_realtime.broker.subscriber import ChannelSubscriber
 from lectern_realtime.connections.service import Hub
 from lectern_realtime.errors import CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN
 from lectern_realtime.events.service import EventTranslator
@@ -44,7 +46,7 @@ class _Server(uvicorn.Server):
 class Realtime:
     """One replica, wired."""
 
-    def __init__(self, settings: RealtimeSettings, redis: Redis, pubsub_redis: Redis) -> None:
+    def __init__(self, settings: RealtimeSettings, redis: Redis, pubsub_pool: ConnectionPool) -> None:
         self.settings = settings
         self.store = ChannelStore(
             redis,
@@ -54,14 +56,14 @@ class Realtime:
             seq_ttl_seconds=settings.seq_ttl_seconds,
             dedup_ttl_seconds=settings.dedup_ttl_seconds,
         )
-        self.hub = Hub(self.store, max_subscriptions=settings.max_subscriptions)
-        self.publisher = PublishService(self.store, max_message_bytes=settings.max_message_bytes)
-        self.listener = FanoutListener(
-            pubsub_redis,
-            self.store.fanout_channel,
-            on_message=self.hub.deliver,
+        self._pubsub_pool = pubsub_pool
+        self.subscriber = ChannelSubscriber(
+            self._connect_pubsub,
+            on_message=lambda channel, seq, text: self.hub.deliver(channel, seq, text),
             on_lost=lambda: self.hub.close_all(CLOSE_TRY_AGAIN, "broker connection lost; reconnect with since"),
         )
+        self.hub = Hub(self.store, self.subscriber, max_subscriptions=settings.max_subscriptions)
+        self.publisher = PublishService(self.store, max_message_bytes=settings.max_message_bytes)
         self.translator = EventTranslator(
             upload_topic=settings.upload_topic, media_topic=settings.media_topic, course_topic=settings.course_topic
         )
@@ -118,6 +120,16 @@ class Realtime:
             )
         )
 
+    @property
+    def pubsub_client_name(self) -> str:
+        """This replica's subscriber connection as CLIENT LIST names it."""
+        return str(self._pubsub_pool.connection_kwargs["client_name"])
+
+    async def _connect_pubsub(self) -> AbstractConnection:
+        connection = self._pubsub_pool.make_connection()
+        await connection.connect()
+        return connection
+
     async def _readiness(self) -> list[str]:
         failures = []
         try:
@@ -126,13 +138,13 @@ class Realtime:
             # Readiness answers are public: the reason goes to the log, the answer names the part.
             log.warning("readiness: redis ping failed: %r", exc)
             failures.append("redis: unavailable")
-        if not self.listener.subscribed.is_set():
-            failures.append("fan-out subscription: not subscribed")
+        if not self.subscriber.connected.is_set():
+            failures.append("pub/sub connection: not connected")
         return failures
 
     def parts(self) -> list[tuple[str, Part]]:
         """The long-running parts of this replica, for the Runtime."""
-        parts: list[tuple[str, Part]] = [("fanout", self.listener.run), ("http", self.serve_http)]
+        parts: list[tuple[str, Part]] = [("pubsub", self.subscriber.run), ("http", self.serve_http)]
         if self.settings.consume_events:
             parts.append(("events", self.consumer.run))
         return parts
@@ -167,11 +179,16 @@ class Realtime:
         await publish_task
 
     async def wait_started(self, timeout: float = 10.0) -> None:
-        """Until the HTTP server listens and the fan-out subscription is live (tests, bench)."""
+        """Until the HTTP server listens and the pub/sub connection is up (tests, bench)."""
         async with asyncio.timeout(timeout):
             while not (self.server.started and self.publish_server.started):  # noqa: ASYNC110 (no event)
                 await asyncio.sleep(0.01)
-            await self.listener.subscribed.wait()
+            await self.subscriber.connected.wait()
+
+
+def pubsub_client_name(settings: RealtimeSettings) -> str:
+    """The subscriber connection's CLIENT SETNAME: unique a replica, so it can be found and killed."""
+    return f"{settings.service_name}-pubsub-{uuid.uuid4().hex[:12]}"
 
 
 @contextlib.asynccontextmanager
@@ -187,11 +204,18 @@ async def build_realtime(settings: RealtimeSettings) -> AsyncIterator[Realtime]:
         socket_connect_timeout=timeout,
     )
     redis = Redis(connection_pool=pool)
-    # The subscription connection waits for messages indefinitely; health checks find a dead one.
-    pubsub_redis = Redis.from_url(settings.redis_url, socket_connect_timeout=timeout, health_check_interval=10)
+    # The subscriber's own connection (decoded replies; it reads without a timeout and finds a dead
+    # peer with PING). Its name lets an operator (or a test) find it in CLIENT LIST.
+    pubsub_pool = ConnectionPool.from_url(
+        settings.redis_url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        decode_responses=True,
+        client_name=pubsub_client_name(settings),
+    )
     try:
-        yield Realtime(settings, redis, pubsub_redis)
+        yield Realtime(settings, redis, pubsub_pool)
     finally:
         await redis.aclose()
         await pool.aclose()
-        await pubsub_redis.aclose()
+        await pubsub_pool.aclose()

@@ -6,11 +6,13 @@ Keys per channel (the ``{channel}`` hash tag keeps one channel's keys in one Red
 * ``<prefix>hist:{<channel>}``  stream of the last ``history_size`` messages, entry id ``<seq>-0``,
   fields ``m`` (the wire text) and ``t`` (publish time, ms); expires ``history_ttl`` after the last
   publish, and older entries are ignored on recovery;
-* ``<prefix>dedup:{<channel>}:<id>``  the seq an already-published event got (Kafka redelivery).
+* ``<prefix>dedup:{<channel>}:<id>``  the seq an already-published event got (Kafka redelivery);
+* ``<prefix>ch:{<channel>}``  the channel's pub/sub channel: only replicas holding a socket on the
+  channel subscribe to it (``broker/subscriber.py``).
 
 One Lua script publishes: dedup check, INCR, XADD, PUBLISH, all atomic, so ``seq`` and history
-always agree, every replica sees messages of a channel in seq order, and a redelivered event
-publishes nothing twice even if the process dies between Kafka and Redis.
+always agree, every subscribed replica sees messages of a channel in seq order, and a redelivered
+event publishes nothing twice even if the process dies between Kafka and Redis.
 """
 
 from __future__ import annotations
@@ -68,8 +70,10 @@ class Recovery:
     """True when ``messages`` hold every message after ``since`` (or no ``since`` was asked)."""
 
 
-def split_fanout_frame(frame: str) -> tuple[str, int, str]:
-    """``<channel>\\n<seq>\\n<text>`` (the pub/sub payload) → (channel, seq, text)."""
+def split_pubsub_frame(frame: str) -> tuple[str, int, str]:
+    """``<channel>\\n<seq>\\n<text>`` (the pub/sub payload) → (channel, seq, text).
+
+    The payload names its channel so a replica routes it without decoding the pub/sub name."""
     channel, seq, text = frame.split("\n", 2)
     return channel, int(seq), text
 
@@ -96,10 +100,11 @@ class ChannelStore:
         self._publish = redis.register_script(_PUBLISH)
         self._recover = redis.register_script(_RECOVER)
 
-    @property
-    def fanout_channel(self) -> str:
-        """The one pub/sub channel every replica subscribes to."""
-        return f"{self._prefix}fanout"
+    def pubsub_channel(self, channel: str) -> str:
+        """The pub/sub channel ``channel``'s messages are published on (one per channel, so a
+        replica receives only the channels it holds). Same hash tag as the channel's keys: in a
+        Redis Cluster the publish script and a sharded subscription (SSUBSCRIBE) meet in one slot."""
+        return f"{self._prefix}ch:{{{key_part(channel)}}}"
 
     def _keys(self, channel: str) -> tuple[str, str]:
         # The channel holds a user id (any OIDC subject): encoded, so braces in it never move the
@@ -122,7 +127,7 @@ class ChannelStore:
                 self._history_ttl,
                 self._seq_ttl,
                 self._dedup_ttl,
-                self.fanout_channel,
+                self.pubsub_channel(channel),
                 channel,
             ],
         )

@@ -1,20 +1,24 @@
 """The hub: which local sockets watch which channels, subscription rules, and local fan-out.
 
-Each replica has one hub. The fan-out listener hands it every published message (once per
-replica); the hub gives the shared text to each local socket on that channel. Subscribing with
-``since`` replays history first, then says ``subscribed``, then goes live, with no gap and no
-repeat: live messages that arrive while history is read wait in the subscription and are sent
-after it, minus the ones history already covered.
+Each replica has one hub. When a channel gets its first local socket the hub asks the
+subscriber for the channel's Redis subscription, and releases it when the last one leaves, so the
+replica receives only the channels it holds; the hub gives each message's shared text to every
+local socket on its channel. Subscribing with ``since`` waits until the Redis subscription is live,
+then replays history, says ``subscribed`` and goes live, with no gap and no repeat: live messages
+that arrive while history is read wait in the subscription and are sent after it, minus the ones
+history already covered.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from lectern_common.realtime_tokens import RealtimeClaims
 
 from lectern_realtime import errors
 from lectern_realtime.broker.repository import ChannelStore
+from lectern_realtime.broker.subscriber import ChannelSubscriber
 from lectern_realtime.channels.schemas import Channel, subscribed_message
 from lectern_realtime.connections.connection import Connection, Subscription
 
@@ -31,16 +35,29 @@ def may_watch(claims: RealtimeClaims, channel: Channel) -> bool:
 class Hub:
     """Local sockets by channel; a replica's whole in-memory state."""
 
-    def __init__(self, store: ChannelStore, *, max_subscriptions: int) -> None:
+    def __init__(self, store: ChannelStore, subscriber: ChannelSubscriber, *, max_subscriptions: int) -> None:
         self._store = store
+        self._subscriber = subscriber
         self._max_subscriptions = max_subscriptions
         self._channels: dict[str, dict[Connection, None]] = {}
         self.connections: set[Connection] = set()
         self.delivered = 0
+        self.unrouted = 0
+        """Messages Redis sent this replica for a channel none of its sockets holds (the last one
+        left while its unsubscribe was in flight; with per-channel subscriptions, nothing else)."""
 
     @property
     def channel_count(self) -> int:
         return len(self._channels)
+
+    def counts(self) -> dict[str, int]:
+        """What this replica holds and has handled (operators' ``/v1/connections``, the bench)."""
+        return {
+            "channels": len(self._channels),
+            "brokerMessages": self._subscriber.received,
+            "unroutedMessages": self.unrouted,
+            "deliveries": self.delivered,
+        }
 
     def add(self, conn: Connection) -> None:
         self.connections.add(conn)
@@ -69,6 +86,7 @@ class Hub:
         conn.subscriptions[name] = sub
         self._channels.setdefault(name, {})[conn] = None
         try:
+            await self._until_live(name)
             recovery = await self._store.recover(name, since)
         except Exception as exc:
             if conn.subscriptions.get(name) is sub:
@@ -94,6 +112,16 @@ class Hub:
         sub.last_seq = last
         sub.ready = True
 
+    async def _until_live(self, name: str) -> None:
+        """Until this replica's Redis subscription to ``name`` is live (at once when it is).
+
+        Asked on every join, not only the first: after a lost connection the subscriber starts
+        empty while closing sockets may still sit on the channel."""
+        ready = self._subscriber.want(self._store.pubsub_channel(name))
+        # shielded: one joiner's cancelled task must not cancel the future others wait on
+        if ready is not None and not await asyncio.shield(ready):
+            raise ConnectionError("Redis pub/sub connection lost")
+
     def unsubscribe(self, conn: Connection, channel_name: str) -> None:
         self._detach(conn, channel_name)
 
@@ -104,11 +132,13 @@ class Hub:
             watchers.pop(conn, None)
             if not watchers:
                 del self._channels[name]
+                self._subscriber.release(self._store.pubsub_channel(name))
 
     def deliver(self, channel: str, seq: int, text: str) -> None:
         """A published message reached this replica: offer it to every local socket on the channel."""
         watchers = self._channels.get(channel)
         if not watchers:
+            self.unrouted += 1
             return
         for conn in list(watchers):
             conn.offer(channel, seq, text)

@@ -113,12 +113,14 @@ class RealtimeApp:
         """Internal (the publish credential): this replica's open sockets, all and per user.
 
         For operators and for the browser tests, which check that a browser's tabs share one
-        socket; with ``?userId=`` it counts that user's sockets only.
+        socket; with ``?userId=`` it counts that user's sockets only. Also the channels this
+        replica holds and the messages Redis sent it, of which ``unroutedMessages`` found no local
+        socket (the bench shows per-channel subscriptions keep that near zero).
         """
         if not self._authorized(request):
             return _error_response(errors.unauthenticated_publisher())
         connections = list(self._hub.connections)
-        data: dict[str, Any] = {"connections": len(connections)}
+        data: dict[str, Any] = {"connections": len(connections), **self._hub.counts()}
         user_id = request.query_params.get("userId")
         if user_id is not None:
             data["userId"] = user_id
