@@ -1,20 +1,16 @@
 """The events upload publishes (topic lectern.upload.v1, key = upload id), always through the
-outbox so they commit with the change they describe."""
+outbox so they commit with the change they describe. Event types are the constants of
+``lectern.events.v1.event_types``."""
 
 from __future__ import annotations
 
+from lectern.events.v1 import event_types as types
 from lectern.events.v1.upload_events_pb2 import UploadChanged
 from lectern_common.events import UPLOAD_TOPIC
 from lectern_common.outbox import OutboxWriter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_upload.models import UploadRow
-
-UPLOAD_CREATED = "upload.created"
-UPLOAD_COMPLETED = "upload.completed"
-UPLOAD_FAILED = "upload.failed"
-UPLOAD_CANCELLED = "upload.cancelled"
-UPLOAD_EXPIRED = "upload.expired"
 
 
 class UploadEvents:
@@ -35,7 +31,7 @@ class UploadEvents:
             size_bytes=row.size_bytes or 0,
             bucket=row.bucket,
             # Only a completed upload names its object: before that it is not a file to read.
-            storage_key=row.storage_key if event_type == UPLOAD_COMPLETED else "",
+            storage_key=row.storage_key if event_type == types.UPLOAD_COMPLETED else "",
             checksum=row.checksum or "",
         )
         for field in ("course_id", "chapter_id", "lesson_title", "error"):

@@ -4,6 +4,7 @@ id (lectern_common.consumer), and the service's update is idempotent by itself t
 
 from __future__ import annotations
 
+from lectern.events.v1 import event_types as types
 from lectern.events.v1 import media_events_pb2
 from lectern_common.events import Event
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,9 +13,9 @@ from lectern_upload.uploads.schemas import MediaOutcome
 from lectern_upload.uploads.service import UploadService
 
 _OUTCOMES = {
-    "media.file.registered": MediaOutcome.REGISTERED,
-    "media.file.ready": MediaOutcome.READY,
-    "media.file.failed": MediaOutcome.FAILED,
+    types.MEDIA_FILE_REGISTERED: MediaOutcome.REGISTERED,
+    types.MEDIA_FILE_READY: MediaOutcome.READY,
+    types.MEDIA_FILE_FAILED: MediaOutcome.FAILED,
 }
 
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from lectern.events.v1 import event_types as types
 from lectern_common.db import UnitOfWork
 
-from lectern_upload.events import UPLOAD_CANCELLED, UPLOAD_EXPIRED, UPLOAD_FAILED, UploadEvents
+from lectern_upload.events import UploadEvents
 from lectern_upload.models import UploadRow
 from lectern_upload.storage.upload_objects import UploadObjects
 from lectern_upload.uploads.repository import UploadRepository
 from lectern_upload.uploads.schemas import UploadStatus, UploadView
 
-_EVENT_BY_STATUS = {UploadStatus.CANCELLED: UPLOAD_CANCELLED, UploadStatus.EXPIRED: UPLOAD_EXPIRED}
+_EVENT_BY_STATUS = {UploadStatus.CANCELLED: types.UPLOAD_CANCELLED, UploadStatus.EXPIRED: types.UPLOAD_EXPIRED}
 
 
 class UploadEndings:
@@ -55,4 +56,4 @@ class UploadEndings:
             fresh.version += 1
             fresh.updated_at = self._clock()
             await session.flush()
-            await self._events.changed(session, fresh, UPLOAD_FAILED, actor_id=fresh.owner_id)
+            await self._events.changed(session, fresh, types.UPLOAD_FAILED, actor_id=fresh.owner_id)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
+from lectern.events.v1 import event_types as types
 from lectern_common.db import UnitOfWork
 from lectern_common.errors import DomainError
 from lectern_common.idempotency import IdempotencyStore, fingerprint
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lectern_upload import errors
 from lectern_upload.access import service as access
 from lectern_upload.access.tokens import UploadGrant, UploadTokens
-from lectern_upload.events import UPLOAD_CREATED, UploadEvents
+from lectern_upload.events import UploadEvents
 from lectern_upload.models import UploadRow
 from lectern_upload.settings import UploadSettings
 from lectern_upload.uploads.endings import UploadEndings
@@ -137,7 +138,7 @@ class UploadService:
             row = self._new_row(owner_id, new, creation_token_id)
             repo.add(row)
             await session.flush()
-            await self._events.changed(session, row, UPLOAD_CREATED, actor_id=owner_id)
+            await self._events.changed(session, row, types.UPLOAD_CREATED, actor_id=owner_id)
             if idempotency_key:
                 await self._idempotency.complete(session, scope=scope, key=idempotency_key, response=row.id.encode())
         return self._created(UploadView.of(row))

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 
+from lectern.events.v1 import event_types as types
 from lectern_common.db import UnitOfWork
 
 from lectern_upload import errors
-from lectern_upload.events import UPLOAD_COMPLETED, UploadEvents
+from lectern_upload.events import UploadEvents
 from lectern_upload.models import UploadRow
 from lectern_upload.progress.publisher import ProgressThrottle, ProgressThrottles
 from lectern_upload.storage.part_writer import PartWriter
@@ -73,7 +74,7 @@ class Completion:
             fresh.updated_at = fresh.completed_at
             fresh.version += 1
             await session.flush()
-            await self._events.changed(session, fresh, UPLOAD_COMPLETED, actor_id=fresh.owner_id)
+            await self._events.changed(session, fresh, types.UPLOAD_COMPLETED, actor_id=fresh.owner_id)
         progress.report(row.size_bytes)
         self._progress.forget(row.id)
         return UploadView.of(fresh)
