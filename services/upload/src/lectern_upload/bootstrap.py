@@ -17,7 +17,6 @@ from lectern_common.health import database_check, run_checks, tcp_check
 from lectern_common.http_server import HttpServer
 from lectern_common.objectstore import ObjectStore, S3ObjectStore
 from lectern_common.outbox import OutboxRelay, OutboxWriter
-from lectern_common.realtime_publisher import RealtimePublisher
 from lectern_common.runtime import Part
 
 from lectern_upload.access.tokens import UploadTokens
@@ -54,7 +53,11 @@ def _object_store(settings: UploadSettings) -> S3ObjectStore:
     )
 
 
-def _publisher(settings: UploadSettings) -> RealtimePublisher:
+def _publisher(settings: UploadSettings) -> ProgressPublisher:
+    # Imported only when made: it imports httpx, which process_tuning.skip_httpx_cli must precede
+    # (__main__ imports this module before run_service calls tune_process).
+    from lectern_common.realtime_publisher import RealtimePublisher
+
     return RealtimePublisher(
         settings.realtime_publish_url,
         settings.realtime_publish_token.get_secret_value(),
