@@ -16,7 +16,8 @@ import ctypes
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
@@ -175,6 +176,35 @@ class ManagedProcess:
     def kill_now(self) -> None:
         """Synchronous last resort (interpreter exit): SIGKILL the group without waiting."""
         self.signal_group(signal.SIGKILL)
+
+
+class NeverReady(Exception):
+    """The child exited before it was ready (``exit_code`` set) or did not get ready in time (None)."""
+
+    def __init__(self, exit_code: int | None) -> None:
+        super().__init__(f"exited with code {exit_code}" if exit_code is not None else "not ready in time")
+        self.exit_code = exit_code
+
+
+async def wait_ready(
+    process: ManagedProcess,
+    check: Callable[[], Awaitable[bool]],
+    timeout: float,
+    *,
+    interval: float = 0.1,
+) -> None:
+    """Poll ``check`` until it returns True; :class:`NeverReady` as soon as the child exits, or at
+    the deadline. A check that raises counts as "not yet" (connection refused, protocol not up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if not process.running:
+            raise NeverReady(await process.wait())
+        with contextlib.suppress(Exception):
+            if await check():
+                return
+        if time.monotonic() > deadline:
+            raise NeverReady(None)
+        await asyncio.sleep(interval)
 
 
 def _primary_group(user: str) -> int:
