@@ -23,6 +23,12 @@ SPEC = ServiceSpec(
     database="fake",
     topics=("lectern.fake.v1",),
     urls={"fake": "http://127.0.0.1:{http_port}/"},
+    # What a new service declares instead of editing the launcher: how others reach it, the
+    # secrets it holds, settings of its own.
+    offers={"fake_public_url": "http://127.0.0.1:{http_port}/fake"},
+    secrets=frozenset({"upload_token_secret"}),
+    settings={"greeting": "hello"},
+    setting_defaults={"mood": "calm"},
 )
 
 PREFIX = SPEC.env_prefix

@@ -95,6 +95,12 @@ async def test_service_gets_settings_from_the_launcher(launcher: LauncherProcess
     assert env["LECTERN_FAKE_INTERNAL_TOKEN_PUBLIC_KEYS"] == state.secrets["internal_token_public_keys"]
     assert "LECTERN_FAKE_INTERNAL_TOKEN_PRIVATE_KEY" not in env
     assert env["LECTERN_FAKE_S3_BUCKET"] == state.s3_bucket
+    # Everything else comes from the fake's ServiceSpec: no launcher code knows it.
+    assert env["LECTERN_FAKE_FAKE_PUBLIC_URL"] == f"http://127.0.0.1:{fake.http_port}/fake"
+    assert env["LECTERN_FAKE_UPLOAD_TOKEN_SECRET"] == state.secrets["upload_token_secret"]
+    assert env["LECTERN_FAKE_GREETING"] == "hello"
+    assert env["LECTERN_FAKE_MOOD"] == "calm"
+    assert env["LECTERN_FAKE_COURSE_GRPC_TARGET"] == "127.0.0.1:50051"  # not started: its default
     assert "lectern.fake.v1" in state.topics and "lectern.course.v1" in state.topics
     assert state.urls["fake"] == f"http://127.0.0.1:{fake.http_port}/"
     assert launcher.output().count("fake: migrated") == 1  # replicas share the first one's database
@@ -109,6 +115,7 @@ async def test_service_gets_settings_from_the_launcher(launcher: LauncherProcess
     assert isinstance(replica_env, dict)
     assert replica_env["LECTERN_FAKE_GRPC_PORT"] == str(replica.grpc_port)
     assert replica_env["LECTERN_FAKE_DATABASE_URL"] == fake.database_url
+    assert replica_env["LECTERN_FAKE_FAKE_PUBLIC_URL"] == f"http://127.0.0.1:{replica.http_port}/fake"
     assert state.urls["fake (fake-2)"] == f"http://127.0.0.1:{replica.http_port}/"
 
 

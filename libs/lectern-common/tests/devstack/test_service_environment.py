@@ -1,16 +1,22 @@
-"""What the launcher hands each service: every ServiceSettings field it owns, under its prefix."""
+"""What the launcher hands each service: every ServiceSettings field it owns, under its prefix.
+
+The specs are the installed services' own (``lectern.services`` entry points), so these tests
+check what each service's ``launch.py`` declares as much as how the launcher hands it out.
+"""
 
 from __future__ import annotations
 
 import pytest
-from lectern_common.devstack.infra import InfraUrls
-from lectern_common.devstack.launcher import (
-    LaunchError,
+from lectern_common.devstack.catalogue import discover, discover_specs
+from lectern_common.devstack.environment import (
     ServicePorts,
-    StackSecrets,
-    discover_specs,
+    StackSettings,
+    peer_settings,
     service_environment,
 )
+from lectern_common.devstack.errors import LaunchError
+from lectern_common.devstack.infra import InfraUrls
+from lectern_common.devstack.keys import StackSecrets
 from lectern_common.devstack.spec import ServiceSpec
 from lectern_common.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
@@ -23,29 +29,29 @@ URLS = InfraUrls(
     s3_access_key="ak",
     s3_secret_key="sk",
 )
-COURSE = ServiceSpec(name="course", module="lectern_course", grpc_port=50051, database="lectern_course")
-UPLOAD = ServiceSpec(name="upload", module="lectern_upload", grpc_port=50054, http_port=8081)
+KNOWN = {spec.name: spec for spec in discover().known}
+# A run of course and upload only (``--only course,upload``) on free ports.
 PORTS = {"course": ServicePorts(grpc=41001, http=0), "upload": ServicePorts(grpc=41002, http=41003)}
+SECRETS = StackSecrets.generate()
 
 
 class CourseSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LECTERN_COURSE_", extra="ignore", frozen=True)
 
 
-SECRETS = StackSecrets.generate()
+def stack(log_json: bool = False, bucket: str = "lectern-media") -> StackSettings:
+    return StackSettings(urls=URLS, secrets=SECRETS, bucket=bucket, log_json=log_json, base={"PATH": "/bin"})
+
+
+def env_of(name: str, ports: dict[str, ServicePorts] | None = None, database_url: str | None = None) -> dict[str, str]:
+    ports = PORTS if ports is None else ports
+    spec = KNOWN[name]
+    own = ports.get(name, ServicePorts.defaults(spec))
+    return service_environment(spec, own, peer_settings(KNOWN.values(), ports), database_url, stack())
 
 
 def course_env() -> dict[str, str]:
-    return service_environment(
-        COURSE,
-        PORTS,
-        URLS,
-        SECRETS,
-        URLS.database_url("lectern_course"),
-        "lectern-media",
-        False,
-        base={"PATH": "/bin"},
-    )
+    return env_of("course", database_url=URLS.database_url("lectern_course"))
 
 
 def test_service_settings_read_every_value_the_launcher_sets(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,8 +88,27 @@ def test_targets_point_at_services_of_this_run_and_defaults_for_the_others() -> 
     assert env["PATH"] == "/bin"
 
 
+def test_every_service_gets_every_peer_address_and_the_plumbing() -> None:
+    peers = {
+        "course_grpc_target",
+        "media_grpc_target",
+        "analytics_grpc_target",
+        "upload_grpc_target",
+        "upload_public_url",
+        "realtime_publish_url",
+        "realtime_public_url",
+    }
+    assert set(peer_settings(KNOWN.values(), {})) == peers
+    for name, spec in KNOWN.items():
+        env = env_of(name, ports={})
+        assert {f"{spec.env_prefix}{peer.upper()}" for peer in peers} <= set(env), name
+        assert env[f"{spec.env_prefix}KAFKA_BOOTSTRAP"] == URLS.kafka_bootstrap
+        assert env[f"{spec.env_prefix}S3_BUCKET"] == "lectern-media"
+
+
 def test_a_service_without_a_database_gets_no_database_url() -> None:
-    env = service_environment(UPLOAD, PORTS, URLS, StackSecrets.generate(), None, "b-1", True, base={})
+    spec = KNOWN["upload"]
+    env = service_environment(spec, PORTS["upload"], {}, None, stack(log_json=True, bucket="b-1"))
     assert "LECTERN_UPLOAD_DATABASE_URL" not in env
     assert env["LECTERN_UPLOAD_LOG_JSON"] == "true"
 
@@ -95,10 +120,8 @@ def test_only_naming_an_unknown_service_is_refused() -> None:
 
 def test_each_service_gets_only_the_keys_of_its_purpose() -> None:
     def secrets_of(name: str) -> set[str]:
-        spec = ServiceSpec(name=name, module=f"lectern_{name}")
-        ports = {name: ServicePorts(grpc=0, http=0)}
-        env = service_environment(spec, ports, URLS, SECRETS, None, "b", False, base={})
-        prefix = f"LECTERN_{name.upper()}_"
+        prefix = KNOWN[name].env_prefix
+        env = env_of(name, ports={})
         return {k.removeprefix(prefix).lower() for k in env if k.removeprefix(prefix).lower() in SECRETS.as_dict()}
 
     assert secrets_of("gateway") == {
@@ -117,6 +140,12 @@ def test_each_service_gets_only_the_keys_of_its_purpose() -> None:
     }
 
 
+def test_a_spec_naming_an_unknown_secret_is_refused() -> None:
+    spec = ServiceSpec(name="typo", module="lectern_typo", secrets=frozenset({"upload_token_secrte"}))
+    with pytest.raises(LaunchError, match="upload_token_secrte"):
+        service_environment(spec, ServicePorts(0, 0), {}, None, stack())
+
+
 def test_two_stacks_never_share_a_key_or_secret_and_none_is_a_dev_default() -> None:
     from lectern_common.settings import DEV_INTERNAL_PRIVATE_KEY, DEV_REALTIME_PRIVATE_KEY
 
@@ -127,8 +156,22 @@ def test_two_stacks_never_share_a_key_or_secret_and_none_is_a_dev_default() -> N
 
 
 def test_only_the_gateway_gets_dev_login_and_by_its_own_prefix() -> None:
-    gateway = ServiceSpec(name="gateway", module="lectern_gateway", http_port=8080)
-    env = service_environment(gateway, {"gateway": ServicePorts(0, 1)}, URLS, SECRETS, None, "b", False, base={})
+    env = env_of("gateway", ports={"gateway": ServicePorts(0, 1)})
     assert env["LECTERN_GATEWAY_DEV_AUTH"] == "true"
     assert "LECTERN_DEV_AUTH" not in env
     assert "LECTERN_COURSE_DEV_AUTH" not in course_env()
+
+
+def test_browser_facing_services_get_the_runs_cors_origins() -> None:
+    facing = {name for name in KNOWN if "CORS_ALLOWED_ORIGINS" in "".join(env_of(name, ports={}))}
+    assert facing == {"gateway", "upload"}
+    assert env_of("upload", ports={})["LECTERN_UPLOAD_CORS_ALLOWED_ORIGINS"].startswith("http://127.0.0.1:5173")
+
+
+def test_a_setting_default_gives_way_to_the_environment() -> None:
+    spec = KNOWN["gateway"]
+    base = {"LECTERN_GATEWAY_DEV_TOKEN_BURST": "7"}
+    run = StackSettings(urls=URLS, secrets=SECRETS, bucket="b-1", log_json=False, base=base)
+    env = service_environment(spec, ServicePorts(0, 1), {}, None, run)
+    assert env["LECTERN_GATEWAY_DEV_TOKEN_BURST"] == "7"
+    assert env["LECTERN_GATEWAY_DEV_TOKEN_PER_MINUTE"] == "1200"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from lectern_common.devstack.launcher import CORE_TOPICS, ENTRY_POINT_GROUP
+from lectern_common.devstack.catalogue import ENTRY_POINT_GROUP, discover
 from lectern_common.devstack.ports import port_answers
 from lectern_common.devstack.state import StackState
 
@@ -16,5 +16,6 @@ async def test_stack_runs_every_installed_service_on_answering_ports(lectern_sta
         for port in (service.grpc_port, service.http_port):
             if port:
                 assert await port_answers(port), f"{service.name} does not answer on {port}"
-    assert set(CORE_TOPICS) <= set(lectern_stack.topics)
+    every_topic = {topic for spec in discover().known for topic in spec.topics}
+    assert every_topic and every_topic <= set(lectern_stack.topics)
     assert lectern_stack.secrets["internal_token_public_keys"]

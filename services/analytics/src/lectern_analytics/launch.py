@@ -9,4 +9,5 @@ SPEC = ServiceSpec(
     database="lectern_analytics",
     topics=("lectern.engagement.v1",),
     urls={"analytics gRPC": "127.0.0.1:{grpc_port}"},
+    offers={"analytics_grpc_target": "127.0.0.1:{grpc_port}"},
 )

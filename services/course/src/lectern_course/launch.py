@@ -9,4 +9,5 @@ SPEC = ServiceSpec(
     database="lectern_course",
     topics=("lectern.course.v1",),
     urls={"course gRPC": "127.0.0.1:{grpc_port}"},
+    offers={"course_grpc_target": "127.0.0.1:{grpc_port}"},
 )

@@ -7,6 +7,8 @@ SPEC = ServiceSpec(
     module="lectern_media",
     grpc_port=50052,
     database="lectern_media",
-    uses_bucket=True,
     topics=("lectern.media.v1",),
+    offers={"media_grpc_target": "127.0.0.1:{grpc_port}"},
+    # It signs the internal tokens of its own calls to course.
+    secrets=frozenset({"internal_token_private_key"}),
 )

@@ -11,4 +11,10 @@ SPEC = ServiceSpec(
         "websocket": "ws://127.0.0.1:{http_port}/ws",
         "publish": "http://127.0.0.1:{publish_port}/v1/publish",
     },
+    offers={
+        "realtime_publish_url": "http://127.0.0.1:{publish_port}/v1/publish",
+        "realtime_public_url": "ws://127.0.0.1:{http_port}/ws",
+    },
+    # It checks the gateway's WebSocket tokens and the publishers' bearer credential.
+    secrets=frozenset({"realtime_token_public_keys", "realtime_publish_token"}),
 )

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
-from lectern_common.devstack.launcher import (
-    DEFAULT_BUCKET,
-    LauncherOptions,
-    default_run_dir,
-    extra_specs_from_env,
-    run_up,
-)
+from lectern_common.devstack.catalogue import extra_specs_from_env
+from lectern_common.devstack.launcher import LauncherOptions, run_up
+from lectern_common.devstack.rundir import default_run_dir
+from lectern_common.devstack.servers.s3 import DEFAULT_BUCKET
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +86,9 @@ def parse_replicas(values: list[str]) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # stamina logs each scheduled retry as a warning; with no logging configured Python prints
+    # them bare on stderr. The bucket probe's retries while SeaweedFS settles are expected.
+    logging.getLogger("stamina").setLevel(logging.ERROR)
     options = LauncherOptions(
         run_dir=(args.run_dir or default_run_dir()).resolve(),
         ports=args.ports,

@@ -12,23 +12,43 @@ failed launch: the backend runs without the editor. ``--editor require`` makes i
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from lectern_common.devstack.ports import port_answers
-from lectern_common.devstack.process import ManagedProcess
+from lectern_common.devstack.process import ManagedProcess, NeverReady, wait_ready
 
 EditorMode = Literal["auto", "off", "require"]
 DEFAULT_EDITOR_PORT = 5173
 
+FRONTED = "gateway"
+"""The editor is served when this service runs: it is what the editor's pages call."""
+UPSTREAMS = {
+    "gateway": "LECTERN_EDITOR_GATEWAY_URL",
+    "upload": "LECTERN_EDITOR_UPLOAD_URL",
+    "realtime": "LECTERN_EDITOR_REALTIME_URL",
+}
+"""The services ``vite preview`` proxies to, and the variable its config reads each one's URL from."""
+
+
+def wanted(started: Iterable[str]) -> bool:
+    """Whether this run has what the editor fronts."""
+    return FRONTED in set(started)
+
 
 class EditorUnavailable(RuntimeError):
     """The editor cannot be served here; the message says what to do."""
+
+
+def locate_editor() -> Path:
+    """The workspace's ``clients/web/apps/editor``, from this file (an editable install) or the cwd."""
+    found = find_editor_dir(Path(__file__).resolve()) or find_editor_dir(Path.cwd())
+    if found is None:
+        raise EditorUnavailable("clients/web/apps/editor not found in this workspace")
+    return found
 
 
 def find_editor_dir(start: Path) -> Path | None:
@@ -72,20 +92,19 @@ class EditorServer:
         command: EditorCommand,
         *,
         port: int,
-        gateway_url: str,
-        upload_url: str,
-        realtime_url: str,
+        http_ports: Mapping[str, int],
         log_path: Path,
         base_env: dict[str, str],
         on_line: Callable[[str], None] | None = None,
     ) -> None:
+        """``http_ports``: each service's HTTP port in this run (its default when not started)."""
         self.port = port
         env = dict(base_env)
         env.update(
             {
-                "LECTERN_EDITOR_GATEWAY_URL": gateway_url,
-                "LECTERN_EDITOR_UPLOAD_URL": upload_url,
-                "LECTERN_EDITOR_REALTIME_URL": realtime_url,
+                variable: f"http://127.0.0.1:{http_ports[name]}"
+                for name, variable in UPSTREAMS.items()
+                if name in http_ports
             }
         )
         self.process = ManagedProcess(
@@ -98,16 +117,13 @@ class EditorServer:
 
     async def start(self, timeout: float) -> None:
         await self.process.start()
-        deadline = time.monotonic() + timeout
-        while not await port_answers(self.port, timeout=0.5):
-            if not self.process.running:
-                code = await self.process.wait()
-                raise EditorUnavailable(f"the editor exited with code {code}:\n{self.process.tail()}")
-            if time.monotonic() > deadline:
-                raise EditorUnavailable(
-                    f"the editor did not answer on {self.port} in {timeout:.0f}s:\n{self.process.tail()}"
-                )
-            await asyncio.sleep(0.1)
+        try:
+            await wait_ready(self.process, lambda: port_answers(self.port, timeout=0.5), timeout)
+        except NeverReady as exc:
+            tail = self.process.tail()
+            if exc.exit_code is not None:
+                raise EditorUnavailable(f"the editor exited with code {exc.exit_code}:\n{tail}") from None
+            raise EditorUnavailable(f"the editor did not answer on {self.port} in {timeout:.0f}s:\n{tail}") from None
 
     async def stop(self, grace: float) -> None:
         await self.process.stop(grace=grace)
