@@ -9,6 +9,11 @@ Infra). It creates a fresh database, migrates it, loads one course of chapters x
 measures, in-process through the real wiring (CourseApp), and GetCourseEdit also over a real gRPC
 channel. SQL statements are counted per call with a cursor-execute hook; the same figures for a
 course 10x smaller show the count does not grow with the number of chapters.
+
+Beside the clock, each measurement prints what the machine's load does not change (probes.py): the
+garbage collections inside the measured calls (count per generation, pauses, the p99 without the
+calls a collection paused), how many objects a full collection walks, the gc-tracked objects one
+answer holds, and the pool (connections opened, most checked out at once).
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ import argparse
 import asyncio
 import os
 import secrets
-import statistics
 import sys
 import tempfile
 import time
@@ -35,7 +39,7 @@ from lectern_common.token_keys import SigningKey
 from lectern_course.bootstrap import CourseApp
 from lectern_course.editing import schemas as ops
 from lectern_course.settings import CourseSettings
-from sqlalchemy import event
+from probes import Calls, EngineWatch, GcWatch, Window, heap_line, report, tracked_objects_held
 
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "services" / "course" / "migrations"
@@ -43,38 +47,26 @@ MIGRATIONS = ROOT / "services" / "course" / "migrations"
 KEY = SigningKey.from_pem(DEV_INTERNAL_PRIVATE_KEY)
 
 
-class StatementCounter:
-    """Counts statements sent on the app's engine, except the gRPC server's readiness probe
-    (``SELECT 1`` every 2 s on the same engine), which is not part of any call."""
+async def measure(name: str, runs: int, call: Callable[[int], Awaitable[None]], watch: Watch) -> None:
+    await call(-1)  # warm-up (connections, prepared statements)
+    calls = Calls()
+    window = watch.window(calls)
+    for n in range(runs):
+        window.start()
+        await call(n)
+        window.stop()
+    report(name, calls, watch.engine.pool_size())
+
+
+class Watch:
+    """The collector and the engine, watched for the whole run; each measured call is a Window."""
 
     def __init__(self, app: CourseApp) -> None:
-        self.count = 0
-        event.listen(app.engine.sync_engine, "before_cursor_execute", self._hit)
+        self.gc = GcWatch().install()
+        self.engine = EngineWatch(app.engine)
 
-    def _hit(self, conn: object, cursor: object, statement: str, *args: object) -> None:
-        if statement.strip().upper() != "SELECT 1":
-            self.count += 1
-
-
-def percentiles(samples: list[float]) -> tuple[float, float, float]:
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return statistics.median(ordered), p99, statistics.fmean(ordered)
-
-
-async def measure(name: str, runs: int, call: Callable[[int], Awaitable[None]], counter: StatementCounter) -> None:
-    await call(-1)  # warm-up (connections, prepared statements)
-    times: list[float] = []
-    statements: list[int] = []
-    for n in range(runs):
-        before = counter.count
-        started = time.perf_counter()
-        await call(n)
-        times.append((time.perf_counter() - started) * 1000)
-        statements.append(counter.count - before)
-    p50, p99, mean = percentiles(times)
-    spread = f"{min(statements)}" if min(statements) == max(statements) else f"{min(statements)}-{max(statements)}"
-    print(f"  {name:<44} runs={runs:<4} p50={p50:7.2f} ms  p99={p99:7.2f} ms  mean={mean:7.2f} ms  SQL/call={spread}")
+    def window(self, calls: Calls) -> Window:
+        return Window(calls, self.gc, self.engine)
 
 
 async def load_course(app: CourseApp, owner: Identity, chapters: int, lessons: int) -> tuple[str, int]:
@@ -92,7 +84,7 @@ async def load_course(app: CourseApp, owner: Identity, chapters: int, lessons: i
 
 
 async def bench_size(
-    app: CourseApp, stub: course_pb2_grpc.CourseServiceStub, chapters: int, lessons: int, args
+    app: CourseApp, stub: course_pb2_grpc.CourseServiceStub, watch: Watch, chapters: int, lessons: int, args
 ) -> None:
     owner = Identity(user_id=f"bench-{secrets.token_hex(4)}")
     metadata = (("authorization", f"Bearer {InternalTokenIssuer(KEY).issue(owner)}"),)
@@ -102,7 +94,6 @@ async def bench_size(
         f"\ncourse of {chapters} chapters x {lessons} lessons = {chapters * lessons} lessons "
         f"(loaded in one save of {chapters * (lessons + 1)} ops, {time.perf_counter() - started:.2f} s)"
     )
-    counter = StatementCounter(app)
 
     async def get_edit(_: int) -> None:
         async with app.uow.read_only() as session:
@@ -113,55 +104,57 @@ async def bench_size(
         response = await stub.GetCourseEdit(pb.GetCourseEditRequest(course_id=course_id), metadata=metadata, timeout=10)
         assert len(response.course.chapters) == chapters
 
+    async with app.uow.read_only() as session:
+        edit = await app.courses.get_course_edit(session, owner, course_id)
+    print(f"  one GetCourseEdit answer (CourseEditView) holds {tracked_objects_held(edit):,} gc-tracked objects")
+    print(f"  {heap_line()}")
+    await measure("GetCourseEdit (service, in-process)", args.reads, get_edit, watch)
+    await measure("GetCourseEdit (over gRPC, incl. proto encode)", args.reads, get_edit_grpc, watch)
+    await measure_saves(app, watch, owner, course_id, version, args.saves)
+
+
+async def measure_saves(app: CourseApp, watch: Watch, owner: Identity, course_id: str, version: int, runs: int) -> None:
     state = {"version": version}
+    calls = Calls()
+    window = watch.window(calls)
 
     async def save_20(n: int) -> None:
         async with app.uow.read_only() as session:
             edit = await app.courses.get_course_edit(session, owner, course_id)
-        # Reading the ids is setup, not part of the measured save: only the save is counted below.
-        before_count, before_time = counter.count, time.perf_counter()
-        ch = edit.chapters
-        k = (n + 7) % len(ch)
-        operations: list[ops.Operation] = []
-        operations += [
-            ops.RenameChapter(chapter_id=ch[(k + i) % len(ch)].id, title=f"Renamed {n}.{i}") for i in range(4)
-        ]
-        operations += [
-            ops.RenameLesson(lesson_id=ch[k].lessons[i].id, title=f"Lesson renamed {n}.{i}") for i in range(4)
-        ]
-        operations += [ops.MoveLesson(lesson_id=ch[k].lessons[i].id, chapter_id=ch[k].id, position=0) for i in range(4)]
-        operations += [ops.MoveChapter(chapter_id=ch[k].id, position=(k + 3) % len(ch)) for _ in range(2)]
-        operations += [ops.AddChapter(temp_id="nc", title=f"New {n}", position=0)]
-        operations += [ops.AddLesson(chapter_id="nc", temp_id="nl", title="New lesson")]
-        operations += [ops.AddLesson(chapter_id=ch[k].id, title=f"Added {n}")]
-        operations += [ops.MoveLesson(lesson_id="nl", chapter_id=ch[k].id, position=1)]
-        operations += [ops.DeleteChapter(chapter_id="nc")]
-        operations += [ops.DeleteLesson(lesson_id=ch[(k + 1) % len(ch)].lessons[-1].id)]
-        assert len(operations) == 20
+        # Reading the ids is setup, not part of the measured save: only the save is in the window.
+        window.start()
+        operations = twenty_operations(edit, n)
         async with app.uow() as session:
             result = await app.editing.save_changes(
                 session, owner, course_id=course_id, expected_version=state["version"], operations=operations
             )
+        window.stop()
         state["version"] = result.course.course.version
-        # Hand the measurement of this save back to the loop below.
-        state["save_ms"] = (time.perf_counter() - before_time) * 1000
-        state["save_sql"] = counter.count - before_count
 
-    await measure("GetCourseEdit (service, in-process)", args.reads, get_edit, counter)
-    await measure("GetCourseEdit (over gRPC, incl. proto encode)", args.reads, get_edit_grpc, counter)
-
-    await save_20(-1)
-    times, statements = [], []
-    for n in range(args.saves):
+    await save_20(-1)  # warm-up
+    del calls.times[:], calls.statements[:], calls.collections[:]
+    calls.connections_opened = calls.most_checked_out = 0
+    for n in range(runs):
         await save_20(n)
-        times.append(state["save_ms"])
-        statements.append(state["save_sql"])
-    p50, p99, mean = percentiles(times)
-    spread = f"{min(statements)}" if min(statements) == max(statements) else f"{min(statements)}-{max(statements)}"
-    print(
-        f"  {'SaveCourseChanges, 20 operations (service)':<44} runs={args.saves:<4} p50={p50:7.2f} ms  "
-        f"p99={p99:7.2f} ms  mean={mean:7.2f} ms  SQL/call={spread}"
-    )
+    report("SaveCourseChanges, 20 operations (service)", calls, watch.engine.pool_size())
+
+
+def twenty_operations(edit, n: int) -> list[ops.Operation]:
+    ch = edit.chapters
+    k = (n + 7) % len(ch)
+    operations: list[ops.Operation] = []
+    operations += [ops.RenameChapter(chapter_id=ch[(k + i) % len(ch)].id, title=f"Renamed {n}.{i}") for i in range(4)]
+    operations += [ops.RenameLesson(lesson_id=ch[k].lessons[i].id, title=f"Lesson renamed {n}.{i}") for i in range(4)]
+    operations += [ops.MoveLesson(lesson_id=ch[k].lessons[i].id, chapter_id=ch[k].id, position=0) for i in range(4)]
+    operations += [ops.MoveChapter(chapter_id=ch[k].id, position=(k + 3) % len(ch)) for _ in range(2)]
+    operations += [ops.AddChapter(temp_id="nc", title=f"New {n}", position=0)]
+    operations += [ops.AddLesson(chapter_id="nc", temp_id="nl", title="New lesson")]
+    operations += [ops.AddLesson(chapter_id=ch[k].id, title=f"Added {n}")]
+    operations += [ops.MoveLesson(lesson_id="nl", chapter_id=ch[k].id, position=1)]
+    operations += [ops.DeleteChapter(chapter_id="nc")]
+    operations += [ops.DeleteLesson(lesson_id=ch[(k + 1) % len(ch)].lessons[-1].id)]
+    assert len(operations) == 20
+    return operations
 
 
 async def main() -> None:
@@ -193,8 +186,9 @@ async def main() -> None:
             await app.grpc.started.wait()
             async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc.bound_port}") as channel:
                 stub = course_pb2_grpc.CourseServiceStub(channel)
-                await bench_size(app, stub, args.chapters, args.lessons, args)
-                await bench_size(app, stub, max(args.chapters // 10, 1), args.lessons, args)
+                watch = Watch(app)
+                await bench_size(app, stub, watch, args.chapters, args.lessons, args)
+                await bench_size(app, stub, watch, max(args.chapters // 10, 1), args.lessons, args)
             stop.set()
             await server
         print(
