@@ -3,6 +3,7 @@
 Run by hand (never in CI):
 
     .venv/bin/python bench/course/bench_course.py [--chapters 50] [--lessons 20] [--reads 200] [--saves 100]
+        [--gc served|python-default]
 
 Uses the servers named by LECTERN_DATABASE_URL (admin URL) etc., or starts its own (the dev stack's
 Infra). It creates a fresh database, migrates it, loads one course of chapters x lessons, then
@@ -38,6 +39,7 @@ from lectern_common.settings import DEV_INTERNAL_PRIVATE_KEY
 from lectern_common.token_keys import SigningKey
 from lectern_course.bootstrap import CourseApp
 from lectern_course.editing import schemas as ops
+from lectern_course.process_tuning import tune_process
 from lectern_course.settings import CourseSettings
 from probes import Calls, EngineWatch, GcWatch, Window, heap_line, report, tracked_objects_held
 
@@ -157,14 +159,23 @@ def twenty_operations(edit, n: int) -> list[ops.Operation]:
     return operations
 
 
-async def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chapters", type=int, default=50)
     parser.add_argument("--lessons", type=int, default=20)
     parser.add_argument("--reads", type=int, default=200)
     parser.add_argument("--saves", type=int, default=100)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--gc",
+        choices=["served", "python-default"],
+        default="served",
+        help="served: the collector tuned as the served process tunes it (lectern_course.process_tuning); "
+        "python-default: CPython's defaults, nothing frozen",
+    )
+    return parser.parse_args()
 
+
+async def main(args: argparse.Namespace) -> None:
     infra = Infra(Path(tempfile.mkdtemp(prefix="lectern-bench-course-")))
     urls = await infra.start()
     name = f"bench_course_{secrets.token_hex(4)}"
@@ -180,6 +191,10 @@ async def main() -> None:
         print("Lectern course benchmark")
         print(f"  python {sys.version.split()[0]}, {os.cpu_count()} CPUs, PostgreSQL at {urls.database_admin_url}")
         print(f"  fresh database {name}, migrated; in-process CourseApp; gRPC on a local port")
+        print(
+            f"  garbage collector: {args.gc} "
+            + ("(lectern_course tune_process, before the loop)" if args.gc == "served" else "(CPython's defaults)")
+        )
         async with CourseApp(settings) as app:
             stop = asyncio.Event()
             server = asyncio.create_task(app.grpc.run(stop))
@@ -202,4 +217,9 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # As `python -m lectern_course serve` does (run_service's tune_process): after the imports,
+    # before the loop starts.
+    arguments = parse_args()
+    if arguments.gc == "served":
+        tune_process()
+    asyncio.run(main(arguments))
