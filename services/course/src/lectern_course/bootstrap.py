@@ -56,6 +56,8 @@ class CourseApp:
             topics=[settings.media_topic],
             uow=self.uow,
             handler=self.media_events,
+            # media.link.* and the rest pass without a transaction: course acts only on file changes.
+            event_types=self.media_events.event_types,
         )
 
     def _register(self, server: grpc.aio.Server) -> None:
