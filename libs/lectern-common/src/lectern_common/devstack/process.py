@@ -5,6 +5,13 @@ reaches only the launcher, which then stops things in order, and so that stoppin
 signalling its whole group: ``weed server`` and PostgreSQL both fork helpers that must not
 outlive them. On Linux each child also gets ``PR_SET_PDEATHSIG=SIGKILL``, a safety net for the case
 where the launcher itself is killed with SIGKILL and can run no clean-up at all.
+
+Why not mirakuru (the usual library for "start a process, wait until it answers"): its executors
+are synchronous (``Popen`` and ``time.sleep`` polling) where the launcher supervises everything on
+one event loop; it sets its own ``preexec_fn`` (``os.setsid``), leaving no room for the parent-death
+signal or PostgreSQL's unprivileged user; and it either leaves the child's output in a pipe or hands
+it to a file, where the launcher streams each line to a log and to the console, prefixed. What it
+would replace is :meth:`ManagedProcess.start` and :func:`wait_ready`, a few dozen lines.
 """
 
 from __future__ import annotations
