@@ -21,9 +21,7 @@ from lectern_common.identity import Identity, InternalTokenIssuer
 from lectern_common.objectstore import S3ObjectStore
 from lectern_common.token_keys import SigningKey
 from lectern_upload.settings import MIB
-
-from .conftest import BUCKET, PART, fresh_database, random_file
-from .test_tus_protocol import tus_upload
+from upload_testing import BUCKET, PART, fresh_database, random_file, tus_upload
 
 KEY = SigningKey.generate()
 
@@ -65,17 +63,10 @@ class ServiceProcess:
                 self.kill()
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-async def test_killed_service_resumes_upload_after_restart(lectern_infra: Any, tmp_path: Path) -> None:
-    await lectern_infra.ensure_bucket(BUCKET)
-    database_url = await fresh_database(lectern_infra, "restart")
-    http_port, grpc_port = free_port(), free_port()
-    urls = lectern_infra.urls
-    env = {
+def service_env(infra: Any, database_url: str, *, http_port: int, grpc_port: int) -> dict[str, str]:
+    """The environment a real ``python -m lectern_upload serve`` reads its settings from."""
+    urls = infra.urls
+    return {
         **os.environ,
         "LECTERN_UPLOAD_DATABASE_URL": database_url,
         "LECTERN_UPLOAD_KAFKA_BOOTSTRAP": urls.kafka_bootstrap,
@@ -91,6 +82,70 @@ async def test_killed_service_resumes_upload_after_restart(lectern_infra: Any, t
         "LECTERN_UPLOAD_REALTIME_PUBLISH_URL": f"http://127.0.0.1:{free_port()}/v1/publish",
         "LECTERN_UPLOAD_SHUTDOWN_GRACE_SECONDS": "2",
     }
+
+
+async def patch_until_killed(service: ServiceProcess, created: Any, data: bytes) -> None:
+    """One PATCH of ``data`` whose service is SIGKILLed once 23 MiB were sent."""
+    sent = 0
+    killed = asyncio.Event()
+
+    async def body():  # type: ignore[no-untyped-def]
+        nonlocal sent
+        for start in range(0, len(data), MIB):
+            if sent >= 23 * MIB:
+                await asyncio.sleep(1.0)  # let the service store the parts it has
+                service.kill()  # SIGKILL: no tail flush, no cleanup
+                killed.set()
+                await asyncio.sleep(0.5)
+            yield data[start : start + MIB]
+            sent += MIB
+
+    with pytest.raises(httpx.HTTPError):
+        async with httpx.AsyncClient(timeout=30) as http:
+            await http.patch(
+                created.upload_url,
+                content=body(),
+                headers={
+                    "Tus-Resumable": "1.0.0",
+                    "Authorization": f"Bearer {created.upload_token}",
+                    "Content-Type": "application/offset+octet-stream",
+                    "Upload-Offset": "0",
+                },
+            )
+    assert killed.is_set()
+
+
+async def stored_sha256(infra: Any, operation_id: str) -> str:
+    urls = infra.urls
+    store = S3ObjectStore(
+        endpoint_url=urls.s3_endpoint, bucket=BUCKET, access_key=urls.s3_access_key, secret_key=urls.s3_secret_key
+    )
+    return hashlib.sha256(await store.get_object(f"uploads/{operation_id}")).hexdigest()
+
+
+async def row_state(database_url: str, operation_id: str) -> tuple[str, str]:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(database_url)
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(text("SELECT status, checksum FROM uploads WHERE id = :i"), {"i": operation_id})
+        ).one()
+    await engine.dispose()
+    return row.status, row.checksum
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_killed_service_resumes_upload_after_restart(lectern_infra: Any, tmp_path: Path) -> None:
+    await lectern_infra.ensure_bucket(BUCKET)
+    database_url = await fresh_database(lectern_infra, "restart")
+    http_port, grpc_port = free_port(), free_port()
+    env = service_env(lectern_infra, database_url, http_port=http_port, grpc_port=grpc_port)
     size = 60 * MIB
     path, sha = random_file(tmp_path, size)
     service = ServiceProcess(env, tmp_path / "service.log")
@@ -107,34 +162,7 @@ async def test_killed_service_resumes_upload_after_restart(lectern_infra: Any, t
         )
         await channel.close()
 
-        data = path.read_bytes()
-        sent = 0
-        killed = asyncio.Event()
-
-        async def body():  # type: ignore[no-untyped-def]
-            nonlocal sent
-            for start in range(0, size, MIB):
-                if sent >= 23 * MIB:
-                    await asyncio.sleep(1.0)  # let the service store the parts it has
-                    service.kill()  # SIGKILL: no tail flush, no cleanup
-                    killed.set()
-                    await asyncio.sleep(0.5)
-                yield data[start : start + MIB]
-                sent += MIB
-
-        with pytest.raises(httpx.HTTPError):
-            async with httpx.AsyncClient(timeout=30) as http:
-                await http.patch(
-                    created.upload_url,
-                    content=body(),
-                    headers={
-                        "Tus-Resumable": "1.0.0",
-                        "Authorization": f"Bearer {created.upload_token}",
-                        "Content-Type": "application/offset+octet-stream",
-                        "Upload-Offset": "0",
-                    },
-                )
-        assert killed.is_set()
+        await patch_until_killed(service, created, path.read_bytes())
 
         await service.start(http_port)
         async with httpx.AsyncClient() as http:
@@ -151,18 +179,5 @@ async def test_killed_service_resumes_upload_after_restart(lectern_infra: Any, t
     finally:
         service.stop()
 
-    store = S3ObjectStore(
-        endpoint_url=urls.s3_endpoint, bucket=BUCKET, access_key=urls.s3_access_key, secret_key=urls.s3_secret_key
-    )
-    stored = hashlib.sha256(await store.get_object(f"uploads/{created.operation_id}")).hexdigest()
-    assert stored == sha
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(database_url)
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(text("SELECT status, checksum FROM uploads WHERE id = :i"), {"i": created.operation_id})
-        ).one()
-    await engine.dispose()
-    assert row.status == "processing" and row.checksum == f"sha256:{sha}"
+    assert await stored_sha256(lectern_infra, created.operation_id) == sha
+    assert await row_state(database_url, created.operation_id) == ("processing", f"sha256:{sha}")

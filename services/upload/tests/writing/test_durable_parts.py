@@ -11,9 +11,7 @@ import os
 from collections.abc import AsyncIterator
 
 import httpx
-
-from .conftest import PART, Running
-from .test_tus_protocol import TUS, precreate
+from upload_testing import PART, TUS, Running, precreate
 
 
 async def test_a_stored_part_is_committed_while_the_client_pauses(running: Running) -> None:

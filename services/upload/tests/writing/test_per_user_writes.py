@@ -8,9 +8,8 @@ import json
 from pathlib import Path
 
 from lectern_upload.settings import MIB
-
-from .conftest import PART, Running, random_file
-from .raw_tus import eventually, open_patch, precreate, read_response
+from upload_raw_tus import eventually, open_patch, precreate, read_response
+from upload_testing import PART, Running, random_file
 
 # No rate floor here: the stalled PATCHes must stay open while the test looks at them.
 SETTINGS_OVERRIDES = {"max_concurrent_writes_per_user": 2, "min_patch_bytes_per_second": 0}

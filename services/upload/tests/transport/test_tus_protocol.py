@@ -6,42 +6,10 @@ import asyncio
 import base64
 import hashlib
 from pathlib import Path
-from typing import Any
 
 import httpx
 from lectern_upload.settings import MIB
-from lectern_upload.uploads.schemas import NewUpload
-from tusclient import client as tus_client
-
-from .conftest import PART, Running, random_file
-
-TUS = {"Tus-Resumable": "1.0.0"}
-
-
-async def precreate(
-    running: Running, size: int, *, owner: str = "u-tus", course_id: str | None = "c1", mime: str = "video/mp4"
-) -> Any:
-    return await running.app.service.create(
-        owner, NewUpload(file_name="lecture.mp4", size_bytes=size, mime_type=mime, course_id=course_id)
-    )
-
-
-def tus_upload(url: str, token: str, path: Path, chunk_size: int, **kwargs: Any) -> int:
-    stop_at = kwargs.pop("stop_at", None)
-    client = tus_client.TusClient(url.rsplit("/", 1)[0] + "/", headers={"Authorization": f"Bearer {token}"})
-    uploader = client.uploader(str(path), url=url, chunk_size=chunk_size, **kwargs)
-    uploader.upload(stop_at=stop_at)
-    return uploader.offset
-
-
-async def head(running: Running, url: str, token: str) -> httpx.Response:
-    async with httpx.AsyncClient() as http:
-        return await http.head(url, headers={**TUS, "Authorization": f"Bearer {token}"})
-
-
-async def events_for(running: Running, upload_id: str) -> list[str]:
-    rows = await running.sql("SELECT event_type FROM outbox_events WHERE key = :k ORDER BY id", k=upload_id)
-    return [r[0] for r in rows]
+from upload_testing import PART, TUS, Running, events_for, head, precreate, random_file, tus_upload
 
 
 async def test_options_advertises_version_extensions_and_checksums(running: Running) -> None:

@@ -9,15 +9,22 @@ import pytest
 from lectern.upload.v1 import upload_pb2, upload_pb2_grpc
 from lectern_common.errors import DomainError, ErrorKind
 from lectern_common.grpc_client import call, open_channel
-from lectern_common.identity import Identity, InternalTokenIssuer
-
-from .conftest import INTERNAL_KEY, Running, random_file
-from .test_tus_protocol import tus_upload
+from upload_testing import Running, random_file, token_for, tus_upload
 
 
-def token_for(running: Running, user: str, service: bool = False) -> str:
-    issuer = InternalTokenIssuer(INTERNAL_KEY)
-    return issuer.issue(Identity.service("gateway") if service else Identity(user_id=user))
+async def assert_created_then_completed_events(running: Running, operation_id: str, sha: str) -> None:
+    """The upload's outbox: upload.created, then upload.completed naming the stored object."""
+    rows = await running.sql("SELECT event_type, value FROM outbox_events WHERE key = :k ORDER BY id", k=operation_id)
+    assert [r[0] for r in rows] == ["upload.created", "upload.completed"]
+    from lectern.events.v1.envelope_pb2 import EventEnvelope
+    from lectern.events.v1.upload_events_pb2 import UploadChanged
+
+    envelope = EventEnvelope.FromString(rows[-1][1])
+    event = UploadChanged()
+    assert envelope.payload.Unpack(event)
+    assert event.status == "processing" and event.checksum == f"sha256:{sha}"
+    assert event.storage_key and event.bucket == running.settings.s3_bucket
+    assert event.chapter_id == "ch-1" and event.lesson_title == "Intro"
 
 
 async def test_create_then_tus_then_get_and_list(running: Running, tmp_path: Path) -> None:
@@ -68,19 +75,7 @@ async def test_create_then_tus_then_get_and_list(running: Running, tmp_path: Pat
             token=token_for(running, "", service=True),
         )
 
-        rows = await running.sql(
-            "SELECT event_type, value FROM outbox_events WHERE key = :k ORDER BY id", k=created.operation_id
-        )
-        assert [r[0] for r in rows] == ["upload.created", "upload.completed"]
-        from lectern.events.v1.envelope_pb2 import EventEnvelope
-        from lectern.events.v1.upload_events_pb2 import UploadChanged
-
-        envelope = EventEnvelope.FromString(rows[-1][1])
-        event = UploadChanged()
-        assert envelope.payload.Unpack(event)
-        assert event.status == "processing" and event.checksum == f"sha256:{sha}"
-        assert event.storage_key and event.bucket == running.settings.s3_bucket
-        assert event.chapter_id == "ch-1" and event.lesson_title == "Intro"
+        await assert_created_then_completed_events(running, created.operation_id, sha)
     finally:
         await channel.close()
 

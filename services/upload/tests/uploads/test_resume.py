@@ -11,10 +11,7 @@ import pytest
 from lectern.upload.v1 import upload_pb2, upload_pb2_grpc
 from lectern_common.errors import DomainError, ErrorKind
 from lectern_common.grpc_client import call, open_channel
-
-from .conftest import Running, random_file
-from .test_grpc_control import token_for
-from .test_tus_protocol import TUS, precreate, tus_upload
+from upload_testing import TUS, Running, precreate, random_file, token_for, tus_upload
 
 
 async def resume(running: Running, user: str, operation_id: str) -> upload_pb2.ResumeUploadResponse:

@@ -16,10 +16,7 @@ from lectern.events.v1 import media_events_pb2
 from lectern.upload.v1 import upload_pb2, upload_pb2_grpc
 from lectern_common.events import EVENT_ID_HEADER, EVENT_TYPE_HEADER, build_envelope
 from lectern_common.grpc_client import call, open_channel
-
-from .conftest import Running, random_file
-from .test_grpc_control import token_for
-from .test_tus_protocol import precreate, tus_upload
+from upload_testing import Running, precreate, random_file, token_for, tus_upload
 
 
 @dataclass

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import httpx
 from lectern_upload.settings import MIB
-
-from .conftest import PART, Running, random_file
-from .raw_tus import TUS, eventually, offset_of, open_patch, precreate, read_response
+from upload_raw_tus import TUS, eventually, offset_of, open_patch, precreate, read_response
+from upload_testing import PART, Running, random_file
 
 SETTINGS_OVERRIDES = {
     "min_patch_bytes_per_second": 64 * 1024,

@@ -9,9 +9,8 @@ import json
 from pathlib import Path
 
 from lectern_upload.settings import MIB
-
-from .conftest import PART, Running, random_file
-from .raw_tus import eventually, offset_of, open_patch, precreate, read_response, resume_with_tuspy
+from upload_raw_tus import eventually, offset_of, open_patch, precreate, read_response, resume_with_tuspy
+from upload_testing import PART, Running, random_file
 
 # Two part buffers for the whole service: two stalled clients spend it.
 SETTINGS_OVERRIDES = {

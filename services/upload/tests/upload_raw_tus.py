@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 from lectern_upload.uploads.schemas import NewUpload
 from tusclient import client as tus_client
-
-from .conftest import Running
+from upload_testing import Running
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
