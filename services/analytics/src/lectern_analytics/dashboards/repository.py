@@ -10,19 +10,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Numeric, and_, any_, cast, func, literal, or_, select, tuple_, union
+from sqlalchemy import BigInteger, Float, Numeric, and_, cast, func, literal, or_, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Executable, Select
+from sqlalchemy.sql import Executable
 
 from lectern_analytics.dashboards.money import Currency
-from lectern_analytics.models import CourseFact, EngagementFact, LessonFact, MediaFileFact, MediaLinkFact
+from lectern_analytics.dashboards.scopes import (
+    LIVE_MEDIA,
+    course_media,
+    course_scope,
+    engagement_scope,
+    media_scope,
+    owned_courses,
+)
+from lectern_analytics.models import CourseFact, EngagementFact, LessonFact, MediaFileFact
 
 Figures = dict[str, Any]
 
 # ``grouping(course_id, lesson_id, media_id)`` of each grouping set of the engagement statement.
 _TOTALS, _BY_COURSE, _BY_LESSON, _BY_MEDIA = 0b111, 0b011, 0b001, 0b110
 
-_LIVE_MEDIA = and_(MediaFileFact.deleted_at.is_(None), MediaFileFact.purged_at.is_(None))
 _UTC_DAY = "UTC"
 
 
@@ -39,64 +46,11 @@ def rfc3339(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
-def _course_media(course_ids: Select[Any]) -> Any:
-    """(course_id, media_id) for every media one of ``course_ids`` (a select of course ids) holds in
-    a lesson or through a link. The courses are filtered in each branch, where the lessons' and
-    links' course indexes serve them: a join condition outside a UNION reaches neither branch, so
-    both tables would be read whole (every owner's lessons and links) on each call."""
-    courses = _any_of(course_ids)
-    return union(
-        select(LessonFact.course_id, LessonFact.media_id).where(
-            LessonFact.media_id.is_not(None), LessonFact.course_id == courses
-        ),
-        select(MediaLinkFact.course_id, MediaLinkFact.media_id).where(MediaLinkFact.course_id == courses),
-    ).subquery("course_media")
-
-
-def _any_of(course_ids: Select[Any]) -> Any:
-    """``= ANY(ARRAY(<course ids>))``: a btree whose first column is the course id is then searched
-    once per course (an IN would leave the planner free to read every owner's rows instead)."""
-    return any_(func.array(course_ids.scalar_subquery()))
-
-
 class DashboardQueries:
     def __init__(self, session: AsyncSession, *, top_list_size: int = 10, currency: str = "USD") -> None:
         self._session = session
         self._top = top_list_size
         self._currency = Currency(currency)
-
-    # -- scopes ----------------------------------------------------------------------------
-
-    @staticmethod
-    def _media_scope(owner_id: str, course_id: str | None) -> list[ColumnElement[bool]]:
-        clauses: list[ColumnElement[bool]] = [MediaFileFact.owner_id == owner_id]
-        if course_id is not None:
-            course_media = _course_media(select(literal(course_id)))
-            clauses.append(MediaFileFact.media_id.in_(select(course_media.c.media_id)))
-        return clauses
-
-    @staticmethod
-    def _course_scope(owner_id: str, course_id: str | None) -> list[ColumnElement[bool]]:
-        """The owner's live courses, or the one course asked for (even when deleted)."""
-        if course_id is not None:
-            return [CourseFact.owner_id == owner_id, CourseFact.course_id == course_id]
-        return [CourseFact.owner_id == owner_id, CourseFact.deleted_at.is_(None)]
-
-    @staticmethod
-    def _engagement_scope(
-        owner_id: str, course_id: str | None, start: datetime, end: datetime
-    ) -> list[ColumnElement[bool]]:
-        # Engagement belongs to whoever owns the course now (looked up, not copied at record time).
-        # A join to courses let the planner read every owner's events in the range and filter them
-        # afterwards (ten times the rows for an owner with a tenth of the platform).
-        owned = select(CourseFact.course_id).where(CourseFact.owner_id == owner_id)
-        if course_id is not None:
-            owned = owned.where(CourseFact.course_id == course_id)
-        return [
-            EngagementFact.course_id == _any_of(owned),
-            EngagementFact.at >= start,
-            EngagementFact.at < end,
-        ]
 
     async def _rows(self, statement: Executable) -> list[Any]:
         return list((await self._session.execute(statement)).all())
@@ -104,18 +58,18 @@ class DashboardQueries:
     # -- storage: bytes by mime and status, reclaimable soft-deleted bytes (snapshot) --------
 
     async def storage(self, owner_id: str, course_id: str | None) -> Figures:
-        scope = self._media_scope(owner_id, course_id)
+        scope = media_scope(owner_id, course_id)
         files, size = func.count(MediaFileFact.media_id), func.coalesce(func.sum(MediaFileFact.size_bytes), 0)
-        total = (await self._rows(select(files, size).where(*scope, _LIVE_MEDIA)))[0]
+        total = (await self._rows(select(files, size).where(*scope, LIVE_MEDIA)))[0]
         by_mime = await self._rows(
             select(MediaFileFact.mime_type, files, size)
-            .where(*scope, _LIVE_MEDIA)
+            .where(*scope, LIVE_MEDIA)
             .group_by(MediaFileFact.mime_type)
             .order_by(size.desc(), MediaFileFact.mime_type)
         )
         by_status = await self._rows(
             select(MediaFileFact.status, files, size)
-            .where(*scope, _LIVE_MEDIA)
+            .where(*scope, LIVE_MEDIA)
             .group_by(MediaFileFact.status)
             .order_by(MediaFileFact.status)
         )
@@ -137,10 +91,10 @@ class DashboardQueries:
     # -- usage: unused files (cleanup opportunities), most used files (snapshot) -------------
 
     async def usage(self, owner_id: str, course_id: str | None) -> Figures:
-        scope = self._media_scope(owner_id, course_id)
+        scope = media_scope(owner_id, course_id)
         files, size = func.count(MediaFileFact.media_id), func.coalesce(func.sum(MediaFileFact.size_bytes), 0)
-        unused_where = (*scope, _LIVE_MEDIA, MediaFileFact.usage_count == 0)
-        used_where = (*scope, _LIVE_MEDIA, MediaFileFact.usage_count > 0)
+        unused_where = (*scope, LIVE_MEDIA, MediaFileFact.usage_count == 0)
+        used_where = (*scope, LIVE_MEDIA, MediaFileFact.usage_count > 0)
         unused = (await self._rows(select(files, size).where(*unused_where)))[0]
         used = (await self._rows(select(files, size).where(*used_where)))[0]
         largest_unused = await self._rows(
@@ -179,13 +133,13 @@ class DashboardQueries:
     # -- content: courses, lessons, media counts (snapshot) ----------------------------------
 
     async def content(self, owner_id: str, course_id: str | None) -> Figures:
-        course_scope = self._course_scope(owner_id, course_id)
-        courses = (await self._rows(select(func.count()).select_from(CourseFact).where(*course_scope)))[0][0]
+        in_scope = course_scope(owner_id, course_id)
+        courses = (await self._rows(select(func.count()).select_from(CourseFact).where(*in_scope)))[0][0]
         lessons = (
             await self._rows(
                 select(func.count(LessonFact.lesson_id), func.count(LessonFact.media_id))
                 .join(CourseFact, CourseFact.course_id == LessonFact.course_id)
-                .where(*course_scope)
+                .where(*in_scope)
             )
         )[0]
         media = (
@@ -193,7 +147,7 @@ class DashboardQueries:
                 select(
                     func.count(MediaFileFact.media_id),
                     func.count(MediaFileFact.media_id).filter(MediaFileFact.status == "ready"),
-                ).where(*self._media_scope(owner_id, course_id), _LIVE_MEDIA)
+                ).where(*media_scope(owner_id, course_id), LIVE_MEDIA)
             )
         )[0]
         return {
@@ -207,14 +161,20 @@ class DashboardQueries:
     # -- engagement: views, watch time, completions, ratings in range ------------------------
 
     @staticmethod
-    def _engagement_figures() -> list[Any]:
-        kind, value = EngagementFact.type, EngagementFact.value
+    def _engagement_figures(kinds: Any) -> list[Any]:
+        """The figures of a set of ``kinds`` rows (facts counted and summed per kind, see below)."""
+
+        def of(kind: str, column: Any) -> Any:
+            return func.sum(column).filter(kinds.c.type == kind)
+
         return [
-            func.count().filter(kind == "view").label("views"),
-            func.coalesce(func.sum(value).filter(kind == "watch_seconds"), 0).label("watch_seconds"),
-            func.count().filter(kind == "completion").label("completions"),
-            func.count().filter(kind == "rating").label("ratings"),
-            func.avg(value).filter(kind == "rating").label("average_rating"),
+            func.coalesce(of("view", kinds.c.facts), 0).label("views"),
+            func.coalesce(of("watch_seconds", kinds.c.total), 0).label("watch_seconds"),
+            func.coalesce(of("completion", kinds.c.facts), 0).label("completions"),
+            func.coalesce(of("rating", kinds.c.facts), 0).label("ratings"),
+            (of("rating", kinds.c.total) / func.nullif(cast(of("rating", kinds.c.valued), Float), 0)).label(
+                "average_rating"
+            ),
         ]
 
     @staticmethod
@@ -227,21 +187,36 @@ class DashboardQueries:
             "averageRating": round(float(row.average_rating), 4) if row.average_rating is not None else None,
         }
 
-    def _engagement_statement(self, scope: list[ColumnElement[bool]]) -> Executable:
-        """Totals, per course, per lesson and per media in one pass over the range's facts (grouping
-        sets), titles joined to the grouped rows: four statements each re-reading the same facts
-        cost four times as much. ``grouping`` tells the sets apart (1 bit per column not grouped)."""
+    def _engagement_statement(self, owner_id: str, course_id: str | None, start: datetime, end: datetime) -> Executable:
+        """Totals, per course, per lesson and per media in one statement: first, course by course
+        (a LATERAL read of that course's range in the (course_id, at) index), each (lesson, media,
+        kind)'s count and sum; then the four grouping sets over those few rows; then the titles.
+        Four statements re-read the facts four times; grouping sets straight over the facts cost 20
+        filtered aggregates per fact and a sort of them all. ``grouping`` tells the sets apart."""
         e = EngagementFact
-        grouping = func.grouping(e.course_id, e.lesson_id, e.media_id).label("grouping")
+        per_course = (
+            select(e.lesson_id, e.media_id, e.type, func.count().label("facts"))
+            .add_columns(func.count(e.value).label("valued"), func.sum(e.value).label("total"))
+            .where(e.course_id == CourseFact.course_id, e.at >= start, e.at < end)
+            .group_by(e.lesson_id, e.media_id, e.type)
+            .lateral("per_course")
+        )
+        kinds = (
+            select(CourseFact.course_id, per_course)
+            .join_from(CourseFact, per_course, true())
+            .where(*owned_courses(owner_id, course_id))
+            .subquery("kinds")
+        )
+        k = kinds.c
+        grouping = func.grouping(k.course_id, k.lesson_id, k.media_id).label("grouping")
         grouped = (
-            select(e.course_id, e.lesson_id, e.media_id, grouping, *self._engagement_figures())
-            .where(*scope)
+            select(k.course_id, k.lesson_id, k.media_id, grouping, *self._engagement_figures(kinds))
             .group_by(
-                func.grouping_sets(tuple_(), tuple_(e.course_id), tuple_(e.course_id, e.lesson_id), tuple_(e.media_id))
+                func.grouping_sets(tuple_(), tuple_(k.course_id), tuple_(k.course_id, k.lesson_id), tuple_(k.media_id))
             )
             .having(
-                or_(grouping != _BY_LESSON, e.lesson_id.is_not(None)),
-                or_(grouping != _BY_MEDIA, e.media_id.is_not(None)),
+                or_(grouping != _BY_LESSON, k.lesson_id.is_not(None)),
+                or_(grouping != _BY_MEDIA, k.media_id.is_not(None)),
             )
             .subquery("grouped")
         )
@@ -254,7 +229,7 @@ class DashboardQueries:
         )
 
     async def engagement(self, owner_id: str, course_id: str | None, start: datetime, end: datetime) -> Figures:
-        rows = await self._rows(self._engagement_statement(self._engagement_scope(owner_id, course_id, start, end)))
+        rows = await self._rows(self._engagement_statement(owner_id, course_id, start, end))
         sets: dict[int, list[Any]] = {_TOTALS: [], _BY_COURSE: [], _BY_LESSON: [], _BY_MEDIA: []}
         for row in rows:
             sets[row.grouping].append(row)
@@ -278,7 +253,7 @@ class DashboardQueries:
         sold = and_(
             EngagementFact.course_id == CourseFact.course_id,
             EngagementFact.type == "sale",
-            *self._engagement_scope(owner_id, course_id, start, end),
+            *engagement_scope(owner_id, course_id, start, end),
         )
         # Each sale rounded (half away from zero, in numeric: the float's shortest decimal, so 0.015
         # is 1.5 cents, not 1.4999...) to the minor unit before summing: per course and total add up.
@@ -289,7 +264,7 @@ class DashboardQueries:
             select(CourseFact.course_id, CourseFact.title, func.count(EngagementFact.at), revenue)
             .select_from(CourseFact)
             .outerjoin(EngagementFact, sold)
-            .where(*self._course_scope(owner_id, course_id))
+            .where(*course_scope(owner_id, course_id))
             .group_by(CourseFact.course_id, CourseFact.title)
             .order_by(revenue.desc(), CourseFact.course_id)
         )
@@ -306,26 +281,26 @@ class DashboardQueries:
     # -- production: media bytes and minutes per course (a proxy for production cost) ------
 
     async def production(self, owner_id: str, course_id: str | None) -> Figures:
-        courses = select(CourseFact.course_id).where(*self._course_scope(owner_id, course_id))
-        course_media = _course_media(courses)
-        live_media = and_(MediaFileFact.media_id == course_media.c.media_id, _LIVE_MEDIA)
+        courses = select(CourseFact.course_id).where(*course_scope(owner_id, course_id))
+        held = course_media(courses)
+        live_media = and_(MediaFileFact.media_id == held.c.media_id, LIVE_MEDIA)
         size = func.coalesce(func.sum(MediaFileFact.size_bytes), 0)
         seconds = func.coalesce(func.sum(MediaFileFact.duration_seconds), 0)
         rows = await self._rows(
             select(CourseFact.course_id, CourseFact.title, func.count(MediaFileFact.media_id), size, seconds)
             .select_from(CourseFact)
-            .outerjoin(course_media, course_media.c.course_id == CourseFact.course_id)
+            .outerjoin(held, held.c.course_id == CourseFact.course_id)
             .outerjoin(MediaFileFact, live_media)
-            .where(*self._course_scope(owner_id, course_id))
+            .where(*course_scope(owner_id, course_id))
             .group_by(CourseFact.course_id, CourseFact.title)
             .order_by(CourseFact.course_id)
         )
         # Totals count a file shared by two courses once.
-        distinct = _course_media(courses)
+        distinct = course_media(courses)
         totals = (
             await self._rows(
                 select(func.count(MediaFileFact.media_id), size, seconds).where(
-                    _LIVE_MEDIA, MediaFileFact.media_id.in_(select(distinct.c.media_id))
+                    LIVE_MEDIA, MediaFileFact.media_id.in_(select(distinct.c.media_id))
                 )
             )
         )[0]
@@ -358,7 +333,7 @@ class DashboardQueries:
         rows = await self._rows(
             select(day, func.count(MediaFileFact.media_id), func.coalesce(func.sum(MediaFileFact.size_bytes), 0))
             .where(
-                *self._media_scope(owner_id, course_id),
+                *media_scope(owner_id, course_id),
                 MediaFileFact.created_at >= start,
                 MediaFileFact.created_at < end,
             )
@@ -381,7 +356,7 @@ class DashboardQueries:
                 func.count().filter(kind == "sale"),
             )
             .select_from(EngagementFact)
-            .where(*self._engagement_scope(owner_id, course_id, start, end))
+            .where(*engagement_scope(owner_id, course_id, start, end))
             .group_by(day)
         )
         return [
