@@ -125,6 +125,7 @@ class CourseRepository:
     # -- the tree -----------------------------------------------------------------------------
 
     async def load_chapters(self, course_id: str, *, include_deleted: bool = False) -> Sequence[ResultRow]:
+        """Chapters in order, as (id, title, position, deleted_at): courses.access unpacks them."""
         query = select(_CHAPTERS.id, _CHAPTERS.title, _CHAPTERS.position, _CHAPTERS.deleted_at).where(
             _CHAPTERS.course_id == course_id
         )
@@ -133,7 +134,8 @@ class CourseRepository:
         return (await self.session.execute(query.order_by(_CHAPTERS.position, _CHAPTERS.created_at))).all()
 
     async def load_lessons_with_media(self, course_id: str) -> Sequence[ResultRow]:
-        """Live lessons of the course, each with its media summary columns (``ms_*``, None when unknown)."""
+        """Live lessons of the course, each with its media summary columns (``ms_*``, None when unknown),
+        as (id, chapter_id, title, position, media_id, ms_id, ...): courses.access unpacks them."""
         query = (
             select(
                 _LESSONS.id,
