@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf.message import Message
-from lectern.events.v1 import course_events_pb2, media_events_pb2, upload_events_pb2
+from lectern.events.v1 import course_events_pb2, event_types, media_events_pb2, upload_events_pb2
 from lectern_common.events import Event
 
 from lectern_realtime.channels.schemas import Channel
@@ -26,26 +26,26 @@ class Outgoing:
 
 
 _UPLOAD_FAILURES = {
-    "upload.failed": "upload failed",
-    "upload.expired": "upload expired",
-    "upload.cancelled": "upload cancelled",
+    event_types.UPLOAD_FAILED: "upload failed",
+    event_types.UPLOAD_EXPIRED: "upload expired",
+    event_types.UPLOAD_CANCELLED: "upload cancelled",
 }
 
 _COURSE_PAYLOADS: dict[str, type[Message]] = {
-    "course.created": course_events_pb2.CourseChanged,
-    "course.updated": course_events_pb2.CourseChanged,
-    "course.deleted": course_events_pb2.CourseLifecycleChanged,
-    "course.restored": course_events_pb2.CourseLifecycleChanged,
-    "course.chapter.added": course_events_pb2.ChapterChanged,
-    "course.chapter.moved": course_events_pb2.ChapterChanged,
-    "course.chapter.renamed": course_events_pb2.ChapterChanged,
-    "course.chapter.removed": course_events_pb2.ChapterRemoved,
-    "course.lesson.added": course_events_pb2.LessonChanged,
-    "course.lesson.moved": course_events_pb2.LessonChanged,
-    "course.lesson.renamed": course_events_pb2.LessonChanged,
-    "course.lesson.removed": course_events_pb2.LessonRemoved,
-    "course.lesson.media_set": course_events_pb2.LessonMediaChanged,
-    "course.lesson.media_cleared": course_events_pb2.LessonMediaChanged,
+    event_types.COURSE_CREATED: course_events_pb2.CourseChanged,
+    event_types.COURSE_UPDATED: course_events_pb2.CourseChanged,
+    event_types.COURSE_DELETED: course_events_pb2.CourseLifecycleChanged,
+    event_types.COURSE_RESTORED: course_events_pb2.CourseLifecycleChanged,
+    event_types.COURSE_CHAPTER_ADDED: course_events_pb2.ChapterChanged,
+    event_types.COURSE_CHAPTER_MOVED: course_events_pb2.ChapterChanged,
+    event_types.COURSE_CHAPTER_RENAMED: course_events_pb2.ChapterChanged,
+    event_types.COURSE_CHAPTER_REMOVED: course_events_pb2.ChapterRemoved,
+    event_types.COURSE_LESSON_ADDED: course_events_pb2.LessonChanged,
+    event_types.COURSE_LESSON_MOVED: course_events_pb2.LessonChanged,
+    event_types.COURSE_LESSON_RENAMED: course_events_pb2.LessonChanged,
+    event_types.COURSE_LESSON_REMOVED: course_events_pb2.LessonRemoved,
+    event_types.COURSE_LESSON_MEDIA_SET: course_events_pb2.LessonMediaChanged,
+    event_types.COURSE_LESSON_MEDIA_CLEARED: course_events_pb2.LessonMediaChanged,
 }
 
 
@@ -94,19 +94,14 @@ class EventTranslator:
         return [Outgoing(_target(course_id, upload.owner_id), message)]
 
     def _media(self, event: Event) -> list[Outgoing]:
-        if event.type.startswith("media.file.") and event.type in {
-            "media.file.registered",
-            "media.file.ready",
-            "media.file.failed",
-            "media.file.updated",
-        }:
+        if event.type in event_types.MEDIA_FILE_CHANGES:
             return self._media_file(event, event.unpack(media_events_pb2.MediaFileChanged))
-        if event.type in {"media.link.added", "media.link.removed"}:
+        if event.type in {event_types.MEDIA_LINK_ADDED, event_types.MEDIA_LINK_REMOVED}:
             link = event.unpack(media_events_pb2.MediaLinkChanged)
             if not link.course_id:
                 return [_invalidate(Channel.user(link.owner_id).name, ["videos"], None)]
             return [_invalidate(Channel.course(link.course_id).name, ["videos"], link.course_id)]
-        if event.type.startswith("media.file."):  # soft_deleted, restored, hard_deleted, purged
+        if event.type in event_types.MEDIA_FILE_LIFECYCLE:
             lifecycle = event.unpack(media_events_pb2.MediaFileLifecycleChanged)
             out = [_invalidate(Channel.user(lifecycle.owner_id).name, ["videos"], None)]
             out += [_invalidate(Channel.course(c).name, ["videos"], c) for c in dict.fromkeys(lifecycle.course_ids)]
@@ -119,7 +114,7 @@ class EventTranslator:
         to_chapter = media.HasField("chapter_id") and bool(media.chapter_id)
         channel = _target(course_id, media.owner_id)
         outcome = self._media_outcome(event.type, media, course_id)
-        if from_upload and event.type == "media.file.ready":
+        if from_upload and event.type == event_types.MEDIA_FILE_READY:
             if to_chapter:
                 return outcome  # course adds the lesson; its course.lesson.added says upload-complete
             message: dict[str, Any] = {
@@ -130,7 +125,7 @@ class EventTranslator:
             if course_id:
                 message["courseId"] = course_id
             return [*outcome, Outgoing(channel, message)]
-        if from_upload and event.type == "media.file.failed":
+        if from_upload and event.type == event_types.MEDIA_FILE_FAILED:
             message = {
                 "type": "upload-failed",
                 "operationId": media.upload_operation_id,
@@ -151,13 +146,13 @@ class EventTranslator:
     ) -> list[Outgoing]:
         """``media-ready`` / ``media-failed`` (probing's verdict) to every course the file is in,
         or to its owner's channel when it is in none."""
-        kinds = {"media.file.ready": "media-ready", "media.file.failed": "media-failed"}
+        kinds = {event_types.MEDIA_FILE_READY: "media-ready", event_types.MEDIA_FILE_FAILED: "media-failed"}
         if event_type not in kinds:
             return []
         data: dict[str, Any] = {"mediaId": media.media_id, "status": media.status, "fileName": media.file_name}
-        if event_type == "media.file.ready" and media.HasField("duration_seconds"):
+        if event_type == event_types.MEDIA_FILE_READY and media.HasField("duration_seconds"):
             data["durationSeconds"] = media.duration_seconds
-        if event_type == "media.file.failed":
+        if event_type == event_types.MEDIA_FILE_FAILED:
             data["error"] = media.error if media.HasField("error") and media.error else "media processing failed"
         courses = list(dict.fromkeys([*media.course_ids, *([course_id] if course_id else [])]))
         if not courses:
@@ -175,7 +170,7 @@ class EventTranslator:
         course_id = payload.course_id or event.aggregate_id
         channel = Channel.course(course_id).name
         if (
-            event.type == "course.lesson.added"
+            event.type == event_types.COURSE_LESSON_ADDED
             and payload.HasField("upload_operation_id")
             and payload.upload_operation_id
         ):
