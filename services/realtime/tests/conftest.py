@@ -17,7 +17,7 @@ import websockets
 from lectern_common.devstack.ports import free_port
 from lectern_common.realtime_tokens import RealtimeTokenIssuer
 from lectern_common.token_keys import SigningKey
-from lectern_realtime.bootstrap import Realtime, build_realtime
+from lectern_realtime.bootstrap import RealtimeApp
 from lectern_realtime.settings import RealtimeSettings
 
 TOKEN_KEY = SigningKey.generate()
@@ -26,7 +26,7 @@ PUBLISH_TOKEN = "test-publish-token"
 
 @dataclass
 class Replica:
-    realtime: Realtime
+    realtime: RealtimeApp
     stop: asyncio.Event
     task: asyncio.Task[None]
 
@@ -85,7 +85,7 @@ async def start_replica(lectern_infra: Any, redis_prefix: str) -> AsyncIterator[
             "shutdown_grace_seconds": 4.0,
             **overrides,
         }
-        realtime = await stack.enter_async_context(build_realtime(RealtimeSettings(**values)))
+        realtime = await stack.enter_async_context(RealtimeApp(RealtimeSettings(**values)))
         stop = asyncio.Event()
         task = asyncio.create_task(realtime.run(stop))
         replica = Replica(realtime, stop, task)

@@ -1,123 +1,148 @@
-"""The one wiring point: Redis clients, store, hub, publish core, consumer, ASGI app, HTTP server.
+"""The one wiring point: ``RealtimeApp(settings)``, built inside the running loop.
 
-``async with build_realtime(settings) as realtime:`` gives a replica whose long-running parts
-(``realtime.parts()``) are run by ``lectern_common.runtime.Runtime`` in ``__main__`` and by the
-tests directly, so tests exercise the same wiring as production.
+``python -m lectern_realtime`` serves it through ``lectern_common.service_cli.run_service``;
+the tests and the bench build the same app in-process (``async with RealtimeApp(settings)``) and
+run its ``parts()``, so they exercise the wiring production runs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import gc
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from typing import Any
+from types import TracebackType
 
-import uvicorn
+from lectern_common.http_server import HttpServer
 from lectern_common.rate_limits import Bucket, RateLimiter
 from lectern_common.realtime_tokens import RealtimeTokenVerifier
+from lectern_common.runtime import Part
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection
 
 from lectern_realtime.broker.repository import ChannelStore, DeadLetterStore
 from lectern_realtime.broker.subscriber import ChannelSubscriber
-from lectern_realtime.connections.service import Hub
-from lectern_realtime.errors import CLOSE_GOING_AWAY, CLOSE_TRY_AGAIN
+from lectern_realtime.connections.hub import Hub
+from lectern_realtime.connections.service import ConnectionService
+from lectern_realtime.errors import CLOSE_TRY_AGAIN
 from lectern_realtime.events.service import EventTranslator
 from lectern_realtime.publishing.service import PublishService
 from lectern_realtime.settings import RealtimeSettings
-from lectern_realtime.transport.asgi import RealtimeApp
+from lectern_realtime.transport.asgi import RealtimeAsgi
 from lectern_realtime.transport.consumers import EventFanoutConsumer
 
 log = logging.getLogger(__name__)
 
-Part = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+def _redis(settings: RealtimeSettings) -> Redis:
+    # A blocking pool: a burst of reconnecting tabs (a replica restarted) waits for a connection
+    # instead of failing with "too many connections".
+    timeout = settings.redis_timeout_seconds
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout=settings.redis_pool_wait_seconds,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+    )
+    return Redis.from_pool(pool)  # the client owns the pool: closing it closes the pool
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the Runtime owns SIGTERM/SIGINT."""
+def _pubsub_pool(settings: RealtimeSettings) -> ConnectionPool:
+    # The subscriber's own connection (decoded replies; it reads without a timeout and finds a dead
+    # peer with PING). Its name, unique a replica, lets an operator (or a test) find it in CLIENT LIST.
+    return ConnectionPool.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+        decode_responses=True,
+        client_name=f"{settings.service_name}-pubsub-{uuid.uuid4().hex[:12]}",
+    )
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
+class RealtimeApp:
+    """One replica, wired: ``async with RealtimeApp(settings) as app``, then run ``app.parts()``."""
 
-class Realtime:
-    """One replica, wired."""
-
-    def __init__(self, settings: RealtimeSettings, redis: Redis, pubsub_pool: ConnectionPool) -> None:
+    def __init__(self, settings: RealtimeSettings) -> None:
         self.settings = settings
+        self.redis = _redis(settings)
+        self._pubsub_pool = _pubsub_pool(settings)
+        self._build_core()
+        self._build_doors()
+
+    def _build_core(self) -> None:
+        """The rules: channels in Redis, this replica's subscriptions and sockets, publishing."""
+        s = self.settings
         self.store = ChannelStore(
-            redis,
-            prefix=settings.redis_prefix,
-            history_size=settings.history_size,
-            history_ttl_seconds=settings.history_ttl_seconds,
-            seq_ttl_seconds=settings.seq_ttl_seconds,
-            dedup_ttl_seconds=settings.dedup_ttl_seconds,
+            self.redis,
+            prefix=s.redis_prefix,
+            history_size=s.history_size,
+            history_ttl_seconds=s.history_ttl_seconds,
+            seq_ttl_seconds=s.seq_ttl_seconds,
+            dedup_ttl_seconds=s.dedup_ttl_seconds,
         )
-        self._pubsub_pool = pubsub_pool
         self.subscriber = ChannelSubscriber(
             self._connect_pubsub,
             on_message=lambda channel, seq, text: self.hub.deliver(channel, seq, text),
             on_lost=lambda: self.hub.close_all(CLOSE_TRY_AGAIN, "broker connection lost; reconnect with since"),
         )
-        self.hub = Hub(self.store, self.subscriber, max_subscriptions=settings.max_subscriptions)
-        self.publisher = PublishService(self.store, max_message_bytes=settings.max_message_bytes)
-        self.translator = EventTranslator(
-            upload_topic=settings.upload_topic, media_topic=settings.media_topic, course_topic=settings.course_topic
+        self.hub = Hub(self.store, self.subscriber, max_subscriptions=s.max_subscriptions)
+        self.connections = ConnectionService(
+            self.hub,
+            verifier=RealtimeTokenVerifier(s.realtime_verifying_keys),
+            queue_size=s.send_queue_size,
+            close_on_token_expiry=s.close_on_token_expiry,
+            connect_limiter=RateLimiter(self.redis, prefix=s.redis_prefix),
+            connect_bucket=Bucket("ws-connect", s.ws_connects_per_minute, s.ws_connects_burst),
         )
-        self.dead_letters = DeadLetterStore(redis, prefix=settings.redis_prefix)
+        self.publisher = PublishService(self.store, max_message_bytes=s.max_message_bytes)
+
+    def _build_doors(self) -> None:
+        """The doors: the WebSocket port, the internal publish port, the Kafka consumer."""
+        s = self.settings
+        self.asgi = RealtimeAsgi(
+            connections=self.connections,
+            hub=self.hub,
+            publisher=self.publisher,
+            publish_token=s.realtime_publish_token.get_secret_value(),
+            readiness=self._readiness,
+            max_incoming_bytes=s.max_incoming_bytes,
+        )
+        grace = s.shutdown_grace_seconds
+        self.socket_server = HttpServer(
+            self.asgi,
+            host=s.bind_host,
+            port=s.http_port,
+            grace_seconds=grace,
+            name="websocket",
+            http="httptools",
+            ws="websockets-sansio",
+            ws_max_size=s.max_incoming_bytes,
+            ws_ping_interval=s.ws_ping_interval_seconds,
+            ws_ping_timeout=s.ws_ping_timeout_seconds,
+            log_level="warning",
+            backlog=4096,
+        )
+        # The internal port: POST /v1/publish from services, never exposed outside the cluster.
+        self.publish_server = HttpServer(
+            self.asgi.publish_app,
+            host=s.bind_host,
+            port=s.publish_port,
+            grace_seconds=grace,
+            name="publish",
+            http="httptools",
+            log_level="warning",
+        )
+        self.translator = EventTranslator(
+            upload_topic=s.upload_topic, media_topic=s.media_topic, course_topic=s.course_topic
+        )
+        self.dead_letters = DeadLetterStore(self.redis, prefix=s.redis_prefix)
         self.consumer = EventFanoutConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            group_id=settings.consumer_group,
+            bootstrap_servers=s.kafka_bootstrap,
+            group_id=s.consumer_group,
             translator=self.translator,
             publisher=self.publisher,
             dead_letters=self.dead_letters,
-        )
-        self.app = RealtimeApp(
-            hub=self.hub,
-            publisher=self.publisher,
-            verifier=RealtimeTokenVerifier(settings.realtime_verifying_keys),
-            publish_token=settings.realtime_publish_token.get_secret_value(),
-            readiness=self._readiness,
-            queue_size=settings.send_queue_size,
-            max_incoming_bytes=settings.max_incoming_bytes,
-            close_on_token_expiry=settings.close_on_token_expiry,
-            connect_limiter=RateLimiter(redis, prefix=settings.redis_prefix),
-            connect_bucket=Bucket("ws-connect", settings.ws_connects_per_minute, settings.ws_connects_burst),
-        )
-        # The internal port: POST /v1/publish from services, never exposed outside the cluster.
-        self.publish_server = _Server(
-            uvicorn.Config(
-                self.app.publish_app,
-                host=settings.bind_host,
-                port=settings.publish_port,
-                loop="none",
-                lifespan="off",
-                http="httptools",
-                log_level="warning",
-                access_log=False,
-                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
-            )
-        )
-        self.server = _Server(
-            uvicorn.Config(
-                self.app,
-                host=settings.bind_host,
-                port=settings.http_port,
-                loop="none",
-                lifespan="off",
-                http="httptools",
-                ws="websockets-sansio",
-                ws_max_size=settings.max_incoming_bytes,
-                ws_ping_interval=settings.ws_ping_interval_seconds,
-                ws_ping_timeout=settings.ws_ping_timeout_seconds,
-                log_level="warning",
-                access_log=False,
-                timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
-                backlog=4096,
-            )
         )
 
     @property
@@ -142,80 +167,55 @@ class Realtime:
             failures.append("pub/sub connection: not connected")
         return failures
 
-    def parts(self) -> list[tuple[str, Part]]:
+    def parts(self) -> dict[str, Part]:
         """The long-running parts of this replica, for the Runtime."""
-        parts: list[tuple[str, Part]] = [("pubsub", self.subscriber.run), ("http", self.serve_http)]
+        parts: dict[str, Part] = {"pubsub": self.subscriber.run, "http": self.serve_http}
         if self.settings.consume_events:
-            parts.append(("events", self.consumer.run))
+            parts["events"] = self.consumer.run
         return parts
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """All parts until ``stop`` (tests; ``__main__`` uses the Runtime for signals and failures)."""
-        await asyncio.gather(*(part(stop) for _, part in self.parts()))
-
     async def serve_http(self, stop: asyncio.Event) -> None:
-        """Serve both ports until ``stop``, then drain: sockets get 1001 "going away" so clients
-        reconnect elsewhere; the publish port closes last (publishers may still flush)."""
-        server_task = asyncio.create_task(self.server.serve())
-        publish_task = asyncio.create_task(self.publish_server.serve())
+        """Both ports until ``stop``, then drain: sockets get 1001 "going away" so clients reconnect
+        elsewhere; the publish port closes last (publishers may still flush)."""
+        socket_stop, publish_stop = asyncio.Event(), asyncio.Event()
+        sockets = asyncio.create_task(self.socket_server.run(socket_stop))
+        publish = asyncio.create_task(self.publish_server.run(publish_stop))
         stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait({server_task, publish_task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({sockets, publish, stopper}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
-        if server_task.done() or publish_task.done():
-            # A server died on its own (port taken): stop the other one and fail the part.
-            self.server.should_exit = self.publish_server.should_exit = True
-            await asyncio.gather(server_task, publish_task, return_exceptions=True)
-            for task in (server_task, publish_task):
+        if stopper not in done:  # a server failed (port taken): stop the other, fail the part
+            socket_stop.set()
+            publish_stop.set()
+            await asyncio.gather(sockets, publish, return_exceptions=True)
+            for task in (sockets, publish):
                 task.result()
-            raise RuntimeError("HTTP server stopped unexpectedly")
-        self.app.draining = True
-        self.hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
-        deadline = asyncio.get_running_loop().time() + min(5.0, self.settings.shutdown_grace_seconds / 2)
-        while self.hub.connections and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-        self.server.should_exit = True
-        await server_task
-        self.publish_server.should_exit = True
-        await publish_task
+            raise RuntimeError("an HTTP server stopped on its own")
+        await self.connections.drain(min(5.0, self.settings.shutdown_grace_seconds / 2))
+        socket_stop.set()
+        await sockets
+        publish_stop.set()
+        await publish
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """All parts until ``stop``, without a Runtime's signal handling (tests, bench)."""
+        await asyncio.gather(*(part(stop) for part in self.parts().values()))
 
     async def wait_started(self, timeout: float = 10.0) -> None:
-        """Until the HTTP server listens and the pub/sub connection is up (tests, bench)."""
+        """Until both ports listen and the pub/sub connection is up (tests, bench)."""
         async with asyncio.timeout(timeout):
-            while not (self.server.started and self.publish_server.started):  # noqa: ASYNC110 (no event)
-                await asyncio.sleep(0.01)
+            await self.socket_server.started.wait()
+            await self.publish_server.started.wait()
             await self.subscriber.connected.wait()
 
+    async def __aenter__(self) -> RealtimeApp:
+        # Move what start-up made (imports, the wiring) out of the collector's sight: a full
+        # collection then walks only the sockets' objects (process_tuning.py makes those rare).
+        gc.collect()
+        gc.freeze()
+        return self
 
-def pubsub_client_name(settings: RealtimeSettings) -> str:
-    """The subscriber connection's CLIENT SETNAME: unique a replica, so it can be found and killed."""
-    return f"{settings.service_name}-pubsub-{uuid.uuid4().hex[:12]}"
-
-
-@contextlib.asynccontextmanager
-async def build_realtime(settings: RealtimeSettings) -> AsyncIterator[Realtime]:
-    timeout = settings.redis_timeout_seconds
-    # A blocking pool: a burst of reconnecting tabs (a replica restarted) waits for a connection
-    # instead of failing with "too many connections".
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=settings.redis_max_connections,
-        timeout=settings.redis_pool_wait_seconds,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-    )
-    redis = Redis(connection_pool=pool)
-    # The subscriber's own connection (decoded replies; it reads without a timeout and finds a dead
-    # peer with PING). Its name lets an operator (or a test) find it in CLIENT LIST.
-    pubsub_pool = ConnectionPool.from_url(
-        settings.redis_url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        decode_responses=True,
-        client_name=pubsub_client_name(settings),
-    )
-    try:
-        yield Realtime(settings, redis, pubsub_pool)
-    finally:
-        await redis.aclose()
-        await pool.aclose()
-        await pubsub_pool.aclose()
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.redis.aclose()
+        await self._pubsub_pool.aclose()

@@ -8,6 +8,7 @@ channel beside the message and realtime stamps both into it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,9 +19,6 @@ from lectern_realtime import errors
 ChannelKind = Literal["user", "course"]
 _KINDS: frozenset[str] = frozenset({"user", "course"})
 
-PUBLISHABLE_TYPES = frozenset(
-    {"upload-progress", "upload-complete", "upload-failed", "invalidate", "media-ready", "media-failed"}
-)
 _TOP_LEVEL_KEYS = frozenset({"type", "channel", "courseId", "operationId", "data"})
 
 
@@ -65,6 +63,61 @@ def _require_str(data: dict[str, Any], key: str, path: str) -> None:
         raise errors.invalid_message(f"{path} must be a non-empty string", path)
 
 
+# What each publishable type requires beyond the envelope: (message, its data) -> None or raises.
+
+
+def _progress(message: dict[str, Any], data: dict[str, Any]) -> None:
+    _require_str(message, "operationId", "operationId")
+    progress = data.get("progress")
+    if isinstance(progress, bool) or not isinstance(progress, int | float) or not 0 <= progress <= 100:
+        raise errors.invalid_message("data.progress must be a number from 0 to 100", "data.progress")
+
+
+def _media_id(message: dict[str, Any], data: dict[str, Any]) -> None:
+    _require_str(data, "mediaId", "data.mediaId")
+
+
+def _error(message: dict[str, Any], data: dict[str, Any]) -> None:
+    _require_str(data, "error", "data.error")
+
+
+def _media_failure(message: dict[str, Any], data: dict[str, Any]) -> None:
+    _require_str(data, "mediaId", "data.mediaId")
+    _require_str(data, "error", "data.error")
+
+
+def _resources(message: dict[str, Any], data: dict[str, Any]) -> None:
+    resources = data.get("resources")
+    if not isinstance(resources, list) or not resources or not all(isinstance(r, str) and r for r in resources):
+        raise errors.invalid_message("data.resources must be a non-empty list of names", "data.resources")
+
+
+_DATA_RULES: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
+    "upload-progress": _progress,
+    "upload-complete": _media_id,
+    "upload-failed": _error,
+    "invalidate": _resources,
+    "media-ready": _media_id,
+    "media-failed": _media_failure,
+}
+PUBLISHABLE_TYPES = frozenset(_DATA_RULES)
+
+
+def _check_envelope(channel: Channel, message: dict[str, Any]) -> None:
+    """The keys beside ``data``: none unknown, ``channel``/``courseId`` agreeing with the channel."""
+    unknown = set(message) - _TOP_LEVEL_KEYS
+    if unknown:
+        raise errors.invalid_message(f"unknown keys {sorted(unknown)}; put extra fields in data", "message")
+    if "channel" in message and message["channel"] != channel.name:
+        raise errors.invalid_message("message.channel, when given, must equal channel", "channel")
+    for key in ("courseId", "operationId"):
+        value = message.get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise errors.invalid_message(f"message.{key} must be a non-empty string", key)
+    if channel.kind == "course" and message.get("courseId") not in (None, channel.id):
+        raise errors.invalid_message("message.courseId must match the course channel", "courseId")
+
+
 def validate_message(channel: Channel, message: object, *, max_bytes: int) -> str:
     """Check a publisher's message and answer its wire body without ``seq`` (a JSON object text).
 
@@ -73,39 +126,17 @@ def validate_message(channel: Channel, message: object, *, max_bytes: int) -> st
     if not isinstance(message, dict):
         raise errors.invalid_message("message must be a JSON object")
     kind = message.get("type")
-    if kind not in PUBLISHABLE_TYPES:
+    if not isinstance(kind, str) or kind not in _DATA_RULES:
         raise errors.invalid_message(f"message.type must be one of {', '.join(sorted(PUBLISHABLE_TYPES))}", "type")
-    unknown = set(message) - _TOP_LEVEL_KEYS
-    if unknown:
-        raise errors.invalid_message(f"unknown keys {sorted(unknown)}; put extra fields in data", "message")
-    if "channel" in message and message["channel"] != channel.name:
-        raise errors.invalid_message("message.channel, when given, must equal channel", "channel")
-    for key in ("courseId", "operationId"):
-        if key in message and message[key] is not None and (not isinstance(message[key], str) or not message[key]):
-            raise errors.invalid_message(f"message.{key} must be a non-empty string", key)
-    if channel.kind == "course" and message.get("courseId") not in (None, channel.id):
-        raise errors.invalid_message("message.courseId must match the course channel", "courseId")
+    _check_envelope(channel, message)
     data = message.get("data", {})
     if not isinstance(data, dict):
         raise errors.invalid_message("message.data must be a JSON object", "data")
-    if kind == "upload-progress":
-        _require_str(message, "operationId", "operationId")
-        progress = data.get("progress")
-        if isinstance(progress, bool) or not isinstance(progress, int | float) or not 0 <= progress <= 100:
-            raise errors.invalid_message("data.progress must be a number from 0 to 100", "data.progress")
-    elif kind == "upload-complete":
-        _require_str(data, "mediaId", "data.mediaId")
-    elif kind == "upload-failed":
-        _require_str(data, "error", "data.error")
-    elif kind == "media-ready":
-        _require_str(data, "mediaId", "data.mediaId")
-    elif kind == "media-failed":
-        _require_str(data, "mediaId", "data.mediaId")
-        _require_str(data, "error", "data.error")
-    elif kind == "invalidate":
-        resources = data.get("resources")
-        if not isinstance(resources, list) or not resources or not all(isinstance(r, str) and r for r in resources):
-            raise errors.invalid_message("data.resources must be a non-empty list of names", "data.resources")
+    _DATA_RULES[kind](message, data)
+    return _wire_body(channel, kind, message, data, max_bytes)
+
+
+def _wire_body(channel: Channel, kind: str, message: dict[str, Any], data: dict[str, Any], max_bytes: int) -> str:
     body: dict[str, Any] = {"type": kind, "channel": channel.name}
     for key in ("courseId", "operationId"):
         if message.get(key) is not None:
@@ -138,3 +169,7 @@ def error_message(code: str, message: str, **extra: Any) -> str:
 
 def pong_message() -> str:
     return '{"type":"pong"}'
+
+
+def unsubscribed_message(channel: str) -> str:
+    return _dumps({"type": "unsubscribed", "channel": channel})

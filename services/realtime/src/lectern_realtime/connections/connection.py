@@ -48,6 +48,7 @@ class Connection:
         self.subscriptions: dict[str, Subscription] = {}
         self.closed = asyncio.Event()
         self.close_code: int | None = None
+        self.expiry: asyncio.TimerHandle | None = None  # closes the socket when its token expires
         self._writer: asyncio.Task[None] | None = None
 
     @property

@@ -1,150 +1,125 @@
-"""The hub: which local sockets watch which channels, subscription rules, and local fan-out.
+"""A socket's life, as rules: who may open one, what it holds from the start, when it must go.
 
-Each replica has one hub. When a channel gets its first local socket the hub asks the
-subscriber for the channel's Redis subscription, and releases it when the last one leaves, so the
-replica receives only the channels it holds; the hub gives each message's shared text to every
-local socket on its channel. Subscribing with ``since`` waits until the Redis subscription is live,
-then replays history, says ``subscribed`` and goes live, with no gap and no repeat: live messages
-that arrive while history is read wait in the subscription and are sent after it, minus the ones
-history already covered.
+The transport (``transport/asgi.py``) only turns ASGI messages into these calls:
+
+* ``admit(token)``: a replica that is draining refuses with 1001; a missing, forged, expired or
+  wrong-audience token with 4001 and the reason; a user opening sockets too fast with 4029 and the
+  seconds to wait (a bucket in Redis, shared by the replicas);
+* ``open(claims, ...)``: the socket joins the hub, its token's expiry closes it with 4001 (the
+  client fetches a new token and reconnects with ``since``), and it is subscribed to its own
+  ``user:`` channel at once; only a lost Redis is worth a reconnect (1013): any other refusal would
+  repeat on every reconnect, so the socket stays open and says why;
+* ``close(conn)``: everything ``open`` set up is undone;
+* ``drain(grace)``: shutdown: every socket gets 1001 and the replica waits (bounded) until they went.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+from datetime import UTC, datetime
 
-from lectern_common.realtime_tokens import RealtimeClaims
+from lectern_common.errors import DomainError, ErrorKind
+from lectern_common.rate_limits import Bucket, RateLimiter
+from lectern_common.realtime_tokens import RealtimeClaims, RealtimeTokenError, RealtimeTokenVerifier
 
 from lectern_realtime import errors
-from lectern_realtime.broker.repository import ChannelStore
-from lectern_realtime.broker.subscriber import ChannelSubscriber
-from lectern_realtime.channels.schemas import Channel, subscribed_message
-from lectern_realtime.connections.connection import Connection, Subscription
+from lectern_realtime.channels.schemas import Channel, error_message
+from lectern_realtime.connections.connection import CloseSocket, Connection, SendText
+from lectern_realtime.connections.hub import Hub
 
 log = logging.getLogger(__name__)
 
 
-def may_watch(claims: RealtimeClaims, channel: Channel) -> bool:
-    """A socket watches its own user channel and the courses its token names; nothing else."""
-    if channel.kind == "user":
-        return channel.id == claims.user_id
-    return channel.id in claims.course_ids
+class Refused(Exception):
+    """A socket turned away before it opens: the close code and reason its browser reads."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
 
 
-class Hub:
-    """Local sockets by channel; a replica's whole in-memory state."""
+class ConnectionService:
+    """Opens, closes and drains this replica's sockets (see the module docstring)."""
 
-    def __init__(self, store: ChannelStore, subscriber: ChannelSubscriber, *, max_subscriptions: int) -> None:
-        self._store = store
-        self._subscriber = subscriber
-        self._max_subscriptions = max_subscriptions
-        self._channels: dict[str, dict[Connection, None]] = {}
-        self.connections: set[Connection] = set()
-        self.delivered = 0
-        self.unrouted = 0
-        """Messages Redis sent this replica for a channel none of its sockets holds (the last one
-        left while its unsubscribe was in flight; with per-channel subscriptions, nothing else)."""
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        verifier: RealtimeTokenVerifier,
+        queue_size: int,
+        close_on_token_expiry: bool = True,
+        connect_limiter: RateLimiter | None = None,
+        connect_bucket: Bucket | None = None,
+    ) -> None:
+        self._hub = hub
+        self._verifier = verifier
+        self._queue_size = queue_size
+        self._close_on_expiry = close_on_token_expiry
+        self._connect_limiter = connect_limiter
+        self._connect_bucket = connect_bucket
+        self.draining = False
 
-    @property
-    def channel_count(self) -> int:
-        return len(self._channels)
-
-    def counts(self) -> dict[str, int]:
-        """What this replica holds and has handled (operators' ``/v1/connections``, the bench)."""
-        return {
-            "channels": len(self._channels),
-            "brokerMessages": self._subscriber.received,
-            "unroutedMessages": self.unrouted,
-            "deliveries": self.delivered,
-        }
-
-    def add(self, conn: Connection) -> None:
-        self.connections.add(conn)
-
-    def remove(self, conn: Connection) -> None:
-        """Forget a socket and all its subscriptions."""
-        self.connections.discard(conn)
-        for name in list(conn.subscriptions):
-            self._detach(conn, name)
-
-    async def subscribe(self, conn: Connection, channel_name: object, since: int | None) -> None:
-        """Subscribe ``conn`` to a channel its token allows, replaying history after ``since``.
-
-        Raises a DomainError (invalid channel, forbidden, too many, unavailable); the socket
-        answers it with an ``error`` message and stays open.
-        """
-        channel = Channel.parse(channel_name)
-        if not may_watch(conn.claims, channel):
-            raise errors.channel_forbidden(channel.name)
-        if since is not None and (isinstance(since, bool) or not isinstance(since, int) or since < 0):
-            raise errors.invalid_message("since must be a whole number ≥ 0", "since")
-        name = channel.name
-        if name not in conn.subscriptions and len(conn.subscriptions) >= self._max_subscriptions:
-            raise errors.too_many_subscriptions(self._max_subscriptions)
-        sub = Subscription()
-        conn.subscriptions[name] = sub
-        self._channels.setdefault(name, {})[conn] = None
+    async def admit(self, token: str | None) -> RealtimeClaims:
+        """The claims of a socket that may open now; raises :class:`Refused` otherwise."""
+        if self.draining:
+            raise Refused(errors.CLOSE_GOING_AWAY, "server shutting down")
         try:
-            await self._until_live(name)
-            recovery = await self._store.recover(name, since)
-        except Exception as exc:
-            if conn.subscriptions.get(name) is sub:
-                self._detach(conn, name)
-            log.warning("recovery of %s failed: %r", name, exc)
-            raise errors.unavailable("channel history") from exc
-        if conn.subscriptions.get(name) is not sub:
-            return  # unsubscribed or re-subscribed while history was read
-        # From here to the end nothing awaits, so no live message can slip in between.
-        for _, text in recovery.messages:
-            conn.send(text)
-        conn.send(
-            subscribed_message(
-                name, recovery.top_seq, recovered=recovery.recovered, replayed=len(recovery.messages), since=since
+            claims = self._verifier.verify(token)
+        except RealtimeTokenError as exc:
+            raise Refused(errors.CLOSE_UNAUTHENTICATED, f"unauthenticated: {exc.message}") from exc
+        retry_after = await self._connects_left(claims.user_id)
+        if retry_after is not None:
+            raise Refused(errors.CLOSE_TOO_MANY_CONNECTS, f"too many connects: retry after {retry_after} s")
+        return claims
+
+    async def _connects_left(self, user_id: str) -> int | None:
+        """None when ``user_id`` may open one more socket now, else the seconds to wait."""
+        if self._connect_limiter is None or self._connect_bucket is None:
+            return None
+        try:
+            decision = await self._connect_limiter.check(f"user:{user_id}", [self._connect_bucket])
+        except Exception as exc:  # Redis trouble must not lock every user out; the pub/sub says so
+            log.warning("connect rate limiter unavailable, letting the socket in: %r", exc)
+            return None
+        return None if decision.allowed else max(1, math.ceil(decision.retry_after_seconds))
+
+    async def open(self, claims: RealtimeClaims, send_text: SendText, close_socket: CloseSocket) -> Connection:
+        """An admitted socket, in the hub, its expiry armed, subscribed to its own user channel."""
+        conn = Connection(claims=claims, send_text=send_text, close_socket=close_socket, queue_size=self._queue_size)
+        self._hub.add(conn)
+        conn.start()
+        if self._close_on_expiry:
+            delay = (claims.expires_at - datetime.now(UTC)).total_seconds()
+            conn.expiry = asyncio.get_running_loop().call_later(
+                max(delay, 0), conn.close, errors.CLOSE_UNAUTHENTICATED, "unauthenticated: token expired"
             )
-        )
-        last = recovery.top_seq
-        for seq, text in sub.pending:
-            if seq > last:
-                conn.send(text)
-                last = seq
-        sub.pending.clear()
-        sub.last_seq = last
-        sub.ready = True
+        try:
+            await self._hub.subscribe(conn, Channel.user(claims.user_id).name, None)
+        except DomainError as exc:
+            if exc.kind is ErrorKind.UNAVAILABLE:
+                conn.close(errors.CLOSE_TRY_AGAIN, exc.message)
+            else:
+                log.error("user channel of %r refused: %s", claims.user_id, exc.message)
+                conn.send(error_message(exc.code, exc.message))
+        return conn
 
-    async def _until_live(self, name: str) -> None:
-        """Until this replica's Redis subscription to ``name`` is live (at once when it is).
+    async def close(self, conn: Connection) -> None:
+        """The socket went (or was closed): forget it, let its writer finish what is queued."""
+        if conn.expiry is not None:
+            conn.expiry.cancel()
+        self._hub.remove(conn)
+        await conn.wait_writer(timeout=0.5)
+        conn.stop_writer()
 
-        Asked on every join, not only the first: after a lost connection the subscriber starts
-        empty while closing sockets may still sit on the channel."""
-        ready = self._subscriber.want(self._store.pubsub_channel(name))
-        # shielded: one joiner's cancelled task must not cancel the future others wait on
-        if ready is not None and not await asyncio.shield(ready):
-            raise ConnectionError("Redis pub/sub connection lost")
-
-    def unsubscribe(self, conn: Connection, channel_name: str) -> None:
-        self._detach(conn, channel_name)
-
-    def _detach(self, conn: Connection, name: str) -> None:
-        conn.subscriptions.pop(name, None)
-        watchers = self._channels.get(name)
-        if watchers is not None:
-            watchers.pop(conn, None)
-            if not watchers:
-                del self._channels[name]
-                self._subscriber.release(self._store.pubsub_channel(name))
-
-    def deliver(self, channel: str, seq: int, text: str) -> None:
-        """A published message reached this replica: offer it to every local socket on the channel."""
-        watchers = self._channels.get(channel)
-        if not watchers:
-            self.unrouted += 1
-            return
-        for conn in list(watchers):
-            conn.offer(channel, seq, text)
-        self.delivered += len(watchers)
-
-    def close_all(self, code: int, reason: str) -> None:
-        """Close every local socket (shutdown: 1001 going away; lost broker: 1013 try again)."""
-        for conn in list(self.connections):
-            conn.close(code, reason)
+    async def drain(self, grace_seconds: float) -> None:
+        """Refuse new sockets, close the open ones with 1001 (reconnect elsewhere, with ``since``)
+        and wait until they are gone, at most ``grace_seconds``."""
+        self.draining = True
+        self._hub.close_all(errors.CLOSE_GOING_AWAY, "server shutting down")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_seconds
+        while self._hub.connections and loop.time() < deadline:  # noqa: ASYNC110 (the hub has no event)
+            await asyncio.sleep(0.05)

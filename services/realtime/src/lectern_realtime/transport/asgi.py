@@ -6,28 +6,24 @@ through it), and all it does is translate frames to hub calls. HTTP routes use S
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
-import math
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from lectern_common.errors import HTTP_STATUS_BY_KIND, DomainError, ErrorKind
-from lectern_common.rate_limits import Bucket, RateLimiter
-from lectern_common.realtime_tokens import RealtimeTokenError, RealtimeTokenVerifier
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lectern_realtime import errors
-from lectern_realtime.channels.schemas import Channel, error_message, pong_message
+from lectern_realtime.channels.schemas import error_message, pong_message, unsubscribed_message
 from lectern_realtime.connections.connection import Connection
-from lectern_realtime.connections.service import Hub
+from lectern_realtime.connections.hub import Hub
+from lectern_realtime.connections.service import ConnectionService, Refused
 from lectern_realtime.publishing.service import PublishService
 
 log = logging.getLogger(__name__)
@@ -44,34 +40,26 @@ def _error_response(error: DomainError) -> JSONResponse:
     return JSONResponse({"success": False, "error": error.to_dict()}, status_code=HTTP_STATUS_BY_KIND[error.kind])
 
 
-class RealtimeApp:
-    """The ASGI application of one replica."""
+class RealtimeAsgi:
+    """The ASGI applications of one replica: ``self`` on the public port, ``publish_app`` on the
+    internal one."""
 
     def __init__(
         self,
         *,
+        connections: ConnectionService,
         hub: Hub,
         publisher: PublishService,
-        verifier: RealtimeTokenVerifier,
         publish_token: str,
         readiness: ReadinessProbe,
-        queue_size: int,
         max_incoming_bytes: int,
-        close_on_token_expiry: bool = True,
-        connect_limiter: RateLimiter | None = None,
-        connect_bucket: Bucket | None = None,
     ) -> None:
+        self._connections = connections
         self._hub = hub
         self._publisher = publisher
-        self._verifier = verifier
         self._publish_token = publish_token.encode()
         self._readiness = readiness
-        self._queue_size = queue_size
         self._max_incoming = max_incoming_bytes
-        self._close_on_expiry = close_on_token_expiry
-        self._connect_limiter = connect_limiter
-        self._connect_bucket = connect_bucket
-        self.draining = False
         probes = [Route("/healthz", self._healthz, methods=["GET"]), Route("/readyz", self._readyz, methods=["GET"])]
         self._http = Starlette(routes=probes)
         # The internal routes (services' POST /v1/publish, operators' GET /v1/connections) listen
@@ -79,7 +67,7 @@ class RealtimeApp:
         self.publish_app = Starlette(
             routes=[
                 Route("/v1/publish", self._publish, methods=["POST"]),
-                Route("/v1/connections", self._connections, methods=["GET"]),
+                Route("/v1/connections", self._connections_count, methods=["GET"]),
                 *probes,
             ]
         )
@@ -99,7 +87,7 @@ class RealtimeApp:
         return JSONResponse({"status": "ok"})
 
     async def _readyz(self, request: Request) -> Response:
-        failures = ["draining"] if self.draining else await self._readiness()
+        failures = ["draining"] if self._connections.draining else await self._readiness()
         if failures:
             return JSONResponse({"status": "unready", "failures": failures}, status_code=503)
         return JSONResponse({"status": "ready", "connections": len(self._hub.connections)})
@@ -109,7 +97,7 @@ class RealtimeApp:
         scheme, _, credential = header.partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(credential.strip().encode(), self._publish_token)
 
-    async def _connections(self, request: Request) -> Response:
+    async def _connections_count(self, request: Request) -> Response:
         """Internal (the publish credential): this replica's open sockets, all and per user.
 
         For operators and for the browser tests, which check that a browser's tabs share one
@@ -156,37 +144,16 @@ class RealtimeApp:
     # --- WebSocket --------------------------------------------------------------------------
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        first = await receive()
-        if first["type"] != "websocket.connect":
+        if (await receive())["type"] != "websocket.connect":
             return
         # Accept first, then close with a code: a browser never sees a refused handshake's status,
         # but it does see a close code and reason.
         await send({"type": "websocket.accept"})
-        if self.draining:
-            await send({"type": "websocket.close", "code": errors.CLOSE_GOING_AWAY, "reason": "server shutting down"})
-            return
         token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [None])[0]
         try:
-            claims = self._verifier.verify(token)
-        except RealtimeTokenError as exc:
-            await send(
-                {
-                    "type": "websocket.close",
-                    "code": errors.CLOSE_UNAUTHENTICATED,
-                    "reason": f"unauthenticated: {exc.message}",
-                }
-            )
-            return
-
-        retry_after = await self._connects_left(claims.user_id)
-        if retry_after is not None:
-            await send(
-                {
-                    "type": "websocket.close",
-                    "code": errors.CLOSE_TOO_MANY_CONNECTS,
-                    "reason": f"too many connects: retry after {retry_after} s",
-                }
-            )
+            claims = await self._connections.admit(token)
+        except Refused as refused:
+            await send({"type": "websocket.close", "code": refused.code, "reason": refused.reason})
             return
 
         async def send_text(text: str) -> None:
@@ -195,91 +162,61 @@ class RealtimeApp:
         async def close_socket(code: int, reason: str) -> None:
             await send({"type": "websocket.close", "code": code, "reason": reason})
 
-        conn = Connection(claims=claims, send_text=send_text, close_socket=close_socket, queue_size=self._queue_size)
-        hub = self._hub
-        hub.add(conn)
-        conn.start()
-        expiry: asyncio.TimerHandle | None = None
-        if self._close_on_expiry:
-            delay = (claims.expires_at - datetime.now(UTC)).total_seconds()
-            expiry = asyncio.get_running_loop().call_later(
-                max(delay, 0), conn.close, errors.CLOSE_UNAUTHENTICATED, "unauthenticated: token expired"
-            )
+        conn = await self._connections.open(claims, send_text, close_socket)
         try:
-            try:
-                await hub.subscribe(conn, Channel.user(claims.user_id).name, None)
-            except DomainError as exc:
-                # Only a lost Redis is worth a reconnect (1013). Anything else would fail the same
-                # way on every reconnect: the socket stays open and says why instead.
-                if exc.kind is ErrorKind.UNAVAILABLE:
-                    conn.close(errors.CLOSE_TRY_AGAIN, exc.message)
-                else:
-                    log.error("user channel of %r refused: %s", claims.user_id, exc.message)
-                    conn.send(error_message(exc.code, exc.message))
-            while True:
-                message = await receive()
-                kind = message["type"]
-                if kind == "websocket.disconnect":
-                    break
-                if kind == "websocket.receive":
+            while (message := await receive())["type"] != "websocket.disconnect":
+                if message["type"] == "websocket.receive":
                     await self._on_frame(conn, message.get("text"), message.get("bytes"))
         finally:
-            if expiry is not None:
-                expiry.cancel()
-            hub.remove(conn)
-            await conn.wait_writer(timeout=0.5)
-            conn.stop_writer()
-
-    async def _connects_left(self, user_id: str) -> int | None:
-        """None when ``user_id`` may open one more socket now, else the seconds to wait."""
-        if self._connect_limiter is None or self._connect_bucket is None:
-            return None
-        try:
-            decision = await self._connect_limiter.check(f"user:{user_id}", [self._connect_bucket])
-        except Exception as exc:  # Redis trouble must not lock every user out; the fan-out says so
-            log.warning("connect rate limiter unavailable, letting the socket in: %r", exc)
-            return None
-        return None if decision.allowed else max(1, math.ceil(decision.retry_after_seconds))
+            await self._connections.close(conn)
 
     async def _on_frame(self, conn: Connection, text: str | None, data: bytes | None) -> None:
-        if text is None:
-            if data is None:
-                return
-            try:
-                text = data.decode()
-            except UnicodeDecodeError:
-                conn.send(error_message("realtime.invalid_message", "frames must be UTF-8 JSON"))
-                return
-        if len(text) > self._max_incoming:
-            conn.send(error_message("realtime.invalid_message", "frame too large"))
+        frame = _frame_of(text, data, self._max_incoming)
+        if frame is None:
             return
-        try:
-            frame = json.loads(text)
-        except ValueError:
-            conn.send(error_message("realtime.invalid_message", "frames must be JSON objects"))
+        if isinstance(frame, str):
+            conn.send(error_message("realtime.invalid_message", frame))
             return
-        if not isinstance(frame, dict):
-            conn.send(error_message("realtime.invalid_message", "frames must be JSON objects"))
-            return
-        kind = frame.get("type")
         channel = frame.get("channel")
         try:
-            if kind == "subscribe":
-                await self._hub.subscribe(conn, channel, frame.get("since"))
-            elif kind == "unsubscribe":
-                if isinstance(channel, str) and channel in conn.subscriptions:
-                    self._hub.unsubscribe(conn, channel)
-                    conn.send(json.dumps({"type": "unsubscribed", "channel": channel}, separators=(",", ":")))
-                else:
-                    raise errors.invalid_message("not subscribed to that channel", "channel")
-            elif kind == "ping":
-                conn.send(pong_message())
-            else:
-                raise errors.invalid_message("type must be subscribe, unsubscribe or ping", "type")
+            await self._dispatch(conn, frame.get("type"), channel, frame)
         except DomainError as exc:
-            extra: dict[str, Any] = {"kind": exc.kind.value}
-            if isinstance(channel, str):
-                extra["channel"] = channel[:200]
-            if exc.kind is ErrorKind.VALIDATION_FAILED and exc.fields:
-                extra["fields"] = exc.fields
-            conn.send(error_message(exc.code, exc.message, **extra))
+            conn.send(_error_frame(exc, channel))
+
+    async def _dispatch(self, conn: Connection, kind: object, channel: object, frame: dict[str, Any]) -> None:
+        if kind == "subscribe":
+            await self._hub.subscribe(conn, channel, frame.get("since"))
+        elif kind == "unsubscribe":
+            self._hub.unsubscribe(conn, channel)
+            conn.send(unsubscribed_message(str(channel)))
+        elif kind == "ping":
+            conn.send(pong_message())
+        else:
+            raise errors.invalid_message("type must be subscribe, unsubscribe or ping", "type")
+
+
+def _frame_of(text: str | None, data: bytes | None, max_bytes: int) -> dict[str, Any] | str | None:
+    """A client frame as a JSON object, or why it is not one (None: an empty message, ignored)."""
+    if text is None:
+        if data is None:
+            return None
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            return "frames must be UTF-8 JSON"
+    if len(text) > max_bytes:
+        return "frame too large"
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        return "frames must be JSON objects"
+    return frame if isinstance(frame, dict) else "frames must be JSON objects"
+
+
+def _error_frame(exc: DomainError, channel: object) -> str:
+    extra: dict[str, Any] = {"kind": exc.kind.value}
+    if isinstance(channel, str):
+        extra["channel"] = channel[:200]
+    if exc.kind is ErrorKind.VALIDATION_FAILED and exc.fields:
+        extra["fields"] = exc.fields
+    return error_message(exc.code, exc.message, **extra)
