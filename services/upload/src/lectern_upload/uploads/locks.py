@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,6 @@ class UploadLocks:
                     await conn.invalidate()
 
     @staticmethod
-    async def _unlock(conn, key: int) -> None:  # type: ignore[no-untyped-def]
+    async def _unlock(conn: AsyncConnection, key: int) -> None:
         await conn.execute(select(func.pg_advisory_unlock(key)))
         await conn.commit()
