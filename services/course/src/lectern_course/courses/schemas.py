@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 
 class Role(StrEnum):
@@ -111,6 +111,17 @@ class ChapterView(_Model):
     title: str
     position: int
     lessons: list[LessonView]
+
+
+# An outline's views are validated in one call: pydantic-core builds the 1,000 lesson views of a
+# 50x20 course in Rust, where constructing them one by one cost a Python __init__ each.
+_CHAPTER_LIST = TypeAdapter(list[ChapterView])
+
+
+def chapter_views(chapters: list[dict[str, Any]]) -> list[ChapterView]:
+    """Chapter views, lessons included, from their fields as plain dicts (``lessons`` a list of
+    LessonView fields, ``media`` a MediaSummaryView or None)."""
+    return _CHAPTER_LIST.validate_python(chapters)
 
 
 class CourseEditView(_Model):
