@@ -10,20 +10,35 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, Numeric, and_, cast, func, literal, or_, select, true, tuple_
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Numeric,
+    and_,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    text,
+    true,
+    tuple_,
+    union,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
 from lectern_analytics.dashboards.money import Currency
 from lectern_analytics.dashboards.scopes import (
     LIVE_MEDIA,
-    course_media,
     course_scope,
     engagement_scope,
     media_scope,
     owned_courses,
 )
-from lectern_analytics.models import CourseFact, EngagementFact, LessonFact, MediaFileFact
+from lectern_analytics.models import CourseFact, EngagementFact, LessonFact, MediaFileFact, MediaLinkFact
 
 Figures = dict[str, Any]
 
@@ -280,35 +295,52 @@ class DashboardQueries:
 
     # -- production: media bytes and minutes per course (a proxy for production cost) ------
 
-    async def production(self, owner_id: str, course_id: str | None) -> Figures:
-        courses = select(CourseFact.course_id).where(*course_scope(owner_id, course_id))
-        held = course_media(courses)
-        live_media = and_(MediaFileFact.media_id == held.c.media_id, LIVE_MEDIA)
-        size = func.coalesce(func.sum(MediaFileFact.size_bytes), 0)
-        seconds = func.coalesce(func.sum(MediaFileFact.duration_seconds), 0)
-        rows = await self._rows(
-            select(CourseFact.course_id, CourseFact.title, func.count(MediaFileFact.media_id), size, seconds)
+    def _production_statement(self, owner_id: str, course_id: str | None) -> Executable:
+        """Per course (files, bytes, seconds of the live media it holds) and, in the last row, the
+        totals counting a file two courses share once: one statement over one list of the courses'
+        live media. Each course's media are read in a LATERAL (its lessons, and its links through
+        the (course_id, media_id) index) and de-duplicated per course: a UNION over all the
+        courses' links had one hash of every link and, misjudging its size, a lookup per file."""
+        held = union(
+            select(LessonFact.media_id).where(
+                LessonFact.course_id == CourseFact.course_id, LessonFact.media_id.is_not(None)
+            ),
+            select(MediaLinkFact.media_id).where(MediaLinkFact.course_id == CourseFact.course_id),
+        ).lateral("held")
+        media = MediaFileFact
+        live = (
+            select(CourseFact.course_id, media.media_id, media.size_bytes, media.duration_seconds)
+            .join_from(CourseFact, held, true())
+            .join(MediaFileFact, MediaFileFact.media_id == held.c.media_id)
+            .where(*course_scope(owner_id, course_id), LIVE_MEDIA)
+            .cte("live")
+        )
+
+        def figures(rows: Any) -> list[Any]:
+            return [
+                func.count(rows.c.media_id).label("files"),
+                func.coalesce(func.sum(rows.c.size_bytes), 0).label("bytes"),
+                func.coalesce(func.sum(rows.c.duration_seconds), 0).label("seconds"),
+            ]
+
+        per_course = (
+            select(CourseFact.course_id, CourseFact.title, *figures(live), literal(0).label("is_total"))
             .select_from(CourseFact)
-            .outerjoin(held, held.c.course_id == CourseFact.course_id)
-            .outerjoin(MediaFileFact, live_media)
+            .outerjoin(live, live.c.course_id == CourseFact.course_id)
             .where(*course_scope(owner_id, course_id))
             .group_by(CourseFact.course_id, CourseFact.title)
-            .order_by(CourseFact.course_id)
         )
-        # Totals count a file shared by two courses once.
-        distinct = course_media(courses)
-        totals = (
-            await self._rows(
-                select(func.count(MediaFileFact.media_id), size, seconds).where(
-                    LIVE_MEDIA, MediaFileFact.media_id.in_(select(distinct.c.media_id))
-                )
-            )
-        )[0]
+        files = select(live.c.media_id, live.c.size_bytes, live.c.duration_seconds).distinct().subquery("files")
+        totals = select(null(), null(), *figures(files), literal(1))
+        return union_all(per_course, totals).order_by(text("is_total"), text("course_id"))
+
+    async def production(self, owner_id: str, course_id: str | None) -> Figures:
+        *rows, totals = await self._rows(self._production_statement(owner_id, course_id))
         return {
             "totals": {
-                "mediaFiles": _int(totals[0]),
-                "mediaBytes": _int(totals[1]),
-                "mediaMinutes": round(_float(totals[2]) / 60, 4),
+                "mediaFiles": _int(totals.files),
+                "mediaBytes": _int(totals.bytes),
+                "mediaMinutes": round(_float(totals.seconds) / 60, 4),
             },
             "perCourse": [
                 {
