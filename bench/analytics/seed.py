@@ -118,14 +118,14 @@ CREATE FUNCTION bench_lesson_media(l bigint) RETURNS bigint IMMUTABLE LANGUAGE s
 COURSES = """
 INSERT INTO courses (course_id, owner_id, title, version, created_at)
 SELECT bench_course(c), bench_owner(bench_course_owner(c)), 'Course ' || c, 1, now() - interval '400 days'
-FROM generate_series(1, {cb} + {co} * ({i} - 1)) AS c
+FROM generate_series(1::bigint, {cb} + {co} * ({i} - 1)) AS c
 """
 
 LESSONS = """
 INSERT INTO lessons (lesson_id, course_id, chapter_id, title, media_id, added_at)
 SELECT bench_lesson(l), bench_course(1 + (l - 1) / {lpc}), 'chapter-' || lpad(((l - 1) / 5)::text, 7, '0'),
        'Lesson ' || l, bench_media(bench_lesson_media(l)), now() - interval '400 days'
-FROM generate_series(1, ({cb} + {co} * ({i} - 1)) * {lpc}) AS l
+FROM generate_series(1::bigint, ({cb} + {co} * ({i} - 1)) * {lpc}) AS l
 """
 
 MEDIA = """
@@ -140,7 +140,7 @@ SELECT bench_media(m), bench_owner(bench_media_owner(m)),
        created,
        CASE WHEN m % 33 = 0 OR m % 97 = 0 THEN created + interval '1 hour' END,
        CASE WHEN m % 97 = 0 THEN created + interval '2 hours' END
-FROM generate_series(1, {m}) AS m,
+FROM generate_series(1::bigint, {m}) AS m,
      LATERAL (SELECT (ARRAY['video/mp4', 'video/mp4', 'application/pdf', 'image/png', 'audio/mpeg'])[1 + m % 5] AS mime,
                      now() - make_interval(secs => ((m * 104729) % {m}) * 31536000.0 / {m}) AS created) AS a
 """
@@ -150,7 +150,7 @@ FROM generate_series(1, {m}) AS m,
 LINKS = """
 INSERT INTO media_links (media_id, resource_type, resource_id, course_id, linked_at)
 SELECT bench_media(media), 'lesson', 'link-' || n, bench_course(course), now() - interval '300 days'
-FROM generate_series(1, {l}) AS n,
+FROM generate_series(1::bigint, {l}) AS n,
      LATERAL (SELECT CASE WHEN n <= {lb} THEN 0 ELSE 1 + (n - {lb} - 1) % ({i} - 1) END AS o,
                      CASE WHEN n <= {lb} THEN n - 1 ELSE (n - {lb} - 1) / ({i} - 1) END AS k) AS a,
      LATERAL (SELECT bench_owner_media(o, k % greatest(1, (CASE WHEN o = 0 THEN {mb} ELSE {mo} END) * 8 / 10))
@@ -173,7 +173,7 @@ SELECT md5('event-' || n)::uuid::text, 'student-' || (n * 31) % 100000, kind, be
        CASE kind WHEN 'watch_seconds' THEN 1 + n % 600 WHEN 'rating' THEN 1 + n % 5
                  WHEN 'sale' THEN 5 + n % 200 + 0.99 ELSE 1 END,
        at
-FROM generate_series({lo}, {hi}) AS n,
+FROM generate_series({lo}::bigint, {hi}) AS n,
      LATERAL (SELECT now() - interval '365 days' + make_interval(secs => n * 31536000.0 / {e}) AS at,
                      CASE WHEN n % 20 < 8 THEN 'view' WHEN n % 20 < 16 THEN 'watch_seconds'
                           WHEN n % 20 < 18 THEN 'completion' WHEN n % 20 = 18 THEN 'rating' ELSE 'sale' END AS kind,
@@ -189,7 +189,7 @@ FROM generate_series({lo}, {hi}) AS n,
 
 PROCESSED = """
 INSERT INTO processed_events (consumer, event_id, processed_at)
-SELECT 'analytics', md5('event-' || n)::uuid::text, now() FROM generate_series({lo}, {hi}) AS n
+SELECT 'analytics', md5('event-' || n)::uuid::text, now() FROM generate_series({lo}::bigint, {hi}) AS n
 """
 
 
@@ -213,7 +213,7 @@ async def _engagement_chunks(url: str, plan: Plan, timeout: float) -> None:
     await asyncio.gather(worker(), worker())
 
 
-BULK_TABLES = ("engagement_events", "processed_events")
+BULK_TABLES = ("engagement_events", "processed_events", "media_links")
 
 
 async def _drop_indexes(conn: asyncpg.Connection) -> list[tuple[str, str]]:
@@ -241,7 +241,7 @@ async def _drop_indexes(conn: asyncpg.Connection) -> list[tuple[str, str]]:
 
 
 async def _build_indexes(url: str, statements: list[tuple[str, str]], timeout: float) -> None:
-    """Each table's indexes on a connection of its own (two tables, two cores)."""
+    """Each table's indexes on a connection of its own."""
 
     async def build(table: str) -> None:
         conn = await asyncpg.connect(url, timeout=30)
@@ -262,6 +262,7 @@ async def seed(url: str, plan: Plan) -> dict[str, float]:
     conn = await asyncpg.connect(url, timeout=30)
     try:
         await conn.execute(FUNCTIONS.format(**plan.params()))
+        indexes = await _drop_indexes(conn)
         for name, sql in [("courses", COURSES), ("lessons", LESSONS), ("media", MEDIA), ("links", LINKS)]:
             started = time.perf_counter()
             await conn.execute(sql.format(**plan.params()), timeout=timeout)
@@ -270,7 +271,6 @@ async def seed(url: str, plan: Plan) -> dict[str, float]:
         await conn.execute(USAGE, timeout=timeout)
         steps["usage counts"] = time.perf_counter() - started
         started = time.perf_counter()
-        indexes = await _drop_indexes(conn)
         await _engagement_chunks(url, plan, timeout)
         steps["engagement + processed_events"] = time.perf_counter() - started
         started = time.perf_counter()
