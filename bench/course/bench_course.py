@@ -14,7 +14,9 @@ course 10x smaller show the count does not grow with the number of chapters.
 Beside the clock, each measurement prints what the machine's load does not change (probes.py): the
 garbage collections inside the measured calls (count per generation, pauses, the p99 without the
 calls a collection paused), how many objects a full collection walks, the gc-tracked objects one
-answer holds, and the pool (connections opened, most checked out at once).
+answer holds, this process's CPU time per call, and the pool (connections opened, most checked
+out at once). ``--gc python-default`` runs the same workload without the served process's
+collector tuning (lectern_course.process_tuning), to show what the collector costs the tail.
 """
 
 from __future__ import annotations
@@ -134,7 +136,7 @@ async def measure_saves(app: CourseApp, watch: Watch, owner: Identity, course_id
         state["version"] = result.course.course.version
 
     await save_20(-1)  # warm-up
-    del calls.times[:], calls.statements[:], calls.collections[:]
+    del calls.times[:], calls.cpu[:], calls.statements[:], calls.collections[:]
     calls.connections_opened = calls.most_checked_out = 0
     for n in range(runs):
         await save_20(n)

@@ -72,6 +72,7 @@ class Calls:
     """The measured calls of one measurement: time, statements and the collections inside each."""
 
     times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     statements: list[int] = field(default_factory=list)
     collections: list[list[tuple[int, float]]] = field(default_factory=list)
     connections_opened: int = 0
@@ -89,12 +90,15 @@ class Window:
         self._statements = self._engine.statements
         self._opened = self._engine.connections_opened
         self._engine.most_checked_out = 0
+        self._cpu = time.process_time()
         self._started = time.perf_counter()
 
     def stop(self) -> None:
         elapsed = (time.perf_counter() - self._started) * 1000
+        cpu = (time.process_time() - self._cpu) * 1000
         calls = self._calls
         calls.times.append(elapsed)
+        calls.cpu.append(cpu)
         calls.statements.append(self._engine.statements - self._statements)
         calls.collections.append(self._gc.collections[self._gc_mark :])
         calls.connections_opened += self._engine.connections_opened - self._opened
@@ -130,6 +134,11 @@ def report(name: str, calls: Calls, pool_size: int) -> None:
     print(
         f"      {paused} of {runs} calls paused >= {PAUSED_MS:g} ms by gc; p99 without them {without}; "
         f"p99 with each call's gc time taken out {minus_gc:7.2f} ms"
+    )
+    cpu50, cpu99, _ = percentiles(calls.cpu)
+    print(
+        f"      this process's CPU per call (every thread; over gRPC the client's share too): "
+        f"p50 {cpu50:.2f} ms, p99 {cpu99:.2f} ms (PostgreSQL's not included)"
     )
     print(
         f"      pool: {calls.connections_opened} connections opened during the calls, at most "
