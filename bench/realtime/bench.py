@@ -1,4 +1,5 @@
-"""Realtime fan-out benchmark: N WebSockets on 1 or 2 replicas, publish → receive latency.
+"""Realtime fan-out benchmark: N WebSockets on 1 or 2 replicas, publish → receive latency, and
+realtime CPU per delivered message read from the replicas' own CPU time.
 
 Run by hand (never in CI), against a Redis it is given (``LECTERN_REDIS_URL``, default the local
 one on 6379):
@@ -9,17 +10,26 @@ What it does, per (connections, replicas):
 
 * starts the replicas as real processes (``python -m lectern_realtime serve``) on free ports,
   sharing Redis under a fresh key prefix;
-* opens the connections from ``--workers`` client processes (``websockets``), spread round-robin
-  over the replicas; connection ``i`` belongs to user ``u<i//2>`` (two tabs a user) and also
-  subscribes to ``course:k<i % courses>``;
+* opens the connections from ``--workers`` client processes (``websockets``); connection ``i``
+  belongs to user ``u<i//2>`` (two tabs a user) and also subscribes to one course channel. With
+  ``--spread channels`` (the default) a user's tabs and its course live on one replica
+  (``u % replicas``; course ``u % courses``), so channels are spread over replicas and each replica
+  should receive only its own channels' messages; ``--spread round-robin`` puts connection ``i`` on
+  replica ``i % replicas`` (a user's two tabs on two replicas: every user channel on both);
 * phase "user": publishes ``--rate`` messages a second for ``--seconds`` over HTTP
-  (``POST /v1/publish``) to random user channels, each stamped with its send time; every client
-  records ``receive time - send time``: p50, p99, max;
-* phase "course": publishes to course channels (``connections / courses`` sockets each) as fast as
-  ``--concurrency`` HTTP calls in flight allow, and counts delivered messages a second.
+  (``POST /v1/publish``) to random user channels; phase "course": publishes to course channels
+  (``connections / courses`` sockets each) as fast as ``--concurrency`` calls in flight allow;
+* every message carries its phase and send time. A client counts a message for the phase it was
+  published in whenever it arrives: after publishing stops the bench waits until every expected
+  delivery arrived (or none arrived for ``--drain-seconds``), so late messages are in p99/max and
+  in ``late`` (arrived after the phase's publishing ended), and what never came is ``lost``;
+* per phase and replica, from the replica's ``/v1/connections`` and its process's CPU time
+  (psutil): messages Redis sent it (``broker``), of those the ones for a channel with no local
+  socket (``unrouted``), its deliveries, and realtime CPU per delivered message.
 
-Everything (replicas, clients, publisher) shares this machine's cores; the printed setup says how
-many there are.
+The last lines compare, per connection count, realtime CPU per delivered message with 2 replicas
+against 1 (issue 17 item 3: within 1.1×). Everything (replicas, clients, publisher) shares this
+machine's cores; the printed setup says how many there are.
 """
 
 from __future__ import annotations
@@ -37,11 +47,16 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISH_TOKEN = "bench-publish-token"
+LATENCY_SAMPLE = 300_000  # per worker and phase; count and max are always exact
 
 
 def raise_fd_limit() -> int:
@@ -56,16 +71,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# WebSocket port -> the replica's internal POST /v1/publish port.
-PUBLISH_PORTS: dict[int, int] = {}
+def placement(i: int, replicas: int, courses: int, spread: str) -> tuple[int, str, str]:
+    """Connection ``i``'s replica index, user and course."""
+    user = i // 2
+    if spread == "channels":
+        return user % replicas, f"u{user}", f"k{user % courses}"
+    return i % replicas, f"u{user}", f"k{i % courses}"
 
 
-def start_replica(redis_url: str, prefix: str) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
+@dataclass
+class Replica:
+    process: subprocess.Popen[bytes]
+    port: int
+    publish_port: int
+    ps: psutil.Process = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ps = psutil.Process(self.process.pid)
+
+    def cpu_seconds(self) -> float:
+        times = self.ps.cpu_times()
+        return times.user + times.system
+
+
+def start_replica(redis_url: str, prefix: str) -> Replica:
+    port, publish_port = free_port(), free_port()
     env = {
         **os.environ,
         "LECTERN_REALTIME_HTTP_PORT": str(port),
-        "LECTERN_REALTIME_PUBLISH_PORT": str(PUBLISH_PORTS.setdefault(port, free_port())),
+        "LECTERN_REALTIME_PUBLISH_PORT": str(publish_port),
         "LECTERN_REALTIME_REDIS_URL": redis_url,
         "LECTERN_REALTIME_REDIS_PREFIX": prefix,
         "LECTERN_REALTIME_CONSUME_EVENTS": "false",
@@ -73,66 +107,112 @@ def start_replica(redis_url: str, prefix: str) -> tuple[subprocess.Popen[bytes],
         "LECTERN_REALTIME_LOG_LEVEL": "WARNING",
         "LECTERN_REALTIME_SEND_QUEUE_SIZE": "1024",
     }
-    proc = subprocess.Popen(
+    process = subprocess.Popen(
         [
             sys.executable,
             "-c",
             f"import resource; resource.setrlimit(resource.RLIMIT_NOFILE, ({raise_fd_limit()},) * 2);"
-            "import sys; from lectern_realtime.__main__ import main; sys.exit(main(['serve']))",
+            "import sys; from lectern_realtime.__main__ import main; sys.exit(main())",
         ],
         env=env,
         cwd=ROOT,
     )
-    return proc, port
+    return Replica(process, port, publish_port)
 
 
-async def wait_ready(ports: list[int]) -> None:
+async def wait_ready(replicas: list[Replica]) -> None:
     import httpx
 
     async with httpx.AsyncClient(timeout=1) as http:
-        for port in ports:
+        for replica in replicas:
             for _ in range(1200):  # a minute: imports are slow on a busy machine
                 try:
-                    if (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                    if (await http.get(f"http://127.0.0.1:{replica.port}/readyz")).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.05)
             else:
-                raise RuntimeError(f"replica on {port} not ready")
+                raise RuntimeError(f"replica on {replica.port} not ready")
+
+
+async def replica_counts(replica: Replica) -> dict[str, int]:
+    """The replica's own counters: channels, brokerMessages, unroutedMessages, deliveries."""
+    client = KeepAliveHTTP("127.0.0.1", replica.publish_port)
+    try:
+        status, body = await client.request(
+            "GET", "/v1/connections", None, {"Authorization": f"Bearer {PUBLISH_TOKEN}"}
+        )
+    finally:
+        client.close()
+    if status != 200:
+        raise RuntimeError(f"/v1/connections answered {status}")
+    return json.loads(body)["data"]
 
 
 # --- client worker processes -----------------------------------------------------------------
 
 
-def client_worker(index: list[int], ports: list[int], courses: int, conn: Any) -> None:
+def client_worker(indexes: list[int], ports: list[int], courses: int, spread: str, conn: Any) -> None:
     raise_fd_limit()
     import uvloop
 
-    uvloop.run(_client_main(index, ports, courses, conn))
+    uvloop.run(_client_main(indexes, ports, courses, spread, conn))
 
 
-async def _client_main(indexes: list[int], ports: list[int], courses: int, pipe: Any) -> None:
+class Inbox:
+    """What one worker's sockets received, by the phase each message was published in."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.late: Counter[str] = Counter()
+        self.max_ms: dict[str, float] = {}
+        self.latencies: dict[str, list[float]] = {}
+        self.ended: dict[str, float] = {}  # phase -> when its publishing ended (this clock)
+
+    def take(self, frame: str | bytes) -> None:
+        now = time.time()
+        data = json.loads(frame).get("data") or {}
+        phase = data.get("phase")
+        if phase is None:
+            return
+        ms = (now - data["t"]) * 1000
+        self.counts[phase] += 1
+        self.latencies.setdefault(phase, []).append(ms)
+        self.max_ms[phase] = max(self.max_ms.get(phase, 0.0), ms)
+        if phase in self.ended and now > self.ended[phase]:
+            self.late[phase] += 1
+
+    def report(self, phase: str) -> dict[str, Any]:
+        sample = self.latencies.get(phase, [])
+        if len(sample) > LATENCY_SAMPLE:
+            sample = random.sample(sample, LATENCY_SAMPLE)
+        return {
+            "count": self.counts[phase],
+            "late": self.late[phase],
+            "max_ms": self.max_ms.get(phase),
+            "latencies": sample,
+        }
+
+
+async def _client_main(indexes: list[int], ports: list[int], courses: int, spread: str, pipe: Any) -> None:
     import websockets
     from lectern_common.realtime_tokens import RealtimeTokenIssuer
     from lectern_common.settings import DEV_REALTIME_PRIVATE_KEY
     from lectern_common.token_keys import SigningKey
 
     issuer = RealtimeTokenIssuer(SigningKey.from_pem(DEV_REALTIME_PRIVATE_KEY), ttl_seconds=3600)
-    latencies: dict[str, list[float]] = {"user": [], "course": []}
-    counts = {"user": 0, "course": 0}
-    phase = {"name": "idle"}
-    sockets = []
+    inbox = Inbox()
     sem = asyncio.Semaphore(50)
 
     async def open_one(i: int) -> Any:
-        user, course = f"u{i // 2}", f"k{i % courses}"
+        replica, user, course = placement(i, len(ports), courses, spread)
         token = issuer.issue(user, [course]).token
         for attempt in range(20):  # like a real client: 1013 / refused means retry with backoff
             try:
                 async with sem:
                     ws = await websockets.connect(
-                        f"ws://127.0.0.1:{ports[i % len(ports)]}/ws?token={token}",
+                        f"ws://127.0.0.1:{ports[replica]}/ws?token={token}",
                         open_timeout=60,
                         ping_interval=None,
                         max_queue=None,
@@ -152,12 +232,7 @@ async def _client_main(indexes: list[int], ports: list[int], courses: int, pipe:
     async def reader(ws: Any) -> None:
         try:
             async for frame in ws:
-                now = time.time()
-                message = json.loads(frame)
-                name = phase["name"]
-                if name in counts and "t" in message.get("data", {}):
-                    counts[name] += 1
-                    latencies[name].append((now - message["data"]["t"]) * 1000)
+                inbox.take(frame)
         except websockets.ConnectionClosed:
             pass
 
@@ -165,16 +240,15 @@ async def _client_main(indexes: list[int], ports: list[int], courses: int, pipe:
     readers = [asyncio.create_task(reader(ws)) for ws in sockets]
     pipe.send("ready")
     loop = asyncio.get_running_loop()
-    while True:
-        command = await loop.run_in_executor(None, pipe.recv)
-        if command == "quit":
-            break
-        if command.startswith("phase:"):
-            phase["name"] = command.split(":", 1)[1]
+    while (command := await loop.run_in_executor(None, pipe.recv)) != "quit":
+        verb, _, phase = command.partition(":")
+        if verb == "ended":
+            inbox.ended[phase] = time.time()
             pipe.send("ok")
-        elif command == "report":
-            sample = {k: v if len(v) <= 300_000 else random.sample(v, 300_000) for k, v in latencies.items()}
-            pipe.send({"counts": counts, "latencies": sample})
+        elif verb == "count":
+            pipe.send(inbox.counts[phase])
+        elif verb == "report":
+            pipe.send(inbox.report(phase))
     for ws in sockets:
         await ws.close()
     for task in readers:
@@ -196,11 +270,11 @@ class KeepAliveHTTP:
         self._host, self._port = host, port
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
-    async def post_json(self, path: str, body: Any, headers: dict[str, str]) -> int:
-        data = json.dumps(body, separators=(",", ":")).encode()
+    async def request(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, bytes]:
+        data = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         request = (
-            f"POST {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n{head}"
+            f"{method} {path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n{head}"
             f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
         ).encode() + data
         conn = self._idle.pop() if self._idle else await asyncio.open_connection(self._host, self._port)
@@ -217,7 +291,7 @@ class KeepAliveHTTP:
                     length = int(value)
                 elif name == "connection" and value.strip().lower() == "close":
                     keep = False
-            await reader.readexactly(length)
+            answer = await reader.readexactly(length)
         except BaseException:
             writer.close()
             raise
@@ -225,7 +299,7 @@ class KeepAliveHTTP:
             self._idle.append(conn)
         else:
             writer.close()
-        return int(status_line.split(b" ", 2)[1])
+        return int(status_line.split(b" ", 2)[1]), answer
 
     def close(self) -> None:
         for _, writer in self._idle:
@@ -234,30 +308,27 @@ class KeepAliveHTTP:
 
 
 async def publish_phase(
-    ports: list[int], channels: list[str], *, seconds: float, rate: float | None, concurrency: int
-) -> tuple[int, int]:
-    """Publish for ``seconds`` at ``rate`` a second (None: as fast as possible). Answers (ok, failed)."""
-    ok = failed = 0
-    clients = {port: KeepAliveHTTP("127.0.0.1", PUBLISH_PORTS[port]) for port in ports}
+    replicas: list[Replica], channels: list[str], phase: str, *, seconds: float, rate: float | None, concurrency: int
+) -> tuple[Counter[str], int]:
+    """Publish for ``seconds`` at ``rate`` a second (None: as fast as possible), each publish to a
+    random channel through the next replica. Answers (published per channel, failed)."""
+    published: Counter[str] = Counter()
+    failed = 0
+    clients = [KeepAliveHTTP("127.0.0.1", r.publish_port) for r in replicas]
     headers = {"Authorization": f"Bearer {PUBLISH_TOKEN}"}
     sem = asyncio.Semaphore(concurrency)
     tasks: set[asyncio.Task[None]] = set()
     n = 0
 
-    async def one(port: int, channel: str) -> None:
-        nonlocal ok, failed
+    async def one(client: KeepAliveHTTP, channel: str) -> None:
+        nonlocal failed
         try:
-            body = {
-                "channel": channel,
-                "message": {
-                    "type": "upload-progress",
-                    "operationId": "op",
-                    "data": {"progress": 50, "t": time.time()},
-                },
-            }
-            status = await asyncio.wait_for(clients[port].post_json("/v1/publish", body, headers), timeout=5)
+            message = {"type": "upload-progress", "operationId": "op", "data": {"progress": 50, "phase": phase}}
+            message["data"]["t"] = time.time()
+            body = {"channel": channel, "message": message}
+            status, _ = await asyncio.wait_for(client.request("POST", "/v1/publish", body, headers), timeout=5)
             if status == 200:
-                ok += 1
+                published[channel] += 1
             else:
                 failed += 1
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
@@ -268,21 +339,18 @@ async def publish_phase(
     try:
         start = time.perf_counter()
         while time.perf_counter() - start < seconds:
-            if rate is not None:
-                due = start + n / rate
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+            if rate is not None and (delay := start + n / rate - time.perf_counter()) > 0:
+                await asyncio.sleep(delay)
             await sem.acquire()
-            task = asyncio.create_task(one(ports[n % len(ports)], random.choice(channels)))
+            task = asyncio.create_task(one(clients[n % len(clients)], random.choice(channels)))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             n += 1
         await asyncio.gather(*tasks)
     finally:
-        for client in clients.values():
+        for client in clients:
             client.close()
-    return ok, failed
+    return published, failed
 
 
 def pct(values: list[float], q: float) -> float:
@@ -292,83 +360,168 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run_case(args: argparse.Namespace, connections: int, replicas: int) -> dict[str, Any]:
+@dataclass
+class Case:
+    args: argparse.Namespace
+    connections: int
+    replicas: list[Replica]
+    workers: list[tuple[mp.Process, Any]] = field(default_factory=list)
+
+    def ask(self, command: str) -> list[Any]:
+        for _, pipe in self.workers:
+            pipe.send(command)
+        return [pipe.recv() for _, pipe in self.workers]
+
+    def sockets_per_channel(self) -> Counter[str]:
+        held: Counter[str] = Counter()
+        for i in range(self.connections):
+            _, user, course = placement(i, len(self.replicas), self.args.courses, self.args.spread)
+            held[f"user:{user}"] += 1
+            held[f"course:{course}"] += 1
+        return held
+
+    async def drain(self, phase: str, expected: int) -> None:
+        """Until every expected delivery of ``phase`` arrived, or none arrived for a while."""
+        last, quiet_since = -1, time.perf_counter()
+        while True:
+            delivered = sum(self.ask(f"count:{phase}"))
+            if delivered >= expected:
+                return
+            if delivered != last:
+                last, quiet_since = delivered, time.perf_counter()
+            elif time.perf_counter() - quiet_since > self.args.drain_seconds:
+                return
+            await asyncio.sleep(0.2)
+
+    async def phase(self, name: str, channels: list[str], rate: float | None) -> dict[str, Any]:
+        counts_before = [await replica_counts(r) for r in self.replicas]
+        cpu_before = [r.cpu_seconds() for r in self.replicas]
+        begun = time.perf_counter()
+        published, failed = await publish_phase(
+            self.replicas, channels, name, seconds=self.args.seconds, rate=rate, concurrency=self.args.concurrency
+        )
+        publish_seconds = time.perf_counter() - begun
+        self.ask(f"ended:{name}")
+        held = self.sockets_per_channel()
+        expected = sum(count * held[channel] for channel, count in published.items())
+        await self.drain(name, expected)
+        cpu = [r.cpu_seconds() - before for r, before in zip(self.replicas, cpu_before, strict=True)]
+        counts_after = [await replica_counts(r) for r in self.replicas]
+        reports = self.ask(f"report:{name}")
+        return summarize(name, published, failed, expected, publish_seconds, reports, cpu, counts_before, counts_after)
+
+
+def summarize(
+    name: str,
+    published: Counter[str],
+    failed: int,
+    expected: int,
+    publish_seconds: float,
+    reports: list[dict[str, Any]],
+    cpu: list[float],
+    before: list[dict[str, int]],
+    after: list[dict[str, int]],
+) -> dict[str, Any]:
+    latencies = [ms for report in reports for ms in report["latencies"]]
+    delivered = sum(report["count"] for report in reports)
+    maxima = [report["max_ms"] for report in reports if report["max_ms"] is not None]
+    per_replica = [
+        {
+            "broker": a["brokerMessages"] - b["brokerMessages"],
+            "unrouted": a["unroutedMessages"] - b["unroutedMessages"],
+            "deliveries": a["deliveries"] - b["deliveries"],
+            "channels": a["channels"],
+            "cpu_s": round(c, 2),
+        }
+        for a, b, c in zip(after, before, cpu, strict=True)
+    ]
+    ok = sum(published.values())
+    cpu_total = sum(cpu)
+    return {
+        "published": ok,
+        "publish_failed": failed,
+        "publish_per_s": round(ok / publish_seconds),
+        "expected": expected,
+        "delivered": delivered,
+        "lost": expected - delivered,
+        "late": sum(report["late"] for report in reports),
+        "delivered_per_s": round(delivered / publish_seconds),
+        "p50_ms": round(pct(latencies, 0.50), 2),
+        "p99_ms": round(pct(latencies, 0.99), 2),
+        "max_ms": round(max(maxima), 2) if maxima else None,
+        "mean_ms": round(statistics.fmean(latencies), 2) if latencies else None,
+        "realtime_cpu_s": round(cpu_total, 2),
+        "cpu_us_per_delivery": round(cpu_total / delivered * 1e6, 1) if delivered else None,
+        "deliveries_per_cpu_s": round(delivered / cpu_total) if cpu_total else None,
+        "replicas": per_replica,
+    }
+
+
+async def run_case(args: argparse.Namespace, connections: int, replica_count: int) -> dict[str, Any]:
     prefix = f"bench-rt:{uuid.uuid4().hex[:8]}:"
-    procs = [start_replica(args.redis_url, prefix) for _ in range(replicas)]
-    ports = [port for _, port in procs]
-    workers: list[tuple[mp.Process, Any]] = []
+    case = Case(args, connections, [start_replica(args.redis_url, prefix) for _ in range(replica_count)])
+    ports = [r.port for r in case.replicas]
     try:
-        await wait_ready(ports)
+        await wait_ready(case.replicas)
         started = time.perf_counter()
         ctx = mp.get_context("spawn")
         for w in range(args.workers):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(
-                target=client_worker, args=(list(range(w, connections, args.workers)), ports, args.courses, child)
-            )
+            indexes = list(range(w, connections, args.workers))
+            proc = ctx.Process(target=client_worker, args=(indexes, ports, args.courses, args.spread, child))
             proc.start()
-            workers.append((proc, parent))
-        for _, pipe in workers:
+            case.workers.append((proc, parent))
+        for _, pipe in case.workers:
             await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
-        connect_seconds = time.perf_counter() - started
         result: dict[str, Any] = {
             "connections": connections,
-            "replicas": replicas,
-            "connect_seconds": round(connect_seconds, 1),
+            "replicas": replica_count,
+            "spread": args.spread,
+            "connect_seconds": round(time.perf_counter() - started, 1),
         }
         users = [f"user:u{i}" for i in range((connections + 1) // 2)]
-        courses = [f"course:k{i}" for i in range(min(args.courses, connections))]
-        for name, channels, rate in (("user", users, args.rate), ("course", courses, None)):
-            for _, pipe in workers:
-                pipe.send(f"phase:{name}")
-                pipe.recv()
-            begun = time.perf_counter()
-            ok, failed = await publish_phase(
-                ports, channels, seconds=args.seconds, rate=rate, concurrency=args.concurrency
-            )
-            await asyncio.sleep(1.0)  # let the last messages land
-            elapsed = time.perf_counter() - begun - 1.0
-            for _, pipe in workers:
-                pipe.send("phase:idle")
-                pipe.recv()
-            lat: list[float] = []
-            delivered = 0
-            for _, pipe in workers:
-                pipe.send("report")
-                report = pipe.recv()
-                lat += report["latencies"][name]
-                delivered += report["counts"][name]
-            expected_per_msg = 2 if name == "user" else connections / len(courses)
-            result[name] = {
-                "published": ok,
-                "publish_failed": failed,
-                "publish_per_s": round(ok / elapsed),
-                "delivered": delivered,
-                "expected": int(ok * expected_per_msg),
-                "delivered_per_s": round(delivered / elapsed),
-                "p50_ms": round(pct(lat, 0.50), 2),
-                "p99_ms": round(pct(lat, 0.99), 2),
-                "max_ms": round(max(lat), 2) if lat else None,
-                "mean_ms": round(statistics.fmean(lat), 2) if lat else None,
-            }
+        courses = sorted(
+            {f"course:{placement(i, replica_count, args.courses, args.spread)[2]}" for i in range(connections)}
+        )
+        result["user"] = await case.phase("user", users, args.rate)
+        result["course"] = await case.phase("course", courses, None)
         return result
     finally:
-        for _proc, pipe in workers:
-            try:
-                pipe.send("quit")
-            except Exception:
-                pass
-        for proc, _ in workers:
-            proc.join(timeout=30)
-            if proc.is_alive():
-                proc.kill()
-        for proc, _ in procs:
-            proc.terminate()
-        for proc, _ in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(case)
+
+
+def stop(case: Case) -> None:
+    for _proc, pipe in case.workers:
+        try:
+            pipe.send("quit")
+        except Exception:
+            pass
+    for proc, _ in case.workers:
+        proc.join(timeout=30)
+        if proc.is_alive():
+            proc.kill()
+    for replica in case.replicas:
+        replica.process.terminate()
+    for replica in case.replicas:
+        try:
+            replica.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            replica.process.kill()
+
+
+def compare(results: list[dict[str, Any]]) -> None:
+    """Per connection count: realtime CPU per delivery with the most replicas against one."""
+    for connections in sorted({r["connections"] for r in results}):
+        by_replicas = {r["replicas"]: r for r in results if r["connections"] == connections}
+        if 1 not in by_replicas or len(by_replicas) < 2:
+            continue
+        most = max(by_replicas)
+        line: dict[str, Any] = {"compare": f"{most} replicas vs 1", "connections": connections}
+        for phase in ("user", "course"):
+            one, many = by_replicas[1][phase]["cpu_us_per_delivery"], by_replicas[most][phase]["cpu_us_per_delivery"]
+            line[f"{phase}_cpu_per_delivery_ratio"] = round(many / one, 3) if one and many else None
+            line[f"{phase}_unrouted"] = sum(r["unrouted"] for r in by_replicas[most][phase]["replicas"])
+        print(json.dumps(line), flush=True)
 
 
 def main() -> None:
@@ -377,9 +530,11 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--workers", type=int, default=2, help="client processes")
     parser.add_argument("--courses", type=int, default=100, help="course channels the sockets spread over")
+    parser.add_argument("--spread", choices=["channels", "round-robin"], default="channels")
     parser.add_argument("--rate", type=float, default=200.0, help="user-phase publishes a second")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16, help="publish calls in flight (course phase)")
+    parser.add_argument("--drain-seconds", type=float, default=10.0, help="give up waiting after this long quiet")
     parser.add_argument("--redis-url", default=os.environ.get("LECTERN_REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args()
     import uvloop
@@ -387,15 +542,19 @@ def main() -> None:
     limit = raise_fd_limit()
     print(
         f"# realtime bench: cpus={os.cpu_count()} fd_limit={limit} python={sys.version.split()[0]} "
-        f"redis={args.redis_url} workers={args.workers} courses={args.courses} rate={args.rate}/s "
-        f"seconds={args.seconds} concurrency={args.concurrency} loadavg_before={os.getloadavg()[0]:.2f}",
+        f"redis={args.redis_url} workers={args.workers} courses={args.courses} spread={args.spread} "
+        f"rate={args.rate}/s seconds={args.seconds} concurrency={args.concurrency} "
+        f"loadavg_before={os.getloadavg()[0]:.2f}",
         flush=True,
     )
+    results = []
     for connections in args.connections:
         for replicas in args.replicas:
             result = uvloop.run(run_case(args, connections, replicas))
             result["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
             print(json.dumps(result), flush=True)
+            results.append(result)
+    compare(results)
 
 
 if __name__ == "__main__":
