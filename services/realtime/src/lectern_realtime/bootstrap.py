@@ -83,6 +83,8 @@ class RealtimeApp:
         )
         self.subscriber = ChannelSubscriber(
             self._connect_pubsub,
+            pubsub_name=self.store.pubsub_channel,
+            channel_of=self.store.channel_of,
             on_message=lambda channel, seq, text: self.hub.deliver(channel, seq, text),
             on_lost=lambda: self.hub.close_all(CLOSE_TRY_AGAIN, "broker connection lost; reconnect with since"),
         )

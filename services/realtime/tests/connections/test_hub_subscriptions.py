@@ -289,3 +289,21 @@ def _counting_rejoins(subscriber: Any, raced: dict[int, int], key: int) -> Calla
         return want(name)
 
     return counting
+
+
+async def test_a_channel_with_any_oidc_subject_is_subscribed_and_released_by_its_own_name(start_replica, unique, redis):
+    """Pub/sub names escape the channel (``key_part``) and confirmations name the pub/sub channel:
+    the replica maps them back exactly, or a subject with ``:``, ``%`` or braces would never go live."""
+    a = await start_replica()
+    user = f"urn:idp:{unique('u')}|%3A{{x}}%"
+    channel = f"user:{user}"
+    assert a.realtime.store.channel_of(a.realtime.store.pubsub_channel(channel)) == channel
+    socket = MemorySocket(a, user, frozenset())
+    await socket.join(channel)
+    await a.realtime.publisher.publish(channel, progress())
+    await until(lambda: socket.seqs() == [1])
+    assert await numsub(redis, a, channel) == 1
+    socket.close()
+    await settled(a)
+    assert await numsub(redis, a, channel) == 0
+    assert a.realtime.subscriber.channel_count == 0

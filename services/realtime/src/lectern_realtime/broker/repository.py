@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from lectern_common.redis_keys import key_part
 from redis.asyncio import Redis
@@ -105,6 +106,11 @@ class ChannelStore:
         replica receives only the channels it holds). Same hash tag as the channel's keys: in a
         Redis Cluster the publish script and a sharded subscription (SSUBSCRIBE) meet in one slot."""
         return f"{self._prefix}ch:{{{key_part(channel)}}}"
+
+    def channel_of(self, pubsub_channel: str) -> str:
+        """The channel a :meth:`pubsub_channel` name is for (``key_part`` escapes every ``%``, so
+        unquoting undoes exactly what it did)."""
+        return unquote(pubsub_channel[len(self._prefix) + 4 : -1])
 
     def _keys(self, channel: str) -> tuple[str, str]:
         # The channel holds a user id (any OIDC subject): encoded, so braces in it never move the

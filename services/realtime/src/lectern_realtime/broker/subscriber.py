@@ -57,18 +57,25 @@ class ChannelSubscriber:
         self,
         connect: Connect,
         *,
+        pubsub_name: Callable[[str], str],
+        channel_of: Callable[[str], str],
         on_message: Callable[[str, int, str], None],
         on_lost: Callable[[], None],
         ping_interval: float = 10.0,
     ) -> None:
         self._connect = connect
+        # Channels are kept by their own names (the strings the hub already holds: no second
+        # string a channel); the pub/sub names are made when a command is written and read back
+        # from confirmations.
+        self._pubsub_name = pubsub_name
+        self._channel_of = channel_of
         self._on_message = on_message
         self._on_lost = on_lost
         self._ping_interval = ping_interval
         self.connected = asyncio.Event()
         self.received = 0
         """Messages Redis sent this replica (the bench and the tests count them)."""
-        self._wanted: set[str] = set()  # pub/sub channels the hub needs
+        self._wanted: set[str] = set()  # channels the hub needs
         self._owed: dict[str, int] = {}  # confirmations still to come, per channel
         self._ready: dict[str, asyncio.Future[bool]] = {}  # joiners waiting for a SUBSCRIBE's confirmation
         self._queue: list[tuple[str, str]] = []  # commands not written yet, in order
@@ -85,7 +92,7 @@ class ChannelSubscriber:
         return not self._queue and not self._owed
 
     def want(self, name: str) -> asyncio.Future[bool] | None:
-        """The hub has a socket on ``name``: None when the subscription is live, else a future that
+        """The hub has a socket on channel ``name``: None when its subscription is live, else a future that
         answers True once it is (False: the connection was lost first). Raises ConnectionError
         while there is no connection."""
         if name in self._wanted:
@@ -182,7 +189,7 @@ class ChannelSubscriber:
                 except Exception:
                     log.exception("bad pub/sub frame")
             elif kind == "subscribe" or kind == "unsubscribe":
-                self._confirmed(kind, reply[1])
+                self._confirmed(kind, self._channel_of(reply[1]))
 
     async def _write(self, conn: Any) -> None:
         """Send queued commands in batches; PING when the line has been quiet for an interval, and
@@ -204,7 +211,7 @@ class ChannelSubscriber:
             self._wake.clear()
             batch, self._queue = self._queue, []
             for command, names in _batches(batch):
-                await conn.send_command(command, *names, check_health=False)
+                await conn.send_command(command, *map(self._pubsub_name, names), check_health=False)
 
 
 def _batches(commands: list[tuple[str, str]]) -> Iterator[tuple[str, list[str]]]:

@@ -117,7 +117,7 @@ class Hub:
 
         Asked on every join, not only the first: after a lost connection the subscriber starts
         empty while closing sockets may still sit on the channel."""
-        ready = self._subscriber.want(self._store.pubsub_channel(name))
+        ready = self._subscriber.want(name)
         # shielded: one joiner's cancelled task must not cancel the future others wait on
         if ready is not None and not await asyncio.shield(ready):
             raise ConnectionError("Redis pub/sub connection lost")
@@ -135,7 +135,7 @@ class Hub:
             watchers.pop(conn, None)
             if not watchers:
                 del self._channels[name]
-                self._subscriber.release(self._store.pubsub_channel(name))
+                self._subscriber.release(name)
 
     def deliver(self, channel: str, seq: int, text: str) -> None:
         """A published message reached this replica: offer it to every local socket on the channel."""
