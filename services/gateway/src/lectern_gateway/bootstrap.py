@@ -34,7 +34,7 @@ from lectern_gateway.media.service import MediaActions
 from lectern_gateway.realtime.service import RealtimeActions
 from lectern_gateway.settings import GatewaySettings
 from lectern_gateway.transport.grpc_peers import Peers, open_peers
-from lectern_gateway.transport.http import create_app
+from lectern_gateway.transport.http import create_app, serving_app
 from lectern_gateway.uploads.service import UploadActions
 
 log = logging.getLogger(__name__)
@@ -73,12 +73,19 @@ class GatewayApp:
             max_body_bytes=settings.max_body_bytes,
             dev_signer=self.dev_signer,
             docs=settings.is_dev,
-            allowed_origins=settings.allowed_origins,
             forwarded_for_hops=settings.forwarded_for_hops,
             instrument=tracing,
         )
-        self.http = HttpServer(
+        served = serving_app(
             self.app,
+            self.dispatcher,
+            max_body_bytes=settings.max_body_bytes,
+            allowed_origins=settings.allowed_origins,
+            forwarded_for_hops=settings.forwarded_for_hops,
+            traced=tracing,
+        )
+        self.http = HttpServer(
+            served,
             host=settings.bind_host,
             port=settings.http_port,
             grace_seconds=settings.shutdown_grace_seconds,

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from lectern_common.errors import HTTP_STATUS_BY_KIND, DomainError, ErrorKind
 from lectern_common.identity import Identity
 from lectern_common.rate_limits import Bucket, RateLimiter
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
 
 from lectern_gateway import errors
@@ -55,7 +55,13 @@ class TokenIssuer(Protocol):
 
 @dataclass
 class ActionOutcome:
-    """What the transport sends back."""
+    """What the transport sends back.
+
+    A success carries its ``data`` already encoded (``data_json``, by the data model's own
+    serializer: one pass in pydantic-core instead of ``model_dump`` to a dict and ``json.dumps``
+    of it); ``body`` is then ``{"success": true}`` and :meth:`full_body` decodes the data only
+    when a whole dict is needed (an idempotent answer is stored).
+    """
 
     status: int
     body: dict[str, Any]
@@ -64,6 +70,29 @@ class ActionOutcome:
     user_id: str | None = None
     peer_seconds: float = 0.0
     peer_calls: int = 0
+    data_json: bytes | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.body.get("success") is True
+
+    def encoded(self) -> bytes:
+        """The body as compact UTF-8 JSON."""
+        if self.data_json is not None:
+            return b'{"success":true,"data":' + self.data_json + b"}"
+        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def full_body(self) -> dict[str, Any]:
+        if self.data_json is not None:
+            return {**self.body, "data": json.loads(self.data_json)}
+        return self.body
+
+
+def success(result: BaseModel) -> ActionOutcome:
+    """200 with ``result`` as the answer's ``data`` (camelCase, JSON types)."""
+    return ActionOutcome(
+        200, {"success": True}, data_json=result.__pydantic_serializer__.to_json(result, by_alias=True)
+    )
 
 
 def error_body(error: DomainError) -> dict[str, Any]:
@@ -78,7 +107,7 @@ def error_body(error: DomainError) -> dict[str, Any]:
     return {"success": False, "error": body}
 
 
-def _failure(error: DomainError, status: int | None = None) -> ActionOutcome:
+def error_failure(error: DomainError, status: int | None = None) -> ActionOutcome:
     outcome = ActionOutcome(status or HTTP_STATUS_BY_KIND[error.kind], error_body(error))
     if error.kind is ErrorKind.RATE_LIMITED and error.details:
         retry_after = float(error.details.get("retryAfterSeconds", 1))
@@ -159,10 +188,10 @@ class ActionDispatcher:
             else:
                 outcome = await self._execute(action, ctx, data)
         except DomainError as exc:
-            outcome = _failure(exc, 400 if exc.code == "request.malformed" else None)
+            outcome = error_failure(exc, 400 if exc.code == "request.malformed" else None)
         except Exception:
             log.exception("action %s failed unexpectedly", name)
-            outcome = _failure(errors.internal())
+            outcome = error_failure(errors.internal())
         outcome.action = name
         if ctx is not None:
             outcome.user_id = ctx.identity.user_id
@@ -216,8 +245,8 @@ class ActionDispatcher:
         try:
             result = await action.handler(ctx, data)
         except DomainError as exc:
-            return _failure(exc)
-        return ActionOutcome(200, {"success": True, "data": result.model_dump(mode="json", by_alias=True)})
+            return error_failure(exc)
+        return success(result)
 
     async def _run_idempotent(self, action: Action, ctx: ActionContext, data: Any, key: str) -> ActionOutcome:
         if not _IDEMPOTENCY_KEY.match(key):
@@ -243,14 +272,14 @@ class ActionDispatcher:
             return await self._execute(action, ctx, data)
         except Exception:
             log.exception("action %s failed unexpectedly", action.name)
-            return _failure(errors.internal())
+            return error_failure(errors.internal())
 
     async def _settle(self, claim: Claim, outcome: ActionOutcome) -> ActionOutcome:
-        code = outcome.body.get("error", {}).get("code") if not outcome.body.get("success") else None
+        code = outcome.body.get("error", {}).get("code") if not outcome.succeeded else None
         final = code is None or ErrorKind(code) in _FINAL_KINDS
         try:
             if final:
-                await self._idempotency.complete(claim, outcome.status, outcome.body)
+                await self._idempotency.complete(claim, outcome.status, outcome.full_body())
             else:
                 await self._idempotency.release(claim)
         except (RedisError, OSError, TimeoutError) as exc:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -23,17 +22,27 @@ from pydantic import Field, StringConstraints, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lectern_gateway import errors
-from lectern_gateway.actions.dispatch import ActionDispatcher, ActionOutcome, error_body, server_timing
+from lectern_gateway.actions.dispatch import ActionDispatcher, error_body
 from lectern_gateway.actions.schemas import DataModel, InputModel, UserId
 from lectern_gateway.actions.validation import field_errors
 from lectern_gateway.auth.dev import DevTokenSigner
+from lectern_gateway.transport.actions_endpoint import (
+    ACTION_ROUTE,
+    ActionRequest,
+    ActionsEndpoint,
+    ASGIApp,
+    answer,
+    check_content_type,
+    client_address,
+    read_body,
+)
 from lectern_gateway.transport.openapi import build_openapi
 
 log = logging.getLogger("lectern_gateway.http")
 
 Readiness = Callable[[], Awaitable[dict[str, Any]]]
 
-_JSON_TYPES = ("application/json",)
+_ACTION_HEADERS = ("authorization", "content-type", "content-length", "idempotency-key", "x-forwarded-for")
 
 
 class DevTokenInput(InputModel):
@@ -65,49 +74,6 @@ def _error(error: DomainError, status: int | None = None) -> Response:
     return _json(status or HTTP_STATUS_BY_KIND[error.kind], error_body(error), headers)
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        return None
-    return value.strip()
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise errors.body_too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise errors.body_too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def client_address(request: Request, forwarded_for_hops: int) -> str:
-    """The caller's address: the connection's peer, or with ``forwarded_for_hops`` trusted proxies
-    in front, the address the outermost of them saw (counted from the right of X-Forwarded-For,
-    so entries a client wrote itself are never used)."""
-    peer = request.client.host if request.client else "unknown"
-    if forwarded_for_hops <= 0:
-        return peer
-    forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",") if part.strip()]
-    return forwarded[-forwarded_for_hops] if len(forwarded) >= forwarded_for_hops else peer
-
-
-def _check_content_type(request: Request) -> None:
-    content_type = request.headers.get("content-type")
-    if content_type is None:
-        return  # a bare body is read as JSON
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type in _JSON_TYPES or media_type.endswith("+json"):
-        return
-    raise errors.unsupported_media_type(media_type)
-
-
 def create_app(
     dispatcher: ActionDispatcher,
     *,
@@ -115,7 +81,6 @@ def create_app(
     max_body_bytes: int,
     dev_signer: DevTokenSigner | None = None,
     docs: bool = False,
-    allowed_origins: tuple[str, ...] = (),
     forwarded_for_hops: int = 0,
     instrument: bool = True,
 ) -> FastAPI:
@@ -133,8 +98,6 @@ def create_app(
     if dev_signer is not None:
         _add_dev_token_route(app, dispatcher, dev_signer, forwarded_for_hops=forwarded_for_hops)
     _add_error_handlers(app)
-    if allowed_origins:
-        _add_cors(app, allowed_origins)
     if instrument:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
@@ -145,40 +108,20 @@ def create_app(
 def _add_action_route(
     app: FastAPI, dispatcher: ActionDispatcher, *, max_body_bytes: int, forwarded_for_hops: int
 ) -> None:
-    """``POST /actions/{name}``: the body and two headers to the dispatcher, its outcome back."""
+    """``POST /actions/{name}`` inside FastAPI too (the served stack answers it in front, in
+    :mod:`~lectern_gateway.transport.actions_endpoint`, with the same :func:`answer`)."""
 
-    @app.post("/actions/{name}", include_in_schema=False)
+    @app.post(ACTION_ROUTE, include_in_schema=False)
     async def run_action(name: str, request: Request) -> Response:
-        started = time.perf_counter()
-        try:
-            _check_content_type(request)
-            body = await _read_body(request, max_body_bytes)
-        except DomainError as exc:
-            refused = _error(exc)
-            refused.headers["Server-Timing"] = server_timing(time.perf_counter() - started, 0.0, 0)
-            return refused
-        outcome: ActionOutcome = await dispatcher.run(
-            name,
-            body,
-            bearer=_bearer(request),
-            idempotency_key=request.headers.get("idempotency-key"),
-            client=client_address(request, forwarded_for_hops),
+        headers = {key: request.headers[key] for key in _ACTION_HEADERS if key in request.headers}
+        peer = request.client.host if request.client else None
+        outcome = await answer(
+            dispatcher,
+            ActionRequest(name, headers, peer, request.stream()),
+            max_body_bytes=max_body_bytes,
+            forwarded_for_hops=forwarded_for_hops,
         )
-        _log_outcome(outcome)
-        return _json(outcome.status, outcome.body, outcome.headers)
-
-
-def _log_outcome(outcome: ActionOutcome) -> None:
-    log.info(
-        "action",
-        extra={
-            "action": outcome.action,
-            "user_id": outcome.user_id,
-            "status": outcome.status,
-            "error_code": None if outcome.body.get("success") else outcome.body["error"]["code"],
-            "peer_ms": round(outcome.peer_seconds * 1000, 2),
-        },
-    )
+        return Response(outcome.encoded(), outcome.status, outcome.headers, media_type="application/json")
 
 
 def _add_probes(app: FastAPI, readiness: Readiness) -> None:
@@ -200,11 +143,13 @@ def _add_dev_token_route(
     @app.post("/auth/dev/token", include_in_schema=False)
     async def dev_token(request: Request) -> Response:
         try:
+            peer = request.client.host if request.client else None
+            forwarded_for = request.headers.get("x-forwarded-for")
             await dispatcher.check_client_rate(
-                client_address(request, forwarded_for_hops), dispatcher.rate_limits.dev_token
+                client_address(peer, forwarded_for, forwarded_for_hops), dispatcher.rate_limits.dev_token
             )
-            _check_content_type(request)
-            body = await _read_body(request, 16 * 1024)
+            check_content_type(request.headers.get("content-type"))
+            body = await read_body(request.stream(), request.headers.get("content-length"), 16 * 1024)
             data = DevTokenInput.model_validate_json(body or b"{}", strict=True)
         except DomainError as exc:
             return _error(exc)
@@ -244,14 +189,32 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error(errors.internal())
 
 
-def _add_cors(app: FastAPI, allowed_origins: tuple[str, ...]) -> None:
+def serving_app(
+    app: FastAPI,
+    dispatcher: ActionDispatcher,
+    *,
+    max_body_bytes: int,
+    allowed_origins: tuple[str, ...] = (),
+    forwarded_for_hops: int = 0,
+    traced: bool = True,
+) -> ASGIApp:
+    """What the HTTP server serves: actions answered in front of ``app``, CORS around both."""
+    served: ASGIApp = ActionsEndpoint(
+        dispatcher, app, max_body_bytes=max_body_bytes, forwarded_for_hops=forwarded_for_hops, traced=traced
+    )
+    if allowed_origins:
+        served = _with_cors(served, allowed_origins)
+    return served
+
+
+def _with_cors(served: ASGIApp, allowed_origins: tuple[str, ...]) -> ASGIApp:
     # Browsers preflight every action (JSON body, Authorization header): answer it for the
     # configured origins only; any other origin gets no CORS headers and its browser refuses.
-    app.add_middleware(
-        CORSMiddleware,
+    return CORSMiddleware(
+        served,  # type: ignore[arg-type]
         allow_origins=list(allowed_origins),
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
         expose_headers=["Retry-After", "Idempotent-Replayed", "Server-Timing"],
         max_age=600,
-    )
+    )  # type: ignore[return-value]
