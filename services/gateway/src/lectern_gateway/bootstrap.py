@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 
 from lectern_gateway.actions.dispatch import ActionDispatcher, RateLimits
 from lectern_gateway.actions.idempotency import IdempotencyCache
+from lectern_gateway.actions.internal_tokens import ReusedTokens
 from lectern_gateway.actions.registry import ActionRegistry
 from lectern_gateway.analytics.service import AnalyticsActions
 from lectern_gateway.auth.dev import DEV_ISSUER, DevTokenSigner
@@ -57,7 +58,10 @@ class GatewayApp:
         self.dispatcher = ActionDispatcher(
             action_registry(settings, self.peers),
             authenticator=UserTokenVerifier(trusted_issuers(settings, self._jwks_http, self.dev_signer)),
-            token_issuer=InternalTokenIssuer(settings.internal_signing_key, settings.internal_token_ttl_seconds),
+            token_issuer=ReusedTokens(
+                InternalTokenIssuer(settings.internal_signing_key, settings.internal_token_ttl_seconds).issue,
+                ttl_seconds=settings.internal_token_ttl_seconds,
+            ),
             idempotency=IdempotencyCache(
                 self.redis,
                 prefix=settings.redis_prefix,
