@@ -16,20 +16,24 @@ from redis.asyncio import Redis
 
 from lectern_common.redis_keys import key_part
 
+# Every bucket of one check in one round trip: KEYS[i] with ARGV[2i-1] (interval) and ARGV[2i]
+# (burst), taken in order; the first empty one refuses (and says which, 1-based).
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - interval * burst
-if allow_at > now then
-  return {0, allow_at - now}
+for i, key in ipairs(KEYS) do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  local allow_at = new_tat - interval * burst
+  if allow_at > now then
+    return {0, allow_at - now, i}
+  end
+  redis.call('SET', key, new_tat, 'PX', math.ceil(new_tat - now) + 1000)
 end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now) + 1000)
-return {1, 0}
+return {1, 0, 0}
 """
 
 
@@ -63,13 +67,13 @@ class RateLimiter:
         self._script = redis.register_script(_GCRA)
 
     async def check(self, subject: str, buckets: list[Bucket]) -> Decision:
-        """Take one token from each bucket in order; the first empty one refuses."""
-        for bucket in buckets:
-            allowed, wait_ms = await self._script(
-                keys=[f"{self._prefix}rl:{bucket.name}:{key_part(subject)}"], args=[bucket.interval_ms, bucket.burst]
-            )
-            if not int(allowed):
-                return Decision(False, round(max(float(wait_ms), 1.0) / 1000.0, 3), bucket.name)
+        """Take one token from each bucket in order (one round trip); the first empty one refuses."""
+        subject_part = key_part(subject)
+        keys = [f"{self._prefix}rl:{bucket.name}:{subject_part}" for bucket in buckets]
+        args = [number for bucket in buckets for number in (bucket.interval_ms, bucket.burst)]
+        allowed, wait_ms, refused = await self._script(keys=keys, args=args)
+        if not int(allowed):
+            return Decision(False, round(max(float(wait_ms), 1.0) / 1000.0, 3), buckets[int(refused) - 1].name)
         return Decision(True, 0.0, "")
 
 
