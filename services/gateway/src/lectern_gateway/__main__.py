@@ -15,6 +15,8 @@ def main() -> int:
         app_factory=GatewayApp,
         package_file=__file__,
         migrations=False,
+        # uvloop: less CPU per action in the event loop and its transports (bench/gateway).
+        loop="fastest",
     )
 
 
