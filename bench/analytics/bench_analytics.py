@@ -175,7 +175,8 @@ class StatementCapture:
         event.listen(app.engine.sync_engine, "before_cursor_execute", self._hit)
 
     def _hit(self, conn: object, cursor: object, statement: str, parameters: Any, *args: object) -> None:
-        if self.on and statement.lstrip().upper().startswith("SELECT") and statement.strip() != "SELECT 1":
+        query = statement.lstrip().upper()
+        if self.on and query.startswith(("SELECT", "WITH")) and query.strip() != "SELECT 1":
             self.statements.append((statement, tuple(parameters or ())))
 
 

@@ -307,12 +307,20 @@ class DashboardQueries:
             ),
             select(MediaLinkFact.media_id).where(MediaLinkFact.course_id == CourseFact.course_id),
         ).lateral("held")
+        # Materialized: the (course, media) pairs are made first, whatever the planner guesses of
+        # their number (joining the files inside the per-course loop read the files once a course).
+        pairs = (
+            select(CourseFact.course_id, held.c.media_id)
+            .join_from(CourseFact, held, true())
+            .where(*course_scope(owner_id, course_id))
+            .cte("pairs")
+            .prefix_with("MATERIALIZED")
+        )
         media = MediaFileFact
         live = (
-            select(CourseFact.course_id, media.media_id, media.size_bytes, media.duration_seconds)
-            .join_from(CourseFact, held, true())
-            .join(MediaFileFact, MediaFileFact.media_id == held.c.media_id)
-            .where(*course_scope(owner_id, course_id), LIVE_MEDIA)
+            select(pairs.c.course_id, media.media_id, media.size_bytes, media.duration_seconds)
+            .join_from(pairs, media, media.media_id == pairs.c.media_id)
+            .where(LIVE_MEDIA)
             .cte("live")
         )
 
