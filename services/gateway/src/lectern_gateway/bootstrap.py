@@ -96,6 +96,7 @@ class GatewayApp:
             host=settings.bind_host,
             port=settings.http_port,
             grace_seconds=settings.shutdown_grace_seconds,
+            http="httptools",
             # Longer than a load balancer's idle timeout (60 s on most) and than clients' own keep-alive,
             # so the server is never the side that closes a connection a client is about to reuse.
             timeout_keep_alive=75,
