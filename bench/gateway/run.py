@@ -45,7 +45,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+from wire import Answer, BrokenAnswer, KeepAliveClient
 
 _TIMING = re.compile(r"(\w+);dur=([0-9.]+)")
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -136,7 +136,7 @@ class Recorder:
         self.peer: dict[str, list[float]] = defaultdict(list)
         self.failed: dict[str, int] = defaultdict(int)
 
-    def add(self, name: str, seconds: float, response: httpx.Response) -> dict[str, Any] | None:
+    def add(self, name: str, seconds: float, response: Answer) -> dict[str, Any] | None:
         """The answer's ``data`` when the action succeeded (and is measured), else None (counted)."""
         failure, data = _outcome(response)
         if failure is not None:
@@ -148,16 +148,16 @@ class Recorder:
         self.peer[name].append(float(timing.get("peer", "nan")))
         return data
 
-    def add_broken(self, name: str, exc: httpx.HTTPError) -> None:
+    def add_broken(self, name: str, exc: BrokenAnswer) -> None:
         """No answer at all: a timeout or a broken connection."""
-        self.failed[f"{name}:{'timeout' if isinstance(exc, httpx.TimeoutException) else type(exc).__name__}"] += 1
+        self.failed[f"{name}:{exc.kind}"] += 1
 
     @property
     def measured(self) -> int:
         return sum(len(v) for v in self.latency.values())
 
 
-def _outcome(response: httpx.Response) -> tuple[str | None, dict[str, Any]]:
+def _outcome(response: Answer) -> tuple[str | None, dict[str, Any]]:
     """(the failure's code, or None when the action succeeded; the answer's ``data``)."""
     try:
         body = response.json()
@@ -172,7 +172,7 @@ def _outcome(response: httpx.Response) -> tuple[str | None, dict[str, Any]]:
     return None, data if isinstance(data, dict) else {}
 
 
-async def setup_user(http: httpx.AsyncClient, index: int) -> dict[str, Any]:
+async def setup_user(http: KeepAliveClient, index: int) -> dict[str, Any]:
     token = (await http.post("/auth/dev/token", json={"userId": f"bench-{secrets.token_hex(3)}-{index}"})).json()[
         "data"
     ]["token"]
@@ -195,18 +195,18 @@ async def setup_user(http: httpx.AsyncClient, index: int) -> dict[str, Any]:
     return {"headers": headers, "course": course["id"], "chapter": saved["idMap"]["c0"]}
 
 
-async def _timed(http: httpx.AsyncClient, rec: Recorder, name: str, body: dict[str, Any], headers: Any) -> Any:
+async def _timed(http: KeepAliveClient, rec: Recorder, name: str, body: dict[str, Any], headers: Any) -> Any:
     """Run one action; its ``data`` when it succeeded, else None (counted as failed)."""
     started = time.perf_counter()
     try:
         response = await http.post(f"/actions/{name}", json=body, headers=headers)
-    except httpx.HTTPError as exc:
+    except BrokenAnswer as exc:
         rec.add_broken(name, exc)
         return None
     return rec.add(name, time.perf_counter() - started, response)
 
 
-async def user_loop(http: httpx.AsyncClient, user: dict[str, Any], until: float, rec: Recorder) -> None:
+async def user_loop(http: KeepAliveClient, user: dict[str, Any], until: float, rec: Recorder) -> None:
     n = 0
     while time.perf_counter() < until:
         edit = await _timed(http, rec, "getCourseEdit", {"courseId": user["course"]}, user["headers"])
@@ -223,11 +223,9 @@ async def user_loop(http: httpx.AsyncClient, user: dict[str, Any], until: float,
 
 
 async def bench(base: str, users: int, seconds: float, warmup: float, profile: Path | None = None) -> None:
-    # One client (one kept-alive connection) per user: a single shared httpx pool of 50+
-    # connections cost the driver ~1.5 ms more CPU per request, taken from the stack it measures.
-    clients = [
-        httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=1)) for _ in range(users)
-    ]
+    # One kept-alive connection per user, over wire.KeepAliveClient: the driver shares the cores it
+    # measures, and httpx cost it ~1.2-1.7 ms of CPU per action (a shared pool ~1.5 ms more).
+    clients = [KeepAliveClient(base, timeout=30) for _ in range(users)]
     try:
         gate = asyncio.Semaphore(5)  # setting up is not what is measured: keep it gentle
 
