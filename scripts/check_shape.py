@@ -26,7 +26,7 @@ def offenders(roots: list[pathlib.Path]) -> list[str]:
             if "_pb2" in path.name:
                 continue
             text = path.read_text()
-            where = path.relative_to(ROOT)
+            where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
             lines = text.count("\n")
             if lines > MAX_MODULE_LINES:
                 found.append(f"{where}: module of {lines} lines (at most {MAX_MODULE_LINES})")
