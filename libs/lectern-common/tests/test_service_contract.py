@@ -28,10 +28,6 @@ import pytest
 
 SERVICES_DIR = Path(__file__).resolve().parents[3] / "services"
 
-# Services whose __main__ is still their own. This set must shrink to empty: whoever converts a
-# service removes its name here (the last test fails until they do).
-NOT_YET_CONVERTED: set[str] = set()
-
 
 def main_modules() -> dict[str, Path]:
     found = {path.parents[2].name: path for path in SERVICES_DIR.glob("*/src/lectern_*/__main__.py")}
@@ -110,16 +106,12 @@ def contract_problems(service: str, path: Path) -> list[str]:
     return problems + _call_problems(call, service, _imported_names(tree))
 
 
-def test_not_yet_converted_names_real_services() -> None:
-    assert NOT_YET_CONVERTED <= set(main_modules())
-
-
-@pytest.mark.parametrize("service", sorted(set(main_modules()) - NOT_YET_CONVERTED))
+@pytest.mark.parametrize("service", sorted(main_modules()))
 def test_the_service_main_does_nothing_but_call_run_service(service: str) -> None:
     assert contract_problems(service, main_modules()[service]) == []
 
 
-@pytest.mark.parametrize("service", sorted(set(main_modules()) - NOT_YET_CONVERTED))
+@pytest.mark.parametrize("service", sorted(main_modules()))
 def test_the_app_it_serves_is_the_contracts_app(service: str) -> None:
     tree = ast.parse(main_modules()[service].read_text())
     call = _run_service_call(tree)
@@ -133,15 +125,8 @@ def test_the_app_it_serves_is_the_contracts_app(service: str) -> None:
         assert callable(getattr(app_class, method, None)), f"{app_class.__name__} has no {method}"
 
 
-@pytest.mark.parametrize("service", sorted(NOT_YET_CONVERTED))
-def test_a_service_listed_as_not_converted_is_really_not(service: str) -> None:
-    assert contract_problems(service, main_modules()[service]), (
-        f"{service}'s __main__ only calls run_service now: remove {service!r} from NOT_YET_CONVERTED"
-    )
-
-
 def test_the_check_refuses_a_main_that_does_its_own_start_up(tmp_path: Path) -> None:
-    """The checker itself: a hand-rolled entry point (today's shape of upload's) is refused."""
+    """The checker itself: a hand-rolled entry point (the shape upload's had before issue 15) is refused."""
     main = tmp_path / "__main__.py"
     main.write_text(
         "import asyncio\n"
