@@ -11,10 +11,12 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING
 
 from lectern_common.redis_keys import key_part
+
+if TYPE_CHECKING:  # a type only: LocalRateLimiter's users (upload) never load redis (~17 MiB RSS)
+    from redis.asyncio import Redis
 
 # Every bucket of one check in one round trip: KEYS[i] with ARGV[2i-1] (interval) and ARGV[2i]
 # (burst), taken in order; the first empty one refuses (and says which, 1-based).
