@@ -19,10 +19,16 @@ STARTUP_TRIM_DELAY_SECONDS = 3.0
 IO_THREADS = 64
 
 
+# Set by tune_process (the serving process only): the start-up trim then also freezes the heap.
+_freeze_after_start = False
+
+
 def tune_process() -> None:
     """Everything done before the loop starts."""
+    global _freeze_after_start
     skip_httpx_cli()
     tune_malloc()
+    _freeze_after_start = True
 
 
 def tune_malloc() -> None:
@@ -72,6 +78,11 @@ def trim_heap() -> None:
     import gc
 
     gc.collect()
+    if _freeze_after_start:
+        # Start-up's objects (modules, botocore's model, the wiring) live as long as the process:
+        # out of the collector's generations, no collection walks them again. Not in tests, whose
+        # apps come and go in one process.
+        gc.freeze()
     try:
         import ctypes
 
