@@ -244,8 +244,9 @@ async def test_every_open_tab_gets_the_same_messages(alice: ActionClient, socket
     tree = await course_with_a_lesson(alice)
     channel = f"course:{tree.course_id}"
     tabs = [await _connect(alice, sockets, [tree.course_id]) for _ in range(2)]
-    for tab in tabs:
-        await tab.subscribe(channel)
+    # The course's creation events reach realtime through Kafka and may land between the two
+    # subscribes; from the later subscribe's seq on, both tabs must see the very same messages.
+    both_subscribed = max([(await tab.subscribe(channel))["seq"] for tab in tabs])
 
     await alice.ok(
         "saveCourseChanges",
@@ -257,7 +258,12 @@ async def test_every_open_tab_gets_the_same_messages(alice: ActionClient, socket
     )
 
     seen = [
-        await tab.wait_for(lambda m: m.get("channel") == channel and m.get("type") == "invalidate", "invalidate")
+        await tab.wait_for(
+            lambda m: (
+                m.get("channel") == channel and m.get("type") == "invalidate" and m.get("seq", 0) > both_subscribed
+            ),
+            "an invalidate published after both tabs subscribed",
+        )
         for tab in tabs
     ]
     assert seen[0] == seen[1]
