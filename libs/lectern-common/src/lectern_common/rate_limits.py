@@ -70,12 +70,15 @@ class RateLimiter:
 
     async def check(self, subject: str, buckets: list[Bucket]) -> Decision:
         """Take one token from each bucket in order (one round trip); the first empty one refuses."""
-        subject_part = key_part(subject)
-        keys = [f"{self._prefix}rl:{bucket.name}:{subject_part}" for bucket in buckets]
-        args = [number for bucket in buckets for number in (bucket.interval_ms, bucket.burst)]
+        return await self.check_each([(subject, bucket) for bucket in buckets])
+
+    async def check_each(self, checks: list[tuple[str, Bucket]]) -> Decision:
+        """:meth:`check` for buckets of several subjects (a client's and its user's) at once."""
+        keys = [f"{self._prefix}rl:{bucket.name}:{key_part(subject)}" for subject, bucket in checks]
+        args = [number for _, bucket in checks for number in (bucket.interval_ms, bucket.burst)]
         allowed, wait_ms, refused = await self._script(keys=keys, args=args)
         if not int(allowed):
-            return Decision(False, round(max(float(wait_ms), 1.0) / 1000.0, 3), buckets[int(refused) - 1].name)
+            return Decision(False, round(max(float(wait_ms), 1.0) / 1000.0, 3), checks[int(refused) - 1][1].name)
         return Decision(True, 0.0, "")
 
 

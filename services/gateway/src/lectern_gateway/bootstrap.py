@@ -26,7 +26,6 @@ from lectern_gateway.actions.dispatch import ActionDispatcher, RateLimits
 from lectern_gateway.actions.idempotency import IdempotencyCache
 from lectern_gateway.actions.internal_tokens import ReusedTokens
 from lectern_gateway.actions.registry import ActionRegistry
-from lectern_gateway.actions.verified_tokens import RememberedTokens
 from lectern_gateway.analytics.service import AnalyticsActions
 from lectern_gateway.auth.dev import DEV_ISSUER, DevTokenSigner
 from lectern_gateway.auth.keys import JwksKeySource, StaticKeySource
@@ -58,9 +57,7 @@ class GatewayApp:
         self.dev_signer = dev_token_signer(settings)
         self.dispatcher = ActionDispatcher(
             action_registry(settings, self.peers),
-            authenticator=RememberedTokens(
-                UserTokenVerifier(trusted_issuers(settings, self._jwks_http, self.dev_signer))
-            ),
+            authenticator=UserTokenVerifier(trusted_issuers(settings, self._jwks_http, self.dev_signer)),
             token_issuer=ReusedTokens(
                 InternalTokenIssuer(settings.internal_signing_key, settings.internal_token_ttl_seconds).issue,
                 ttl_seconds=settings.internal_token_ttl_seconds,

@@ -27,6 +27,7 @@ from lectern_gateway import errors
 from lectern_gateway.actions.idempotency import Claim, IdempotencyCache, StoredAnswer
 from lectern_gateway.actions.registry import Action, ActionContext, ActionRegistry
 from lectern_gateway.actions.validation import field_errors
+from lectern_gateway.actions.verified_tokens import RememberedTokens
 
 log = logging.getLogger("lectern_gateway.actions")
 
@@ -144,7 +145,8 @@ class ActionDispatcher:
         rate_limits: RateLimits,
     ) -> None:
         self.registry = registry
-        self._authenticator = authenticator
+        # Every bearer token through RememberedTokens: a token verified a moment ago is not again.
+        self._tokens = RememberedTokens(authenticator)
         self._token_issuer = token_issuer
         self._idempotency = idempotency
         self._rate_limiter = rate_limiter
@@ -169,19 +171,13 @@ class ActionDispatcher:
         started = time.perf_counter()
         ctx: ActionContext | None = None
         try:
-            if client is not None:
-                await self.check_client_rate(client, self._limits.per_client)
-            action = self.registry.get(name)
-            if action is None:
-                raise errors.unknown_action(name)
-            identity = await self._authenticate(bearer)
+            action, identity = await self._admit(name, bearer, client)
             ctx = ActionContext(
                 identity=identity,
                 token_source=self._token_issuer.issue,
                 action=name,
                 idempotency_key=idempotency_key if action.mutation else None,
             )
-            await self._check_rate(identity, action)
             data = self._parse(action, body)
             if action.mutation and idempotency_key is not None:
                 outcome = await self._run_idempotent(action, ctx, data, idempotency_key)
@@ -201,26 +197,47 @@ class ActionDispatcher:
         outcome.headers["Server-Timing"] = server_timing(total, outcome.peer_seconds, outcome.peer_calls)
         return outcome
 
+    async def _admit(self, name: str, bearer: str | None, client: str | None) -> tuple[Action, Identity]:
+        """The action and who asks, once the client's and the user's buckets let it through.
+
+        In order: the client's bucket, the action's name, the token, the user's buckets. A token
+        verified a moment ago costs no verification (what the client's bucket guards against
+        being flooded with), so then all the buckets are taken in one round trip, in that order."""
+        action = self.registry.get(name)
+        known = self._tokens.remembered(bearer) if action is not None and bearer else None
+        if action is not None and known is not None:
+            client_bucket = [(f"client:{client}", self._limits.per_client)] if client is not None else []
+            await self._take(client_bucket + self._user_buckets(known, action))
+            return action, known
+        if client is not None:
+            await self.check_client_rate(client, self._limits.per_client)
+        if action is None:
+            raise errors.unknown_action(name)
+        identity = await self._authenticate(bearer)
+        await self._take(self._user_buckets(identity, action))
+        return action, identity
+
     async def _authenticate(self, bearer: str | None) -> Identity:
         if not bearer:
             raise errors.unauthenticated()
-        return await self._authenticator.verify(bearer)
+        return await self._tokens.verify(bearer)
 
     async def check_client_rate(self, client: str, bucket: Bucket) -> None:
         """RATE_LIMITED when ``client`` (an address) has spent ``bucket``."""
-        await self._check_buckets(f"client:{client}", [bucket])
+        await self._take([(f"client:{client}", bucket)])
 
-    async def _check_rate(self, identity: Identity, action: Action) -> None:
-        buckets = [self._limits.every_action]
+    def _user_buckets(self, identity: Identity, action: Action) -> list[tuple[str, Bucket]]:
+        subject = f"user:{identity.user_id}"
+        buckets = [(subject, self._limits.every_action)]
         if action.mutation:
-            buckets.append(self._limits.mutations)
-        await self._check_buckets(f"user:{identity.user_id}", buckets)
+            buckets.append((subject, self._limits.mutations))
+        return buckets
 
-    async def _check_buckets(self, subject: str, buckets: list[Bucket]) -> None:
-        if self._rate_limiter is None:
+    async def _take(self, buckets: list[tuple[str, Bucket]]) -> None:
+        if self._rate_limiter is None or not buckets:
             return
         try:
-            decision = await self._rate_limiter.check(subject, buckets)
+            decision = await self._rate_limiter.check_each(buckets)
         except (RedisError, OSError, TimeoutError) as exc:
             # Rate limits protect the services; losing Redis must not take every action down.
             log.warning("rate limiter unavailable, letting the request through: %r", exc)

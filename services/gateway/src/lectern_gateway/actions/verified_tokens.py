@@ -44,14 +44,22 @@ class RememberedTokens:
         self._clock = clock
         self._known: OrderedDict[str, tuple[float, Identity]] = OrderedDict()
 
-    async def verify(self, token: str) -> Identity:
-        now = self._clock()
+    def remembered(self, token: str) -> Identity | None:
+        """The Identity ``token`` verified to, if it is remembered (no verification happens)."""
         known = self._known.get(token)
-        if known is not None:
-            if now < known[0]:
-                self._known.move_to_end(token)
-                return known[1]
+        if known is None:
+            return None
+        if self._clock() >= known[0]:
             del self._known[token]
+            return None
+        self._known.move_to_end(token)
+        return known[1]
+
+    async def verify(self, token: str) -> Identity:
+        identity = self.remembered(token)
+        if identity is not None:
+            return identity
+        now = self._clock()
         identity = await self._verifier.verify(token)  # refuses (raises) as it always did
         until = min(now + self._remember, _expiry(token))
         if until > now:
