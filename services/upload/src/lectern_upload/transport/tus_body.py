@@ -2,9 +2,12 @@
 ``body_idle_timeout_seconds``, or sends slower than ``min_patch_bytes_per_second`` over a
 ``min_rate_window_seconds`` window, ends it with BodyInterrupted (what it sent is kept).
 
-The waits cover only the wait for bytes, never the consumer's work between chunks, and a wait
-that ends without bytes never cancels the read (cancelling would close the stream): the same
-pending read is waited on again after the checks.
+The waits cover only the wait for bytes, never the consumer's work between chunks. The body is
+read from the ASGI ``receive`` itself, each call under its own deadline: a deadline that passes
+cancels only that wait for the server's next message (uvicorn's ``receive`` waits on an event;
+bytes that arrive later are there for the next call), never the stream. Starlette's
+``request.stream()`` cannot be cancelled that way (a cancelled async generator is closed), so
+reading through it took a task and an ``asyncio.wait`` per chunk: ~10 µs a chunk against ~3.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 
 from lectern_upload.settings import UploadSettings
 from lectern_upload.uploads.schemas import BodyInterrupted
@@ -58,28 +61,20 @@ class BodyPace:
 
 async def request_body(request: Request, settings: UploadSettings) -> AsyncIterator[bytes]:
     """The request's body chunks, paced by :class:`BodyPace`."""
-    chunks = request.stream().__aiter__()
+    receive = request.receive
     loop = asyncio.get_running_loop()
     pace = BodyPace(settings, loop.time())
-    pending: asyncio.Future[bytes] | None = None
-    try:
-        while True:
-            wait = pace.wait_at(loop.time())
-            if pending is None:
-                pending = asyncio.ensure_future(anext(chunks))
-            done, _ = await asyncio.wait({pending}, timeout=wait)
-            if not done:
-                continue
-            read, pending = pending, None
-            try:
-                chunk = read.result()
-            except StopAsyncIteration:
-                return
-            except ClientDisconnect:
-                raise BodyInterrupted() from None
-            if chunk:
-                pace.received(len(chunk), loop.time())
-                yield chunk
-    finally:
-        if pending is not None:
-            pending.cancel()
+    while True:
+        try:
+            async with asyncio.timeout(pace.wait_at(loop.time())):
+                message = await receive()
+        except TimeoutError:
+            continue  # no bytes in time: pace.wait_at decides whether the body goes on
+        if message["type"] == "http.disconnect":
+            raise BodyInterrupted()
+        chunk = message.get("body", b"")
+        if chunk:
+            pace.received(len(chunk), loop.time())
+            yield chunk
+        if not message.get("more_body", False):
+            return
