@@ -26,7 +26,7 @@ from lectern_analytics.engagement.service import EngagementService
 from lectern_analytics.facts.service import FactService
 from lectern_analytics.settings import AnalyticsSettings
 from lectern_analytics.transport.consumers import AnalyticsEventHandler
-from lectern_analytics.transport.grpc import SERVICE_NAME, AnalyticsServicer
+from lectern_analytics.transport.grpc import SERVICE_NAME, AnalyticsServicer, encode_domain
 
 
 class AnalyticsApp:
@@ -48,7 +48,7 @@ class AnalyticsApp:
         self.uow = InvalidatingUnitOfWork(self.engine, self.cache)
         self.facts = FactService()
         self.engagement = EngagementService(settings, OutboxWriter(), IdempotencyStore())
-        self.dashboards = DashboardService(settings, self.uow, self.cache)
+        self.dashboards = DashboardService(settings, self.uow, self.cache, encode_domain)
         self.servicer = AnalyticsServicer(self.uow, self.dashboards, self.engagement)
         self.grpc = GrpcServer.for_service(
             settings,

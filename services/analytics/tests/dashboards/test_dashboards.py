@@ -4,6 +4,7 @@ events, computed concurrently; another user's course is NOT_FOUND; Redis down st
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -200,6 +201,28 @@ async def test_a_second_call_is_served_from_the_cache_until_the_domains_event_ar
     await fold(app, media_file(owner, media_id, size=2000, version=3, event_type="media.file.updated"))
     third = await app.dashboards.get_dashboard(owner, request)
     assert third.domains["storage"]["totalBytes"] == 2000
+
+
+async def test_a_cached_value_in_another_format_is_a_miss_and_is_replaced(app) -> None:
+    """A deploy meets entries older code wrote (JSON alone) or a value cut short: each is a miss."""
+    owner, media_id = new_user(), new_id("m")
+    await fold(app, media_file(owner, media_id, size=1000))
+    request = last_day("storage")
+    first = await app.dashboards.get_dashboard(owner, request)
+    keys = await app.redis.keys(f"{app.settings.cache_key_prefix}:d*:{owner.user_id}:*")
+    assert len(keys) == 2  # storage and usage, under this code's figures version
+    for old_value in (json.dumps(first.domains["storage"]).encode(), b"\x00\x00"):
+        for key in keys:
+            await app.redis.set(key, old_value)
+        misses = app.dashboards.cache_misses
+        again = await app.dashboards.get_dashboard(owner, request)
+        assert app.dashboards.cache_misses == misses + 2
+        assert {d: without_times(f) for d, f in again.domains.items()} == {
+            d: without_times(f) for d, f in first.domains.items()
+        }
+    hits = app.dashboards.cache_hits
+    assert (await app.dashboards.get_dashboard(owner, request)).domains["storage"]["totalBytes"] == 1000
+    assert app.dashboards.cache_hits == hits + 2  # the recomputed answers were stored in this format
 
 
 async def test_the_domains_of_a_dashboard_are_computed_concurrently(app) -> None:

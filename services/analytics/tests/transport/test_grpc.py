@@ -10,10 +10,12 @@ import grpc
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from analytics_testing import course_created, engagement, fold, link_added, media_file, new_id, new_user
+from google.protobuf.json_format import ParseDict
 from google.protobuf.timestamp_pb2 import Timestamp
 from lectern.analytics.v1 import analytics_pb2 as pb
 from lectern.events.v1 import engagement_events_pb2 as engagement_ev
 from lectern_analytics.bootstrap import AnalyticsApp
+from lectern_analytics.dashboards.schemas import DashboardRequest
 from lectern_common.errors import ErrorKind, decode_grpc_error
 from lectern_common.events import decode_event
 from sqlalchemy import text
@@ -89,6 +91,16 @@ async def test_every_dashboard_answers_typed_domains_with_money_in_minor_units(a
     assert roi.production.totals.media_bytes == 2 * 10**9 and roi.production.totals.media_minutes == 1.5
     assert roi.combined.revenue_per_gb == pb.Money(currency="USD", amount_minor=1001)  # 20.01 / 2 GB, half up
     assert roi.engagement.totals.views == 1 and roi.engagement.totals.average_rating == 4.0
+    # A warm call (every domain from the cache, merged as bytes) answers the same messages; the
+    # derived entry, built field by field, equals ParseDict of its figures.
+    roi_request = dashboard_request(pb.DASHBOARD_ROI)
+    cold = await stub.GetDashboard(roi_request, metadata=auth(owner), timeout=10)
+    hits = app.dashboards.cache_hits
+    warm = await stub.GetDashboard(roi_request, metadata=auth(owner), timeout=10)
+    assert app.dashboards.cache_hits == hits + 3 and warm.domains == cold.domains
+    roi_range = DashboardRequest("roi", now - timedelta(days=1), now + timedelta(minutes=1), None)
+    in_process = await app.dashboards.get_dashboard(owner, roi_range)
+    assert roi.combined == ParseDict(in_process.domains["combined"], pb.RoiCombined())
     content = answers[pb.DASHBOARD_CONTENT]
     assert content.content.courses == 1 and content.content.media_files == 1
     assert content.engagement.per_course[0].course_id == course_id

@@ -1,7 +1,11 @@
 """The per-domain dashboard cache in Redis, and invalidation that happens after a commit.
 
 Key of one cached domain: ``<prefix>:d<figures version>:<owner>:<domain>:g<generation>:<from>:<to>:<course>``, the
-value its JSON. The generation is a per-(owner, domain) counter (``<prefix>:gen:<owner>:<domain>``):
+value a ``CachedDomain``: the domain's typed message, serialized, then its figures' JSON. A warm
+GetDashboard merges the stored bytes into its response (~0.1 ms) instead of building messages from
+JSON again (ParseDict: 18-50 ms a call for the busiest instructor's content and roi).
+
+The generation is a per-(owner, domain) counter (``<prefix>:gen:<owner>:<domain>``):
 an event INCRs it, so every cached range and course of that domain for that owner is dropped in
 O(1) without scanning keys; the orphaned entries expire with their TTL.
 
@@ -17,9 +21,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import struct
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from lectern_common.db import UnitOfWork
@@ -32,8 +39,45 @@ log = logging.getLogger(__name__)
 _PENDING = "lectern_analytics.invalidate"
 
 # The shape of the cached figures: bumped whenever a domain's figures change shape (2: typed
-# domains, money in minor units), so entries older code wrote are never read by newer code.
-FIGURES_VERSION = 2
+# domains, money in minor units; 3: serialized message + JSON, not JSON alone), so entries older
+# code wrote are never read by newer code (during a deploy, old replicas keep writing d2).
+FIGURES_VERSION = 3
+
+_LENGTH = struct.Struct(">I")
+
+
+@dataclass(frozen=True, eq=False)
+class CachedDomain:
+    """One domain's answer: ``encoded`` (its typed message, serialized) for the gRPC response, and
+    its figures (decoded from ``figures_json`` only when read: a warm RPC never reads them)."""
+
+    encoded: bytes
+    figures_json: bytes
+
+    @classmethod
+    def of(cls, figures: dict[str, Any], encoded: bytes) -> CachedDomain:
+        answer = cls(encoded, json.dumps(figures, separators=(",", ":")).encode())
+        answer.__dict__["figures"] = figures
+        return answer
+
+    @cached_property
+    def figures(self) -> dict[str, Any]:
+        figures: dict[str, Any] = json.loads(self.figures_json)
+        return figures
+
+    def dump(self) -> bytes:
+        return _LENGTH.pack(len(self.encoded)) + self.encoded + self.figures_json
+
+    @classmethod
+    def load(cls, raw: bytes) -> CachedDomain | None:
+        """None for a value this code did not write (cut short, or another format)."""
+        if len(raw) < _LENGTH.size:
+            return None
+        (length,) = _LENGTH.unpack_from(raw)
+        end = _LENGTH.size + length
+        if end >= len(raw) or raw[end : end + 1] != b"{":
+            return None
+        return cls(raw[_LENGTH.size : end], raw[end:])
 
 
 class DomainCache:
@@ -62,7 +106,7 @@ class DomainCache:
 
     async def get(
         self, owner_id: str, domain: str, start: datetime | None, end: datetime | None, course_id: str | None
-    ) -> tuple[dict[str, Any] | None, str | None]:
+    ) -> tuple[CachedDomain | None, str | None]:
         """The cached answer (or None) and the key to store a fresh one under (None: cache down)."""
         try:
             async with asyncio.timeout(self._timeout):
@@ -74,15 +118,12 @@ class DomainCache:
             return None, None
         if raw is None:
             return None, key
-        try:
-            return json.loads(raw), key
-        except ValueError:
-            return None, key
+        return CachedDomain.load(raw if isinstance(raw, bytes) else raw.encode()), key
 
-    async def put(self, key: str, value: dict[str, Any]) -> None:
+    async def put(self, key: str, value: CachedDomain) -> None:
         try:
             async with asyncio.timeout(self._timeout):
-                await self._redis.set(key, json.dumps(value, separators=(",", ":")), ex=self._ttl)
+                await self._redis.set(key, value.dump(), ex=self._ttl)
         except Exception as exc:
             log.warning("dashboard cache unavailable on write (%s)", exc)
 

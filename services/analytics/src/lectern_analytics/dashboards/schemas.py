@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from lectern_analytics.dashboards.cache import CachedDomain
+
 
 @dataclass(frozen=True)
 class DashboardRequest:
@@ -17,6 +19,18 @@ class DashboardRequest:
 
 @dataclass(frozen=True)
 class DashboardResult:
+    """``answers``: each cached or computed domain; ``combined``: the ROI dashboard's derived entry
+    (never cached, so it has no serialized form)."""
+
     dashboard: str
-    domains: dict[str, dict[str, Any]]
+    answers: dict[str, CachedDomain]
+    combined: dict[str, Any] | None
     generated_at: datetime
+
+    @property
+    def domains(self) -> dict[str, dict[str, Any]]:
+        """Every domain's figures (camelCase, as the JSON mapping of its message), ``combined`` too."""
+        domains = {name: answer.figures for name, answer in self.answers.items()}
+        if self.combined is not None:
+            domains["combined"] = self.combined
+        return domains

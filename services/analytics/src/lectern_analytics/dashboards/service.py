@@ -15,7 +15,7 @@ from lectern_common.db import UnitOfWork
 from lectern_common.identity import Identity
 
 from lectern_analytics import errors
-from lectern_analytics.dashboards.cache import DomainCache
+from lectern_analytics.dashboards.cache import CachedDomain, DomainCache
 from lectern_analytics.dashboards.domains import DASHBOARDS, RANGED_DOMAINS
 from lectern_analytics.dashboards.repository import DashboardQueries, Figures, rfc3339
 from lectern_analytics.dashboards.schemas import DashboardRequest, DashboardResult
@@ -25,6 +25,8 @@ from lectern_analytics.settings import AnalyticsSettings
 BYTES_PER_GB = 1_000_000_000
 
 DomainQuery = Callable[[DashboardQueries, str, str | None, datetime, datetime], Awaitable[Figures]]
+# A domain's figures -> its typed message, serialized (the transport's encoding, given at wiring).
+DomainEncoder = Callable[[str, Figures], bytes]
 
 
 async def _storage_growth(
@@ -96,11 +98,13 @@ class DashboardService:
         settings: AnalyticsSettings,
         uow: UnitOfWork,
         cache: DomainCache,
+        encode: DomainEncoder,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._settings = settings
         self._uow = uow
         self._cache = cache
+        self._encode = encode
         self._clock = clock
         # Instrumentation: domain queries running now, the most seen at once, and cache outcomes.
         self.in_flight = 0
@@ -120,11 +124,12 @@ class DashboardService:
                 if not await DashboardQueries(session).owns_course(owner_id, request.course_id):
                     raise errors.course_not_found(request.course_id)
         names = DASHBOARDS[name]
-        figures = await asyncio.gather(*(self._domain(owner_id, d, start, end, request.course_id) for d in names))
-        domains = dict(zip(names, figures, strict=True))
+        found = await asyncio.gather(*(self._domain(owner_id, d, start, end, request.course_id) for d in names))
+        answers = dict(zip(names, found, strict=True))
+        combined = None
         if name == "roi":
-            domains["combined"] = roi_combined(domains)
-        return DashboardResult(dashboard=name, domains=domains, generated_at=self._clock())
+            combined = roi_combined({d: answers[d].figures for d in ("sales", "production")})
+        return DashboardResult(dashboard=name, answers=answers, combined=combined, generated_at=self._clock())
 
     def _validated(self, request: DashboardRequest) -> tuple[str, datetime, datetime]:
         fields: dict[str, str] = {}
@@ -148,7 +153,7 @@ class DashboardService:
 
     async def _domain(
         self, owner_id: str, domain: str, start: datetime, end: datetime, course_id: str | None
-    ) -> Figures:
+    ) -> CachedDomain:
         ranged = domain in RANGED_DOMAINS
         cached, key = await self._cache.get(
             owner_id, domain, start if ranged else None, end if ranged else None, course_id
@@ -170,6 +175,7 @@ class DashboardService:
         finally:
             self.in_flight -= 1
         figures["computedAt"] = rfc3339(self._clock())
+        answer = CachedDomain.of(figures, self._encode(domain, figures))
         if key is not None:
-            await self._cache.put(key, figures)
-        return figures
+            await self._cache.put(key, answer)
+        return answer

@@ -4,6 +4,7 @@ services. The caller's identity comes from the server interceptor (``current_ide
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 from google.protobuf.json_format import ParseDict
@@ -14,7 +15,7 @@ from lectern.analytics.v1 import analytics_pb2_grpc
 from lectern_common.db import UnitOfWork
 from lectern_common.identity import require_identity
 
-from lectern_analytics.dashboards.schemas import DashboardRequest
+from lectern_analytics.dashboards.schemas import DashboardRequest, DashboardResult
 from lectern_analytics.dashboards.service import DashboardService
 from lectern_analytics.engagement.schemas import EngagementInput
 from lectern_analytics.engagement.service import EngagementService
@@ -43,13 +44,44 @@ _DOMAIN_MESSAGES: dict[str, tuple[str, type[Message]]] = {
 }
 
 
-def domains_to_pb(domains: dict[str, dict[str, object]]) -> pb.DashboardDomains:
-    """The figures as typed messages. Unknown keys fail loudly (ParseDict): a domain's figures and
-    its message must agree, which the tests check for every domain."""
+def encode_domain(name: str, figures: dict[str, Any]) -> bytes:
+    """One domain's figures as its typed message, serialized: what the cache keeps, built once per
+    miss (ParseDict is pure Python, 0.4-0.8 ms per kB of figures here). Unknown keys fail loudly: a
+    domain's figures and its message must agree, which the tests check for every domain."""
+    return ParseDict(figures, _DOMAIN_MESSAGES[name][1]()).SerializeToString()
+
+
+def _money(figures: dict[str, Any]) -> pb.Money:
+    return pb.Money(currency=figures["currency"], amount_minor=figures["amountMinor"])
+
+
+def _combined_to_pb(combined: dict[str, Any]) -> pb.RoiCombined:
+    """``roi_combined``'s figures built field by field: it is derived on every call, warm ones too,
+    where ParseDict of one entry per course would cost more than the rest of the call."""
+    message = pb.RoiCombined(
+        per_course=[
+            pb.CourseRoi(
+                course_id=course["courseId"],
+                revenue=_money(course["revenue"]),
+                media_bytes=course["mediaBytes"],
+                revenue_per_gb=_money(course["revenuePerGb"]) if course["revenuePerGb"] is not None else None,
+            )
+            for course in combined["perCourse"]
+        ]
+    )
+    if combined["revenuePerGb"] is not None:
+        message.revenue_per_gb.CopyFrom(_money(combined["revenuePerGb"]))
+    return message
+
+
+def result_to_pb(result: DashboardResult) -> pb.DashboardDomains:
+    """The response's domains from each answer's serialized message (a merge of bytes, no parsing of
+    figures), and the derived ``combined`` entry."""
     message = pb.DashboardDomains()
-    for name, figures in domains.items():
-        field, message_type = _DOMAIN_MESSAGES[name]
-        getattr(message, field).CopyFrom(ParseDict(figures, message_type()))
+    for name, answer in result.answers.items():
+        getattr(message, _DOMAIN_MESSAGES[name][0]).MergeFromString(answer.encoded)
+    if result.combined is not None:
+        message.combined.CopyFrom(_combined_to_pb(result.combined))
     return message
 
 
@@ -78,7 +110,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
                 course_id=request.course_id if request.HasField("course_id") else None,
             ),
         )
-        response = pb.GetDashboardResponse(domains=domains_to_pb(result.domains))
+        response = pb.GetDashboardResponse(domains=result_to_pb(result))
         response.generated_at.FromDatetime(result.generated_at)
         return response
 
