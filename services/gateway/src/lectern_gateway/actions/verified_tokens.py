@@ -1,26 +1,19 @@
 """Bearer tokens already verified, remembered for a short while (the same token, byte for byte).
 
 Each action used to verify its bearer JWT afresh: three decodes of the token and an ES256 (or RS256)
-signature check, the largest piece of the gateway's own CPU per action after the framework. A
-client sends the same token with every action until it expires, so the Identity a token verified
-to is kept, keyed by the whole token string: only an identical token is ever answered from here.
-
-An entry is used until the earlier of ``remember_seconds`` after it was verified and the token's
-own ``exp`` (without the verifier's leeway: past ``exp`` the verifier decides, and says "expired"
-itself); a token that failed is never remembered. ``remember_seconds`` bounds how long a token
-signed by a key the issuer has since withdrawn from its JWKS stays accepted. At most
-``max_tokens`` are kept (least recently used first out).
+signature check, the largest piece of the gateway's own CPU per action after the framework. The
+rules of what is remembered and for how long are :mod:`lectern_common.remembered_tokens`'.
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
 
 from lectern_common.identity import Identity
 from lectern_common.jwt_tokens import TokenRejected, unverified_claims
+from lectern_common.remembered_tokens import RememberedTokens as Remembered
 
 
 class Verifier(Protocol):
@@ -39,33 +32,21 @@ class RememberedTokens:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._verifier = verifier
-        self._remember = remember_seconds
-        self._max = max_tokens
-        self._clock = clock
-        self._known: OrderedDict[str, tuple[float, Identity]] = OrderedDict()
+        self._known: Remembered[Identity] = Remembered(
+            remember_seconds=remember_seconds, max_tokens=max_tokens, clock=clock
+        )
 
     def remembered(self, token: str) -> Identity | None:
         """The Identity ``token`` verified to, if it is remembered (no verification happens)."""
-        known = self._known.get(token)
-        if known is None:
-            return None
-        if self._clock() >= known[0]:
-            del self._known[token]
-            return None
-        self._known.move_to_end(token)
-        return known[1]
+        return self._known.get(token)
 
     async def verify(self, token: str) -> Identity:
-        identity = self.remembered(token)
+        identity = self._known.get(token)
         if identity is not None:
             return identity
-        now = self._clock()
+        now = self._known.clock()
         identity = await self._verifier.verify(token)  # refuses (raises) as it always did
-        until = min(now + self._remember, _expiry(token))
-        if until > now:
-            self._known[token] = (until, identity)
-            while len(self._known) > self._max:
-                self._known.popitem(last=False)
+        self._known.keep(token, identity, verified_at=now, expires_at=_expiry(token))
         return identity
 
 
