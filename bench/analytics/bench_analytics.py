@@ -21,14 +21,15 @@ in this process (the client on the same event loop, as bench/course does):
   (captured from the engine while the domain runs), the plans written to ``--plans``;
 * per dashboard, over gRPC and in-process (DashboardService, no gRPC): cold (the domains' cache
   generations bumped before each call, which is what a fold does: every domain misses, checked on
-  the service's counters) and warm (cached); and the servicer's translation of the figures into
-  the response (ParseDict, encoding), the part of a gRPC call the in-process figure leaves out;
+  the service's counters) and warm (cached); and the servicer's share: a warm call's cached bytes
+  merged into the response, its encoding, and a miss's figures -> cached bytes (ParseDict);
 * per dashboard, the domain queries run as the service runs them (asyncio.gather, one session
   each) against the same queries one after another, uncached: the ratio sequence / parallel;
-* the fold: N prebuilt Kafka-shaped records of real events through ``app.consumer.process`` (the
-  EventConsumer's transaction + dedup row, then transport/consumers.py's handler, then the cache
-  invalidation after commit), one at a time as a partition is consumed; events per second and per
-  analytics CPU-second (this process's CPU time, less what it burns idle over the same time).
+* the fold: prebuilt Kafka-shaped records of real events through the EventConsumer (its
+  transaction + dedup rows, then transport/consumers.py's handler, then the cache invalidation
+  after commit): N/5 one at a time (``process``, a transaction each, for comparison) and N in
+  fetched batches of 100 (``process_batch``, a transaction each, as the consumer loop runs);
+  events per second and per analytics CPU-second (this process's CPU time, less its idle rate).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -365,20 +367,42 @@ def fold_records(plan: Plan, n: int) -> dict[str, list[SimpleNamespace]]:
 
 
 async def bench_fold(app: AnalyticsApp, plan: Plan, n: int, postgres_pid: int | None) -> None:
-    batches = fold_records(plan, n)
-    print(f"\nFold: {sum(map(len, batches.values())):,} prebuilt records through app.consumer.process, one at a time")
     # The process's own idle CPU (gRPC server, pool pings) over a second, subtracted below.
     cpu, wall = time.process_time(), time.perf_counter()
     await asyncio.sleep(1.0)
     idle_rate = (time.process_time() - cpu) / (time.perf_counter() - wall)
-    print(f"  idle CPU of this process: {idle_rate * 1000:.1f} ms per second")
-    await app.consumer.process(batches["engagement.recorded"][0])  # warm-up: connection, statement caches
-    batches["engagement.recorded"] = batches["engagement.recorded"][1:]
+    print(f"\nFold (idle CPU of this process: {idle_rate * 1000:.1f} ms per second, subtracted)")
+    warm_up = fold_records(plan, 1)["engagement.recorded"][0]
+    await app.consumer.process(warm_up)  # connection, statement caches
+
+    async def one_at_a_time(records: list[SimpleNamespace]) -> None:
+        for one in records:
+            assert await app.consumer.process(one) is True
+
+    async def in_batches(records: list[SimpleNamespace]) -> None:
+        # As the consumer loop hands them over: each topic's fetch of up to 100 records.
+        for at in range(0, len(records), 100):
+            assert await app.consumer.process_batch(records[at : at + 100]) is True
+
+    alone = max(100, n // 5)
+    print(f" {alone:,} engagement events (+ 30 % others) one at a time (a transaction each), as before")
+    await fold_rate(fold_records(plan, alone), one_at_a_time, idle_rate, postgres_pid)
+    fallbacks = app.consumer.fallbacks
+    print(f" {n:,} engagement events (+ 30 % others) in fetched batches of 100 (EventConsumer.process_batch)")
+    await fold_rate(fold_records(plan, n), in_batches, idle_rate, postgres_pid)
+    assert app.consumer.fallbacks == fallbacks, "a batch fell back to one event at a time"
+
+
+async def fold_rate(
+    batches: dict[str, list[SimpleNamespace]],
+    apply: Callable[[list[SimpleNamespace]], Awaitable[None]],
+    idle_rate: float,
+    postgres_pid: int | None,
+) -> None:
     total_events, total_cpu, total_wall, total_pg = 0, 0.0, 0.0, 0.0
     for kind, records in batches.items():
         pg0, cpu, wall = tree_cpu(postgres_pid), time.process_time(), time.perf_counter()
-        for one in records:
-            assert await app.consumer.process(one) is True
+        await apply(records)
         elapsed = time.perf_counter() - wall
         used = max(1e-9, time.process_time() - cpu - idle_rate * elapsed)
         pg = tree_cpu(postgres_pid) - pg0

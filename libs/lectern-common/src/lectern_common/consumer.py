@@ -2,7 +2,14 @@
 
 For every record: decode the envelope; in one transaction, remember its id in
 ``processed_events`` (a duplicate is skipped) and run the handler; commit the transaction. Offsets
-are committed after each fetched batch (also when stopping mid-batch). Errors the handler marks as
+are committed after each fetched batch (also when stopping mid-batch).
+
+A consumer given a ``batch_handler`` (opt-in) applies each partition's fetched records in ONE
+transaction instead: one multi-row ``processed_events`` insert says which ids are new, and the
+batch handler applies those events in order. A transaction costs ~660 us of CPU here whatever it
+does, which a batch of 100 pays once. When the batch fails for any reason it is rolled back and its
+records go through the one-event path above, so a poison event is parked alone and a retryable
+error retries as before. Errors the handler marks as
 retryable (and lost database connections) are retried with backoff without moving the offset;
 anything else is parked in ``parked_events`` with its error and skipped, so a poison message never
 blocks its partition (STYLE rule 5, after centrifugo).
@@ -30,6 +37,8 @@ from lectern_common.telemetry import extract_context, tracer
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[AsyncSession, Event], Awaitable[None]]
+# Applies events (new ones, each id once, in the partition's order) inside one transaction.
+BatchHandler = Callable[[AsyncSession, Sequence[Event]], Awaitable[None]]
 
 
 class RetryableError(Exception):
@@ -56,9 +65,12 @@ class EventConsumer:
         handler: EventHandler,
         event_types: Collection[str] | None = None,
         max_backoff: float = 5.0,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         """``event_types``: the types ``handler`` acts on (None: all). Any other event is acknowledged
-        without opening a transaction: it would change nothing, so there is nothing to deduplicate."""
+        without opening a transaction: it would change nothing, so there is nothing to deduplicate.
+        ``batch_handler``: applies a fetched batch in one transaction, with the same effect as
+        ``handler`` applied to each event in turn (None: one transaction per event)."""
         self.name = name
         self._bootstrap = bootstrap_servers
         self._group_id = group_id
@@ -67,7 +79,10 @@ class EventConsumer:
         self._handler = handler
         self._event_types = frozenset(event_types) if event_types is not None else None
         self._max_backoff = max_backoff
+        self._batch_handler = batch_handler
         self.applied = 0
+        self.batches = 0
+        self.fallbacks = 0
         self.ignored = 0
         self.duplicates = 0
         self.parked = 0
@@ -116,6 +131,10 @@ class EventConsumer:
             # already skips as duplicates.
             done: dict[Any, int] = {}
             for partition, records in batches.items():
+                if self._batch_handler is not None and len(records) > 1 and not stop.is_set():
+                    if await self.process_batch(records):
+                        done[TopicPartition(partition.topic, partition.partition)] = records[-1].offset + 1
+                        continue
                 for record in records:
                     if stop.is_set():
                         break
@@ -169,6 +188,51 @@ class EventConsumer:
             otel_context.detach(token)
         self.applied += 1
         return True
+
+    async def process_batch(self, records: Sequence[Any]) -> bool:
+        """Apply ``records`` (one partition's, in order) in one transaction with the batch handler;
+        answers False, having applied nothing, when any of it failed: the caller then takes the
+        records one at a time. Public for tests and the bench."""
+        assert self._batch_handler is not None
+        try:
+            events = [decode_event(r.value, tuple(r.headers or ())) for r in records]
+            wanted = [e for e in events if self._event_types is None or e.type in self._event_types]
+            fresh: list[Event] = []
+            with tracer(__name__).start_as_current_span(f"consume batch of {len(records)}"):
+                async with self._uow() as session:
+                    if wanted:
+                        fresh = await self._first_seen(session, wanted)
+                        if fresh:
+                            await self._batch_handler(session, fresh)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.fallbacks += 1
+            log.info(
+                "consumer %s: batch of %d failed (%r), applying it one event at a time", self.name, len(records), exc
+            )
+            return False
+        self.batches += 1
+        self.ignored += len(events) - len(wanted)
+        self.duplicates += len(wanted) - len(fresh)
+        self.applied += len(fresh)
+        return True
+
+    async def _first_seen(self, session: AsyncSession, events: Sequence[Event]) -> list[Event]:
+        """Remember every id in one statement; the events whose id was new, each once, in order."""
+        inserted = await session.execute(
+            pg_insert(processed_events)
+            .values([{"consumer": self.name, "event_id": event_id} for event_id in dict.fromkeys(e.id for e in events)])
+            .on_conflict_do_nothing()
+            .returning(processed_events.c.event_id)
+        )
+        new_ids = set(inserted.scalars())
+        fresh: list[Event] = []
+        for event in events:
+            if event.id in new_ids:
+                new_ids.discard(event.id)  # a second copy inside the batch is a duplicate too
+                fresh.append(event)
+        return fresh
 
     async def _park(self, record: Any, exc: BaseException) -> None:
         event_id = event_type = None

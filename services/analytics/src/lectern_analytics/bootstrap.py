@@ -67,6 +67,7 @@ class AnalyticsApp:
             uow=self.uow,
             handler=self.events,
             event_types=self.events.event_types,
+            batch_handler=self.events.fold_batch,
         )
 
     def _register(self, server: grpc.aio.Server) -> None:

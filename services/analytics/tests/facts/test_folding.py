@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from analytics_testing import (
     course_created,
+    engagement,
     fold,
     lesson_added,
     media_file,
@@ -18,6 +19,7 @@ from analytics_testing import (
 from lectern.events.v1 import course_events_pb2 as course_ev
 from lectern.events.v1 import upload_events_pb2 as upload_ev
 from lectern_analytics.bootstrap import AnalyticsApp
+from lectern_analytics.dashboards.schemas import DashboardRequest
 from lectern_analytics.engagement.schemas import EngagementInput
 from lectern_common.plumbing_tables import outbox_events
 from sqlalchemy import select, text
@@ -108,3 +110,50 @@ async def test_event_types_analytics_does_not_fold_are_acknowledged(app: Analyti
     upload = upload_ev.UploadChanged(operation_id="op-1", owner_id="u", status="completed")
     assert await app.consumer.process(record("upload.completed", upload, aggregate_id="op-1")) is True
     assert app.consumer.parked == 0
+
+
+async def test_a_fetched_batch_folds_in_one_transaction_as_one_event_at_a_time_does(app: AnalyticsApp) -> None:
+    """The consumer's batch path (AnalyticsEventHandler.fold_batch): in order, so an engagement
+    event after its course's creation in the same batch finds the owner; a duplicate inside the
+    batch is stored once; the owner's cached engagement domains are invalidated after the commit."""
+    now = datetime.now(UTC)
+
+    def events(owner, course_id: str, media_id: str) -> list[SimpleNamespace]:
+        view = engagement("view", course_id, now - timedelta(minutes=5), lesson_id="l1")
+        return [
+            view,
+            course_created(owner, course_id, "Batched"),
+            engagement("view", course_id, now - timedelta(minutes=4)),
+            view,  # a duplicate inside the batch
+            media_file(owner, media_id, size=10),
+            engagement("completion", course_id, now - timedelta(minutes=3)),
+            engagement("watch_seconds", course_id, now - timedelta(minutes=2), 30.0),
+        ]
+
+    request = DashboardRequest("content", now - timedelta(days=1), now + timedelta(minutes=1), None)
+    batched, one_by_one = new_user(), new_user()
+    before = await app.dashboards.get_dashboard(batched, request)  # cached now, empty
+    assert before.domains["engagement"]["totals"]["views"] == 0
+
+    duplicates = app.consumer.duplicates
+    assert await app.consumer.process_batch(events(batched, new_id("c"), new_id("m"))) is True
+    assert app.consumer.duplicates == duplicates + 1
+    for one in events(one_by_one, new_id("c"), new_id("m")):
+        await app.consumer.process(one)
+
+    after = await app.dashboards.get_dashboard(batched, request)
+    reference = await app.dashboards.get_dashboard(one_by_one, request)
+    assert after.domains["engagement"]["totals"]["views"] == 2
+    assert after.domains["engagement"]["totals"]["completions"] == 1
+    assert {d: without_ids(f) for d, f in after.domains.items()} == {
+        d: without_ids(f) for d, f in reference.domains.items()
+    }
+
+
+def without_ids(figures: object) -> object:
+    """Figures with ids and times left out, so two owners' equal dashboards compare equal."""
+    if isinstance(figures, dict):
+        return {k: without_ids(v) for k, v in figures.items() if not k.endswith(("Id", "At"))}
+    if isinstance(figures, list):
+        return [without_ids(v) for v in figures]
+    return figures

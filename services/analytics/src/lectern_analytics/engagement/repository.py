@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lectern_analytics.engagement.schemas import RecordedEngagement
 from lectern_analytics.models import CourseFact, EngagementFact
 
 
@@ -27,10 +28,34 @@ class EngagementRepository:
         )
         return {row.course_id: row.owner_id for row in rows}
 
-    async def course_owner(self, course_id: str) -> str | None:
-        return (
-            await self._session.execute(select(CourseFact.owner_id).where(CourseFact.course_id == course_id))
-        ).scalar_one_or_none()
+    async def course_owners(self, course_ids: Sequence[str]) -> dict[str, str]:
+        """Owner of each known course among ``course_ids``, deleted ones too."""
+        rows = await self._session.execute(
+            select(CourseFact.course_id, CourseFact.owner_id).where(CourseFact.course_id.in_(sorted(set(course_ids))))
+        )
+        return {row.course_id: row.owner_id for row in rows}
+
+    async def add_many(self, facts: Sequence[RecordedEngagement]) -> None:
+        """Store facts under their event ids in one statement; an id already stored is skipped."""
+        await self._session.execute(
+            insert(EngagementFact)
+            .values(
+                [
+                    {
+                        "id": f.event_id,
+                        "user_id": f.user_id,
+                        "type": f.type,
+                        "course_id": f.course_id,
+                        "lesson_id": f.lesson_id,
+                        "media_id": f.media_id,
+                        "at": f.at,
+                        "value": f.value,
+                    }
+                    for f in facts
+                ]
+            )
+            .on_conflict_do_nothing()
+        )
 
     async def add(
         self,

@@ -42,6 +42,20 @@ class AcceptedEngagement:
     value: float
 
 
+@dataclass(frozen=True)
+class RecordedEngagement:
+    """One ``engagement.recorded`` event from the topic, as its fact is stored (under the event id)."""
+
+    event_id: str
+    user_id: str
+    type: str
+    course_id: str
+    lesson_id: str | None
+    media_id: str | None
+    at: datetime
+    value: float | None
+
+
 class RecordResult(BaseModel):
     accepted: int
     rejected: int = 0

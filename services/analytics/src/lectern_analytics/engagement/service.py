@@ -33,7 +33,13 @@ from lectern_analytics import errors
 from lectern_analytics.dashboards.cache import invalidate_after_commit
 from lectern_analytics.dashboards.domains import Source, domains_reading
 from lectern_analytics.engagement.repository import EngagementRepository
-from lectern_analytics.engagement.schemas import AcceptedEngagement, EngagementInput, EngagementType, RecordResult
+from lectern_analytics.engagement.schemas import (
+    AcceptedEngagement,
+    EngagementInput,
+    EngagementType,
+    RecordedEngagement,
+    RecordResult,
+)
 from lectern_analytics.settings import AnalyticsSettings
 
 _TYPE_VALUES = frozenset(t.value for t in EngagementType)
@@ -104,34 +110,16 @@ class EngagementService:
                 accepted.append(self._normalised(event, owners[event.course_id]))
         return accepted, rejected
 
-    async def fold(
-        self,
-        session: AsyncSession,
-        *,
-        event_id: str,
-        user_id: str,
-        type: str,
-        course_id: str,
-        lesson_id: str | None,
-        media_id: str | None,
-        at: datetime,
-        value: float | None,
-    ) -> None:
-        """Fold an ``engagement.recorded`` event from the topic. Our own events are already
-        stored under their event id (a no-op here); another producer's are stored now."""
+    async def fold_many(self, session: AsyncSession, facts: Sequence[RecordedEngagement]) -> None:
+        """Fold ``engagement.recorded`` events from the topic: one multi-row insert and one owner
+        lookup (each event id appears once). Our own events are already stored under their event
+        id (a no-op here); another producer's are stored now."""
+        if not facts:
+            return
         repository = EngagementRepository(session)
-        await repository.add(
-            event_id=event_id,
-            user_id=user_id,
-            type=type,
-            course_id=course_id,
-            lesson_id=lesson_id,
-            media_id=media_id,
-            at=at,
-            value=value,
-        )
-        owner_id = await repository.course_owner(course_id)
-        if owner_id:
+        await repository.add_many(facts)
+        owners = await repository.course_owners([f.course_id for f in facts])
+        for owner_id in set(owners.values()):
             invalidate_after_commit(session, owner_id, domains_reading(Source.ENGAGEMENT))
 
     def _problems(self, event: EngagementInput, owners: dict[str, str], identity: Identity) -> dict[str, str]:

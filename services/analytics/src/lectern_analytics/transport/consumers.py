@@ -1,14 +1,15 @@
 """lectern.media.v1, lectern.course.v1 and lectern.engagement.v1 events -> the fact tables.
 
-Runs inside the idempotent EventConsumer: one transaction per event, duplicates skipped by event
-id. Types analytics does not fold (chapter moves, renames of chapters, uploads) are acknowledged
-and ignored.
+Runs inside the idempotent EventConsumer, duplicates skipped by event id: ``fold_batch`` takes a
+fetched batch in one transaction (runs of engagement events in one multi-row insert), ``__call__``
+one event (the consumer's fallback when a batch fails). Types analytics does not fold (chapter
+moves, renames of chapters, uploads) are acknowledged and ignored.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC
 
 from lectern.events.v1 import course_events_pb2 as course_ev
@@ -18,6 +19,7 @@ from lectern.events.v1 import media_events_pb2 as media_ev
 from lectern_common.events import Event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lectern_analytics.engagement.schemas import RecordedEngagement
 from lectern_analytics.engagement.service import EngagementService
 from lectern_analytics.facts import schemas as facts
 from lectern_analytics.facts.service import FactService
@@ -70,6 +72,19 @@ class AnalyticsEventHandler:
             log.debug("analytics ignores %s", event.type)
             return
         await route(session, event)
+
+    async def fold_batch(self, session: AsyncSession, events: Sequence[Event]) -> None:
+        """Every event in order, as ``__call__`` would; each run of ``engagement.recorded`` events
+        (most of the traffic) stored in one statement."""
+        run: list[RecordedEngagement] = []
+        for event in events:
+            if event.type == types.ENGAGEMENT_RECORDED:
+                run.append(_recorded(event))
+                continue
+            await self._engagement.fold_many(session, run)
+            run = []
+            await self(session, event)
+        await self._engagement.fold_many(session, run)
 
     async def _media_file(self, session: AsyncSession, event: Event) -> None:
         p = event.unpack(media_ev.MediaFileChanged)
@@ -175,15 +190,18 @@ class AnalyticsEventHandler:
         )
 
     async def _engagement_recorded(self, session: AsyncSession, event: Event) -> None:
-        p = event.unpack(engagement_ev.EngagementRecorded)
-        await self._engagement.fold(
-            session,
-            event_id=event.id,
-            user_id=p.user_id,
-            type=p.type,
-            course_id=p.course_id,
-            lesson_id=_optional(p, "lesson_id"),
-            media_id=_optional(p, "media_id"),
-            at=p.at.ToDatetime(tzinfo=UTC) if p.HasField("at") else event.occurred_at,
-            value=p.value if p.HasField("value") else None,
-        )
+        await self._engagement.fold_many(session, [_recorded(event)])
+
+
+def _recorded(event: Event) -> RecordedEngagement:
+    p = event.unpack(engagement_ev.EngagementRecorded)
+    return RecordedEngagement(
+        event_id=event.id,
+        user_id=p.user_id,
+        type=p.type,
+        course_id=p.course_id,
+        lesson_id=_optional(p, "lesson_id"),
+        media_id=_optional(p, "media_id"),
+        at=p.at.ToDatetime(tzinfo=UTC) if p.HasField("at") else event.occurred_at,
+        value=p.value if p.HasField("value") else None,
+    )
