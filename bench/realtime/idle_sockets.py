@@ -7,7 +7,8 @@
 Starts one ``python -m lectern_realtime serve`` (as bench.py does: real process, fresh Redis key
 prefix, no Kafka), measures its RSS with no socket, then opens idle authenticated sockets (each its
 own user, so the connect limiter lets them all in; each holds its automatic ``user:`` channel and,
-with ``--course``, one course channel) from ``--workers`` separate client processes, and prints for
+with ``--course``, one course channel; with ``--deflate`` they offer permessage-deflate, as browsers
+do) from ``--workers`` separate client processes, and prints for
 each count N ``(RSS at N - RSS at 0) / N`` and the marginal cost between consecutive counts (which
 leaves out one-time costs such as lazily imported modules). RSS deltas barely depend on machine
 load, so this is fair on a busy machine.
@@ -83,14 +84,14 @@ def start_server(redis_url: str, trace_file: str | None, frames: int) -> tuple[s
 # --- client processes -------------------------------------------------------------------------
 
 
-def client_worker(port: int, first: int, course: bool, pipe: Any) -> None:
+def client_worker(port: int, first: int, course: bool, deflate: bool, pipe: Any) -> None:
     raise_fd_limit()
     import uvloop
 
-    uvloop.run(_client_main(port, first, course, pipe))
+    uvloop.run(_client_main(port, first, course, deflate, pipe))
 
 
-async def _client_main(port: int, first: int, course: bool, pipe: Any) -> None:
+async def _client_main(port: int, first: int, course: bool, deflate: bool, pipe: Any) -> None:
     import json
 
     import websockets
@@ -106,9 +107,13 @@ async def _client_main(port: int, first: int, course: bool, pipe: Any) -> None:
     async def open_one(user: int) -> Any:
         token = issuer.issue(f"idle{user}", [f"k{user % 100}"]).token
         async with sem:
-            # the client answers the server's protocol pings (keepalive), as a browser does
+            # the client answers the server's protocol pings (keepalive), as a browser does; with
+            # --deflate it offers permessage-deflate, as every browser does
             ws = await websockets.connect(
-                f"ws://127.0.0.1:{port}/ws?token={token}", open_timeout=120, ping_interval=None, compression=None
+                f"ws://127.0.0.1:{port}/ws?token={token}",
+                open_timeout=120,
+                ping_interval=None,
+                compression="deflate" if deflate else None,
             )
             if json.loads(await ws.recv()).get("type") != "subscribed":
                 raise RuntimeError("no user: subscription")
@@ -170,12 +175,16 @@ def run(args: argparse.Namespace) -> None:
         ps = psutil.Process(process.pid)
         for w in range(args.workers):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=client_worker, args=(port, w * 1_000_000, args.course, child))
+            proc = ctx.Process(target=client_worker, args=(port, w * 1_000_000, args.course, args.deflate, child))
             proc.start()
             workers.append((proc, parent))
         base = settled_rss(ps, 3.0)
         first = snapshot(process, trace_file) if trace_file else None
-        print(f"rss_at_0={base / 2**20:.1f} MiB tracemalloc={bool(trace_file)} course={args.course}", flush=True)
+        print(
+            f"rss_at_0={base / 2**20:.1f} MiB tracemalloc={bool(trace_file)} course={args.course} "
+            f"deflate={args.deflate}",
+            flush=True,
+        )
         previous_n, previous_rss = 0, base
         for n in args.counts:
             started = time.monotonic()
@@ -222,6 +231,7 @@ def main() -> None:
     parser.add_argument("--counts", type=int, nargs="+", default=[2000, 8000])
     parser.add_argument("--workers", type=int, default=2, help="client processes")
     parser.add_argument("--course", action="store_true", help="each socket also subscribes to a course")
+    parser.add_argument("--deflate", action="store_true", help="clients offer permessage-deflate, as browsers do")
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument("--frames", type=int, default=6, help="traceback depth under --tracemalloc")
     parser.add_argument("--top", type=int, default=15)
