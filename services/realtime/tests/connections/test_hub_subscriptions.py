@@ -33,7 +33,6 @@ class MemorySocket:
         self.frames: list[dict[str, Any]] = []
         claims = RealtimeClaims(user_id, courses, datetime.now(UTC) + timedelta(hours=1))
         self.conn = Connection(claims=claims, send_text=self._send, close_socket=self._close, queue_size=100_000)
-        self.conn.start()
         self.hub.add(self.conn)
 
     async def _send(self, text: str) -> None:

@@ -1,4 +1,4 @@
-"""One WebSocket as the hub sees it: a bounded send queue, a writer task, its subscriptions.
+"""One WebSocket as the hub sees it: a bounded send queue, a writer while it has frames, channels.
 
 The hub never awaits a socket. It puts the (shared, already serialized) text into the socket's
 queue; the socket's own writer task sends it. A queue that fills up means the browser does not
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -25,7 +26,7 @@ CloseSocket = Callable[[int, str], Awaitable[None]]
 _CLOSE = object()
 
 
-@dataclass
+@dataclass(slots=True)
 class Subscription:
     """A channel on one socket. Until ``ready``, live messages wait in ``pending`` (recovery runs)."""
 
@@ -35,7 +36,25 @@ class Subscription:
 
 
 class Connection:
-    """A socket's outgoing side. ``offer`` is called by the hub; it never blocks."""
+    """A socket's outgoing side. ``offer`` is called by the hub; it never blocks.
+
+    An idle socket holds no task, queue or event (measured with bench/realtime/idle_sockets.py: an
+    ``asyncio.Queue``, an ``Event`` and a parked writer task cost ~5 KB a socket): frames wait in a
+    deque made on the first send, and a writer task lives only while there is something to write.
+    """
+
+    __slots__ = (
+        "claims",
+        "_send_text",
+        "_close_socket",
+        "_queue_size",
+        "_pending",
+        "_writer",
+        "_stopped",
+        "subscriptions",
+        "close_code",
+        "expiry",
+    )
 
     def __init__(
         self, *, claims: RealtimeClaims, send_text: SendText, close_socket: CloseSocket, queue_size: int
@@ -44,19 +63,16 @@ class Connection:
         self._send_text = send_text
         self._close_socket = close_socket
         self._queue_size = queue_size
-        self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=queue_size + 1)  # +1: room for close
+        self._pending: deque[object] | None = None  # frames not written yet, then maybe the close
+        self._writer: asyncio.Task[None] | None = None
+        self._stopped = False  # the socket is closed or its peer went: nothing more is written
         self.subscriptions: dict[str, Subscription] = {}
-        self.closed = asyncio.Event()
         self.close_code: int | None = None
         self.expiry: asyncio.TimerHandle | None = None  # closes the socket when its token expires
-        self._writer: asyncio.Task[None] | None = None
 
     @property
     def user_id(self) -> str:
         return self.claims.user_id
-
-    def start(self) -> None:
-        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
     def offer(self, channel: str, seq: int, text: str) -> None:
         """A live message for ``channel``: queue it, hold it while recovering, or drop a repeat."""
@@ -78,33 +94,45 @@ class Connection:
         """Queue a frame; a full queue cuts the socket off."""
         if self.close_code is not None:
             return
-        if self._queue.qsize() >= self._queue_size:
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = deque()
+        elif len(pending) >= self._queue_size:
             log.info("cutting off slow consumer user=%s", self.user_id)
             self.close(CLOSE_TRY_AGAIN, "slow consumer")
             return
-        self._queue.put_nowait(text)
+        pending.append(text)
+        self._wake_writer()
 
     def close(self, code: int, reason: str) -> None:
         """Ask the writer to send a close frame after what is queued (or now, for a slow consumer)."""
         if self.close_code is not None:
             return
         self.close_code = code
-        if code == CLOSE_TRY_AGAIN:
-            # a slow consumer's queue is not worth waiting for
-            while not self._queue.empty():
-                self._queue.get_nowait()
-        self._queue.put_nowait((_CLOSE, code, reason))
+        if self._pending is None:
+            self._pending = deque()
+        elif code == CLOSE_TRY_AGAIN:
+            self._pending.clear()  # a slow consumer's queue is not worth waiting for
+        self._pending.append((_CLOSE, code, reason))
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        if self._writer is None and not self._stopped:
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
     async def _write_loop(self) -> None:
-        queue = self._queue
+        """Write what is pending, then end (the next send starts a new writer)."""
+        pending = self._pending
+        assert pending is not None
         send_text = self._send_text
         try:
-            while True:
-                item = await queue.get()
+            while pending:
+                item = pending.popleft()
                 if isinstance(item, str):
                     await send_text(item)
                     continue
                 assert isinstance(item, tuple)
+                self._stopped = True
                 _, code, reason = item
                 try:
                     await asyncio.wait_for(self._close_socket(code, reason), timeout=5)
@@ -114,15 +142,17 @@ class Connection:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the peer went away mid-send
+            self._stopped = True
             log.debug("socket write failed: %r", exc)
         finally:
-            self.closed.set()
+            self._writer = None
 
     async def wait_writer(self, timeout: float) -> None:
+        """Until what is queued is written (at most ``timeout``)."""
         if self._writer is not None:
             await asyncio.wait({self._writer}, timeout=timeout)
 
     def stop_writer(self) -> None:
+        self._stopped = True
         if self._writer is not None and not self._writer.done():
             self._writer.cancel()
-        self.closed.set()

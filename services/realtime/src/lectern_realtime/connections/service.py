@@ -90,7 +90,6 @@ class ConnectionService:
         """An admitted socket, in the hub, its expiry armed, subscribed to its own user channel."""
         conn = Connection(claims=claims, send_text=send_text, close_socket=close_socket, queue_size=self._queue_size)
         self._hub.add(conn)
-        conn.start()
         if self._close_on_expiry:
             delay = (claims.expires_at - datetime.now(UTC)).total_seconds()
             conn.expiry = asyncio.get_running_loop().call_later(
