@@ -22,7 +22,8 @@ realtime's WebSocket and publish ports)::
 The keyword options are uvicorn's (same names, same defaults unless said above), for what the
 services tune: ``http`` (``"httptools"`` for the data planes), ``timeout_keep_alive``,
 ``backlog``, ``limit_concurrency``, ``proxy_headers``/``forwarded_allow_ips``, ``log_level``, and
-for WebSockets ``ws``, ``ws_max_size``, ``ws_ping_interval``, ``ws_ping_timeout``.
+for WebSockets ``ws``, ``ws_max_size``, ``ws_ping_interval``, ``ws_ping_timeout``,
+``ws_per_message_deflate``.
 
 Services that use it depend on ``uvicorn`` (``lectern-common[http]``).
 """
@@ -75,6 +76,7 @@ class HttpServer:
         ws_max_size: int = 16 * 1024 * 1024,
         ws_ping_interval: float | None = 20.0,
         ws_ping_timeout: float | None = 20.0,
+        ws_per_message_deflate: bool = True,
     ) -> None:
         self.name = name
         self.config = uvicorn.Config(
@@ -91,6 +93,7 @@ class HttpServer:
             ws_max_size=ws_max_size,
             ws_ping_interval=ws_ping_interval,
             ws_ping_timeout=ws_ping_timeout,
+            ws_per_message_deflate=ws_per_message_deflate,
             timeout_keep_alive=timeout_keep_alive,
             timeout_graceful_shutdown=int(grace_seconds),
             backlog=backlog,
