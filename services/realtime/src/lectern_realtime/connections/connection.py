@@ -40,20 +40,20 @@ class Connection:
 
     An idle socket holds no task, queue or event (measured with bench/realtime/idle_sockets.py: an
     ``asyncio.Queue``, an ``Event`` and a parked writer task cost ~5 KB a socket): frames wait in a
-    deque made on the first send, and a writer task lives only while there is something to write.
+    deque and a writer task lives, both only while there is something to write.
     """
 
     __slots__ = (
-        "claims",
-        "_send_text",
         "_close_socket",
-        "_queue_size",
         "_pending",
-        "_writer",
+        "_queue_size",
+        "_send_text",
         "_stopped",
-        "subscriptions",
+        "_writer",
+        "claims",
         "close_code",
         "expiry",
+        "subscriptions",
     )
 
     def __init__(
@@ -146,6 +146,8 @@ class Connection:
             log.debug("socket write failed: %r", exc)
         finally:
             self._writer = None
+            if not pending:
+                self._pending = None  # an empty deque is ~760 B: an idle socket holds none
 
     async def wait_writer(self, timeout: float) -> None:
         """Until what is queued is written (at most ``timeout``)."""
