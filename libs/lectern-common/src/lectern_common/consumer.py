@@ -220,11 +220,12 @@ class EventConsumer:
 
     async def _first_seen(self, session: AsyncSession, events: Sequence[Event]) -> list[Event]:
         """Remember every id in one statement; the events whose id was new, each once, in order."""
+        # One parameter set per id through the statement's cached compiled form (SQLAlchemy's
+        # insertmanyvalues sends them as one multi-row INSERT ... RETURNING): a ``.values([...])``
+        # of the ids would be compiled afresh on every batch.
         inserted = await session.execute(
-            pg_insert(processed_events)
-            .values([{"consumer": self.name, "event_id": event_id} for event_id in dict.fromkeys(e.id for e in events)])
-            .on_conflict_do_nothing()
-            .returning(processed_events.c.event_id)
+            pg_insert(processed_events).on_conflict_do_nothing().returning(processed_events.c.event_id),
+            [{"consumer": self.name, "event_id": event_id} for event_id in dict.fromkeys(e.id for e in events)],
         )
         new_ids = set(inserted.scalars())
         fresh: list[Event] = []
