@@ -72,7 +72,7 @@ class HttpServer:
         forwarded_allow_ips: list[str] | str | None = None,
         log_level: str | None = None,
         lifespan: Lifespan = "off",
-        ws: WsImpl = "auto",
+        ws: WsImpl | type[asyncio.Protocol] = "auto",  # a class: uvicorn uses it as is
         ws_max_size: int = 16 * 1024 * 1024,
         ws_ping_interval: float | None = 20.0,
         ws_ping_timeout: float | None = 20.0,

@@ -30,6 +30,7 @@ from lectern_realtime.publishing.service import PublishService
 from lectern_realtime.settings import RealtimeSettings
 from lectern_realtime.transport.asgi import RealtimeAsgi
 from lectern_realtime.transport.consumers import EventFanoutConsumer
+from lectern_realtime.transport.websocket_protocol import LeanWebSocketProtocol
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class RealtimeApp:
             grace_seconds=grace,
             name="websocket",
             http="httptools",
-            ws="websockets-sansio",
+            ws=LeanWebSocketProtocol,  # uvicorn's websockets-sansio, holding less a socket
             ws_max_size=s.max_incoming_bytes,
             ws_ping_interval=s.ws_ping_interval_seconds,
             ws_ping_timeout=s.ws_ping_timeout_seconds,
