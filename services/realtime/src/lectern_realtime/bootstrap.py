@@ -30,7 +30,7 @@ from lectern_realtime.publishing.service import PublishService
 from lectern_realtime.settings import RealtimeSettings
 from lectern_realtime.transport.asgi import RealtimeAsgi
 from lectern_realtime.transport.consumers import EventFanoutConsumer
-from lectern_realtime.transport.websocket_protocol import LeanWebSocketProtocol
+from lectern_realtime.transport.websocket_protocol import LeanWebSocketProtocol, encode_text_frame
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class RealtimeApp:
             on_message=lambda channel, seq, text: self.hub.deliver(channel, seq, text),
             on_lost=lambda: self.hub.close_all(CLOSE_TRY_AGAIN, "broker connection lost; reconnect with since"),
         )
-        self.hub = Hub(self.store, self.subscriber, max_subscriptions=s.max_subscriptions)
+        self.hub = Hub(self.store, self.subscriber, max_subscriptions=s.max_subscriptions, encode=encode_text_frame)
         self.connections = ConnectionService(
             self.hub,
             verifier=RealtimeTokenVerifier(s.realtime_verifying_keys),

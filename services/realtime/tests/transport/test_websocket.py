@@ -195,9 +195,17 @@ async def test_a_slow_consumer_is_cut_off_instead_of_growing_memory(start_replic
     a = await start_replica(send_queue_size=4)
     user = unique("u")
     async with client.socket(a, client.token(user)) as ws:
-        # hand the hub more messages at once than the socket's queue holds
-        for seq in range(1, 50):
-            a.realtime.hub.deliver(f"user:{user}", seq, f'{{"seq":{seq}}}')
+        # The client reads nothing meanwhile (its library stops reading once its own queue is full),
+        # so the kernel's buffers, then the transport's, fill, the transport pauses writing and
+        # frames queue on the socket until its queue of 4 is full. (A burst a reading socket takes
+        # is written at once: frames wait in the queue only while the transport is paused.)
+        (conn,) = a.realtime.hub.connections
+        pad = "x" * 3000
+        for seq in range(1, 20_000):
+            a.realtime.hub.deliver(f"user:{user}", seq, f'{{"seq":{seq},"pad":"{pad}"}}')
+            if conn.close_code is not None:
+                break
+        assert conn.close_code == 1013
         with pytest.raises(websockets.ConnectionClosed) as closed:
             while True:
                 await asyncio.wait_for(ws.recv(), timeout=3)

@@ -1,12 +1,13 @@
 """The lean stand-ins for uvicorn's receive queue and ``writable`` event keep their semantics:
 order, a waiting reader woken by a put, a paused writer (transport over its high-water mark)
-waiting until the transport resumes, every waiter woken at once."""
+waiting until the transport resumes, every waiter woken at once; and a message's one shared frame
+is the bytes the protocol would have written to each socket."""
 
 from __future__ import annotations
 
 import asyncio
 
-from lectern_realtime.transport.websocket_protocol import _ReceiveQueue, _Writable
+from lectern_realtime.transport.websocket_protocol import _ReceiveQueue, _Writable, encode_text_frame
 
 
 async def test_the_receive_queue_hands_items_in_order_and_wakes_a_waiting_reader() -> None:
@@ -45,3 +46,13 @@ async def test_paused_writers_wait_until_the_transport_resumes() -> None:
     assert not any(w.done() for w in writers)
     writable.set()  # resume_writing
     assert await asyncio.wait_for(asyncio.gather(*writers), 1) == [True, True, True]
+
+
+def test_a_message_is_encoded_once_as_the_bytes_the_protocol_would_send_each_socket() -> None:
+    from websockets.protocol import State
+    from websockets.server import ServerProtocol
+
+    protocol = ServerProtocol(state=State.OPEN)
+    for text in ['{"type":"pong"}', "é" * 200, "x" * 70_000]:  # 7-bit, 16-bit and 64-bit lengths
+        protocol.send_text(text.encode())
+        assert encode_text_frame(text) == b"".join(protocol.data_to_send())

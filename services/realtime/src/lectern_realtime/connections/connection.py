@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 SendText = Callable[[str], Awaitable[None]]
 CloseSocket = Callable[[int, str], Awaitable[None]]
+WriteFrame = Callable[[bytes], bool]
+"""Writes an encoded frame now, or answers False when it cannot (the socket's ASGI send waits)."""
+FrameEncoder = Callable[[str], bytes]
 
 _CLOSE = object()
 
@@ -45,10 +48,12 @@ class Connection:
 
     __slots__ = (
         "_close_socket",
+        "_encode",
         "_pending",
         "_queue_size",
         "_send_text",
         "_stopped",
+        "_write_frame",
         "_writer",
         "claims",
         "close_code",
@@ -57,10 +62,20 @@ class Connection:
     )
 
     def __init__(
-        self, *, claims: RealtimeClaims, send_text: SendText, close_socket: CloseSocket, queue_size: int
+        self,
+        *,
+        claims: RealtimeClaims,
+        send_text: SendText,
+        close_socket: CloseSocket,
+        queue_size: int,
+        write_frame: WriteFrame | None = None,
+        encode: FrameEncoder | None = None,
     ) -> None:
         self.claims = claims
         self._send_text = send_text
+        # with both, a frame goes out at once when nothing waits before it (no task, no coroutine)
+        self._write_frame = write_frame if encode is not None else None
+        self._encode = encode
         self._close_socket = close_socket
         self._queue_size = queue_size
         self._pending: deque[object] | None = None  # frames not written yet, then maybe the close
@@ -74,7 +89,7 @@ class Connection:
     def user_id(self) -> str:
         return self.claims.user_id
 
-    def offer(self, channel: str, seq: int, text: str) -> None:
+    def offer(self, channel: str, seq: int, text: str, frame: bytes | None = None) -> None:
         """A live message for ``channel``: queue it, hold it while recovering, or drop a repeat."""
         sub = self.subscriptions.get(channel)
         if sub is None or self.close_code is not None:
@@ -88,13 +103,18 @@ class Connection:
         if seq <= sub.last_seq:
             return  # already sent from history
         sub.last_seq = seq
-        self.send(text)
+        self.send(text, frame)
 
-    def send(self, text: str) -> None:
-        """Queue a frame; a full queue cuts the socket off."""
+    def send(self, text: str, frame: bytes | None = None) -> None:
+        """Write ``text`` now if nothing waits before it and the socket can take it, else queue it;
+        a full queue cuts the socket off. ``frame``: ``text`` already encoded (shared by sockets)."""
         if self.close_code is not None:
             return
         pending = self._pending
+        if pending is None and self._writer is None and self._write_frame is not None and not self._stopped:
+            assert self._encode is not None
+            if self._write_frame(frame if frame is not None else self._encode(text)):
+                return
         if pending is None:
             pending = self._pending = deque()
         elif len(pending) >= self._queue_size:

@@ -20,7 +20,7 @@ from lectern_realtime import errors
 from lectern_realtime.broker.repository import ChannelStore
 from lectern_realtime.broker.subscriber import ChannelSubscriber
 from lectern_realtime.channels.schemas import Channel, subscribed_message
-from lectern_realtime.connections.connection import Connection, Subscription
+from lectern_realtime.connections.connection import Connection, FrameEncoder, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,16 @@ def may_watch(claims: RealtimeClaims, channel: Channel) -> bool:
 class Hub:
     """Local sockets by channel; a replica's whole in-memory state."""
 
-    def __init__(self, store: ChannelStore, subscriber: ChannelSubscriber, *, max_subscriptions: int) -> None:
+    def __init__(
+        self,
+        store: ChannelStore,
+        subscriber: ChannelSubscriber,
+        *,
+        max_subscriptions: int,
+        encode: FrameEncoder | None = None,
+    ) -> None:
         self._store = store
+        self.encode = encode  # a message's wire frame, made once for all its sockets
         self._subscriber = subscriber
         self._max_subscriptions = max_subscriptions
         self._channels: dict[str, dict[Connection, None]] = {}
@@ -143,8 +151,9 @@ class Hub:
         if not watchers:
             self.unrouted += 1
             return
+        frame = self.encode(text) if self.encode is not None else None
         for conn in list(watchers):
-            conn.offer(channel, seq, text)
+            conn.offer(channel, seq, text, frame)
         self.delivered += len(watchers)
 
     def close_all(self, code: int, reason: str) -> None:

@@ -26,7 +26,7 @@ from lectern_common.realtime_tokens import RealtimeClaims, RealtimeTokenError, R
 
 from lectern_realtime import errors
 from lectern_realtime.channels.schemas import Channel, error_message
-from lectern_realtime.connections.connection import CloseSocket, Connection, SendText
+from lectern_realtime.connections.connection import CloseSocket, Connection, SendText, WriteFrame
 from lectern_realtime.connections.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -86,9 +86,22 @@ class ConnectionService:
             return None
         return None if decision.allowed else max(1, math.ceil(decision.retry_after_seconds))
 
-    async def open(self, claims: RealtimeClaims, send_text: SendText, close_socket: CloseSocket) -> Connection:
+    async def open(
+        self,
+        claims: RealtimeClaims,
+        send_text: SendText,
+        close_socket: CloseSocket,
+        write_frame: WriteFrame | None = None,
+    ) -> Connection:
         """An admitted socket, in the hub, its expiry armed, subscribed to its own user channel."""
-        conn = Connection(claims=claims, send_text=send_text, close_socket=close_socket, queue_size=self._queue_size)
+        conn = Connection(
+            claims=claims,
+            send_text=send_text,
+            close_socket=close_socket,
+            queue_size=self._queue_size,
+            write_frame=write_frame,
+            encode=self._hub.encode,
+        )
         self._hub.add(conn)
         if self._close_on_expiry:
             delay = (claims.expires_at - datetime.now(UTC)).total_seconds()

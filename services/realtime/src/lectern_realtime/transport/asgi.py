@@ -25,6 +25,7 @@ from lectern_realtime.connections.connection import Connection
 from lectern_realtime.connections.hub import Hub
 from lectern_realtime.connections.service import ConnectionService, Refused
 from lectern_realtime.publishing.service import PublishService
+from lectern_realtime.transport.websocket_protocol import WRITE_FRAME
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,9 @@ class RealtimeAsgi:
         async def close_socket(code: int, reason: str) -> None:
             await send({"type": "websocket.close", "code": code, "reason": reason})
 
-        conn = await self._connections.open(claims, send_text, close_socket)
+        # uvicorn's protocol here (LeanWebSocketProtocol) also writes encoded frames synchronously
+        write_frame = scope.get("extensions", {}).get(WRITE_FRAME)
+        conn = await self._connections.open(claims, send_text, close_socket, write_frame)
         try:
             while (message := await receive())["type"] != "websocket.disconnect":
                 if message["type"] == "websocket.receive":

@@ -1,4 +1,5 @@
-"""uvicorn's ``websockets-sansio`` protocol with less held a socket (the socket port's ``ws``).
+"""uvicorn's ``websockets-sansio`` protocol with less held a socket (the socket port's ``ws``),
+and a synchronous write of an already encoded frame (``write_frame``, in the scope's extensions).
 
 Same wire behaviour (it is uvicorn's class; only what it keeps changes). Measured with
 bench/realtime/idle_sockets.py --tracemalloc, of ~20 KB an idle socket, uvicorn's connection held:
@@ -18,6 +19,17 @@ from collections import deque
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+
+WRITE_FRAME = "lectern.websocket.write_frame"
+"""The scope extension holding the socket's synchronous writer (:meth:`LeanWebSocketProtocol.write_frame`)."""
+
+
+def encode_text_frame(text: str) -> bytes:
+    """A server's text frame for ``text`` as it goes on the wire (unmasked, no extension), the same
+    bytes for every socket: a message is encoded once, not once per socket."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
 
 
 class _ReceiveQueue:
@@ -97,6 +109,29 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         self.queue = _ReceiveQueue()  # type: ignore[assignment]
         self.writable = _Writable()  # type: ignore[assignment]
         self.writable.set()
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)  # none when the handshake was refused
+        if scope is not None:
+            scope["extensions"][WRITE_FRAME] = self.write_frame
+
+    def write_frame(self, frame: bytes) -> bool:
+        """Write an encoded text frame now, with no coroutine (the hot path of a delivery).
+
+        False when it cannot go now (not accepted yet, closing, the transport paused over its
+        high-water mark): the caller sends through ASGI ``send``, which waits, instead."""
+        if (
+            self.close_sent
+            or self.disconnected
+            or not self.handshake_complete
+            or not self.writable.is_set()
+            or self.conn.state is not State.OPEN
+            or self.transport.is_closing()
+        ):
+            return False
+        self.transport.write(frame)
+        return True
 
     async def send(self, message: Any) -> None:
         await super().send(message)
