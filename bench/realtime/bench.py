@@ -65,6 +65,16 @@ def raise_fd_limit() -> int:
     return hard
 
 
+# One source address has only ip_local_port_range's ports (32768-60999 here: ~28 k) towards one
+# server port; 50 k sockets need several. All of 127.0.0.0/8 is loopback on Linux.
+SOURCE_ADDRESSES = 8
+
+
+def source_address(i: int) -> tuple[str, int]:
+    """Connection ``i``'s local address (any free port on one of SOURCE_ADDRESSES loopbacks)."""
+    return f"127.0.0.{1 + i % SOURCE_ADDRESSES}", 0
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -217,6 +227,7 @@ async def _client_main(indexes: list[int], ports: list[int], courses: int, sprea
                         ping_interval=None,
                         max_queue=None,
                         compression=None,
+                        local_addr=source_address(i),
                     )
                     await ws.recv()  # subscribed to the user channel
                     await ws.send(json.dumps({"type": "subscribe", "channel": f"course:{course}"}))

@@ -39,7 +39,7 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import PUBLISH_TOKEN, free_port, raise_fd_limit, wait_ready
+from bench import PUBLISH_TOKEN, free_port, raise_fd_limit, source_address, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,6 +114,7 @@ async def _client_main(port: int, first: int, course: bool, deflate: bool, pipe:
                 open_timeout=120,
                 ping_interval=None,
                 compression="deflate" if deflate else None,
+                local_addr=source_address(user),
             )
             if json.loads(await ws.recv()).get("type") != "subscribed":
                 raise RuntimeError("no user: subscription")
