@@ -127,6 +127,7 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
             or not self.handshake_complete
             or not self.writable.is_set()
             or self.conn.state is not State.OPEN
+            or self.conn.extensions  # a negotiated extension (deflate) would change the bytes
             or self.transport.is_closing()
         ):
             return False
