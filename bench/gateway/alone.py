@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from canned_course import CHAPTER_ID
+from lectern_common.devstack.ports import free_port
 from wire import BrokenAnswer, KeepAliveClient
 
 HERE = Path(__file__).resolve().parent
@@ -47,12 +47,6 @@ _ACTIONS = (
         },
     ),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def process_cpu(pid: int) -> float:

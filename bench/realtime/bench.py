@@ -42,7 +42,6 @@ import multiprocessing as mp
 import os
 import random
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from lectern_common.devstack.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISH_TOKEN = "bench-publish-token"
@@ -74,12 +74,6 @@ SOURCE_ADDRESSES = 8
 def source_address(i: int) -> tuple[str, int]:
     """Connection ``i``'s local address (any free port on one of SOURCE_ADDRESSES loopbacks)."""
     return f"127.0.0.{1 + i % SOURCE_ADDRESSES}", 0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def placement(i: int, replicas: int, courses: int, spread: str) -> tuple[int, str, str]:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import inspect
 import secrets
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ import pytest_asyncio
 from lectern.course.v1 import course_pb2_grpc
 from lectern.media.v1 import media_pb2_grpc
 from lectern.upload.v1 import upload_pb2_grpc
+from lectern_common.devstack.ports import free_port
 from lectern_common.errors import DomainError, ErrorKind
 from lectern_common.grpc_server import GrpcServer
 from lectern_common.identity import Identity, InternalTokenVerifier, current_identity
@@ -33,12 +33,6 @@ from lectern_gateway.settings import GatewaySettings
 
 INTERNAL_KEY = SigningKey.generate()
 REALTIME_KEY = SigningKey.generate()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class BareStatus(Exception):
