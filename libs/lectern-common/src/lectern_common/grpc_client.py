@@ -43,18 +43,23 @@ async def call(
     retry_unavailable: bool = False,
     attempts: int = 3,
 ) -> R:
-    """Call ``method`` with a deadline; a peer's DomainError comes back as the same DomainError.
+    """Call ``method`` within ``timeout``; a peer's DomainError comes back as the same DomainError.
 
     ``retry_unavailable`` is for reads and idempotency-keyed writes only: it retries UNAVAILABLE
-    (the peer restarting) a few times with a short backoff.
+    (the peer restarting) a few times with a short backoff. ``timeout`` bounds the whole call,
+    retries included: each attempt gets what is left of it, and no retry starts that could not
+    finish in time (a caller's deadline is its own, not one per attempt).
     """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     delay = 0.1
     for attempt in range(1, attempts + 1):
         try:
-            return await method(request, metadata=auth_metadata(token), timeout=timeout)
+            return await method(request, metadata=auth_metadata(token), timeout=max(deadline - loop.time(), 0.0))
         except grpc.aio.AioRpcError as exc:
             error = decode_grpc_error(exc.code(), exc.details(), exc.trailing_metadata())
-            if retry_unavailable and attempt < attempts and exc.code() == grpc.StatusCode.UNAVAILABLE:
+            retryable = retry_unavailable and attempt < attempts and exc.code() == grpc.StatusCode.UNAVAILABLE
+            if retryable and deadline - loop.time() > delay:
                 await asyncio.sleep(delay)
                 delay *= 3
                 continue
