@@ -10,17 +10,23 @@ from lectern_common.events import build_envelope
 from lectern_common.outbox import KafkaEventProducer
 
 
-async def test_durable_events_become_messages_on_the_right_channels(lectern_infra, start_replica, client, unique):
+async def consuming_replica(lectern_infra, start_replica):
+    """A replica consuming its own fresh upload, media and course topics (and its own group)."""
     run = uuid.uuid4().hex[:8]
     topics = {name: f"test.rt.{run}.{name}" for name in ("upload", "media", "course")}
     await lectern_infra.create_topics(list(topics.values()), partitions=1)
-    a = await start_replica(
+    replica = await start_replica(
         consume_events=True,
         consumer_group=f"realtime-test-{run}",
         upload_topic=topics["upload"],
         media_topic=topics["media"],
         course_topic=topics["course"],
     )
+    return replica, topics
+
+
+async def test_durable_events_become_messages_on_the_right_channels(lectern_infra, start_replica, client, unique):
+    a, topics = await consuming_replica(lectern_infra, start_replica)
     user, course = unique("u"), unique("c")
     producer = KafkaEventProducer(lectern_infra.urls.kafka_bootstrap, client_id="realtime-test")
     lesson_added = build_envelope(
@@ -96,16 +102,7 @@ async def test_oidc_style_ids_work_and_a_poison_event_is_parked_not_retried(
 ):
     """Issue 12 item 4: ``auth0|…`` and e-mail subjects reach their sockets (no 1013), and an event
     realtime can never publish is parked in the dead-letter stream while the next one goes on."""
-    run = uuid.uuid4().hex[:8]
-    topics = {name: f"test.rt.{run}.{name}" for name in ("upload", "media", "course")}
-    await lectern_infra.create_topics(list(topics.values()), partitions=1)
-    a = await start_replica(
-        consume_events=True,
-        consumer_group=f"realtime-test-{run}",
-        upload_topic=topics["upload"],
-        media_topic=topics["media"],
-        course_topic=topics["course"],
-    )
+    a, topics = await consuming_replica(lectern_infra, start_replica)
     users = [f"auth0|{uuid.uuid4().hex[:10]}", f"{uuid.uuid4().hex[:6]}@example.com", "google-oauth2|1:2@x"]
 
     def expired(owner: str, operation: str) -> bytes:
