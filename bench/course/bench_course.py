@@ -104,6 +104,11 @@ async def bench_size(
             edit = await app.courses.get_course_edit(session, owner, course_id)
         assert len(edit.chapters) == chapters
 
+    async def get_edit_encoded(_: int) -> None:
+        async with app.uow.read_only() as session:
+            edit = await app.courses.get_encoded_course_edit(session, owner, course_id)
+        assert edit.chapters
+
     async def get_edit_grpc(_: int) -> None:
         response = await stub.GetCourseEdit(pb.GetCourseEditRequest(course_id=course_id), metadata=metadata, timeout=10)
         assert len(response.course.chapters) == chapters
@@ -112,7 +117,8 @@ async def bench_size(
         edit = await app.courses.get_course_edit(session, owner, course_id)
     print(f"  one GetCourseEdit answer (CourseEditView) holds {tracked_objects_held(edit):,} gc-tracked objects")
     print(f"  {heap_line()}")
-    await measure("GetCourseEdit (service, in-process)", args.reads, get_edit, watch)
+    await measure("GetCourseEdit (service, in-process, tree loaded)", args.reads, get_edit, watch)
+    await measure("GetCourseEdit (service, in-process, as served: cached tree)", args.reads, get_edit_encoded, watch)
     await measure("GetCourseEdit (over gRPC, incl. proto encode)", args.reads, get_edit_grpc, watch)
     await measure_saves(app, watch, owner, course_id, version, args.saves)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from types import TracebackType
 
 import grpc
-from lectern.course.v1 import course_pb2_grpc
 from lectern_common.consumer import EventConsumer
 from lectern_common.db import UnitOfWork, create_engine
 from lectern_common.grpc_server import GrpcServer
@@ -19,6 +18,7 @@ from lectern_common.idempotency import IdempotencyStore
 from lectern_common.outbox import OutboxRelay, OutboxWriter
 from lectern_common.runtime import Part
 
+from lectern_course.courses.edit_cache import EditTreeCache
 from lectern_course.courses.events import CourseEvents
 from lectern_course.courses.service import CourseService
 from lectern_course.editing.service import EditingService
@@ -26,7 +26,8 @@ from lectern_course.idempotent import IdempotentResults
 from lectern_course.media_summaries.service import MediaSummaryService
 from lectern_course.settings import CourseSettings
 from lectern_course.transport.consumers import MediaEventHandler
-from lectern_course.transport.grpc import SERVICE_NAME, CourseServicer
+from lectern_course.transport.grpc import SERVICE_NAME, CourseServicer, add_course_service
+from lectern_course.transport.messages import encode_chapters
 
 
 class CourseApp:
@@ -37,8 +38,9 @@ class CourseApp:
         self.uow = UnitOfWork(self.engine)
         events = CourseEvents(OutboxWriter(), settings.course_topic)
         results = IdempotentResults(IdempotencyStore())
-        self.courses = CourseService(settings, events, results)
-        self.editing = EditingService(settings, events, results)
+        self.edit_trees = EditTreeCache(encode_chapters, max_bytes=settings.edit_tree_cache_bytes)
+        self.courses = CourseService(settings, events, results, self.edit_trees)
+        self.editing = EditingService(settings, events, results, self.edit_trees)
         self.media_summaries = MediaSummaryService()
         self.servicer = CourseServicer(self.uow, self.courses, self.editing)
         self.grpc = GrpcServer.for_service(
@@ -61,7 +63,7 @@ class CourseApp:
         )
 
     def _register(self, server: grpc.aio.Server) -> None:
-        course_pb2_grpc.add_CourseServiceServicer_to_server(self.servicer, server)
+        add_course_service(self.servicer, server)
 
     def parts(self) -> dict[str, Part]:
         return {"grpc": self.grpc.run, "outbox-relay": self.relay.run, "media-consumer": self.consumer.run}

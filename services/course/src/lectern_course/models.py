@@ -10,7 +10,21 @@ from __future__ import annotations
 from datetime import datetime
 
 from lectern_common.db import new_metadata
-from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID = String(36)
@@ -107,3 +121,20 @@ class MediaSummary(Base):
     # soft_deleted hides the summary until media.file.restored; hard_deleted/purged hide it for good.
     gone: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class MediaReadStamp(Base):
+    """One row whose ``stamp`` every change to ``media_summaries`` bumps in the same transaction.
+
+    A cached editor tree is keyed by its course's version and this stamp (courses.edit_cache):
+    lessons change only with the course version, but a lesson's media summary changes with media
+    events, which never touch the course. One stamp for all of media keeps that exact without
+    tracking which courses a media file appears in; media changes are rare next to reads.
+    """
+
+    __tablename__ = "media_read_stamp"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    stamp: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)

@@ -31,3 +31,6 @@ class CourseSettings(ServiceSettings):
     max_description_length: int = 5000
     list_default_limit: int = 20
     list_max_limit: int = 100
+
+    # Encoded editor trees kept per process (courses.edit_cache); a 50x20 tree is ~75 KB.
+    edit_tree_cache_bytes: int = 64 * 1024 * 1024

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lectern_course.models import Chapter, Course, CourseEditor, Lesson, MediaSummary
+from lectern_course.models import Chapter, Course, CourseEditor, Lesson, MediaReadStamp, MediaSummary
 
 _COURSE_COLUMNS = tuple(Course.__table__.c)
 # The reads every GetCourseEdit and save makes select table columns (Core), not mapped attributes:
@@ -31,7 +31,13 @@ _MEDIA = MediaSummary.__table__.c
 def _with_editor() -> Select[Any]:
     courses = Course.__table__
     return (
-        select(*_COURSE_COLUMNS, _EDITORS.user_id.label("editor_id"))
+        select(
+            *_COURSE_COLUMNS,
+            _EDITORS.user_id.label("editor_id"),
+            # The media read model's stamp, read with the course: with its version, the key of the
+            # course's cached editor tree (edit_cache).
+            select(MediaReadStamp.stamp).scalar_subquery().label("media_stamp"),
+        )
         .outerjoin(
             CourseEditor.__table__,
             and_(_EDITORS.course_id == courses.c.id, _EDITORS.user_id == bindparam("user_id")),
@@ -97,7 +103,7 @@ class CourseRepository:
         return result.one()
 
     async def find_with_editor(self, course_id: str, user_id: str, *, for_update: bool = False) -> ResultRow | None:
-        """The course row plus ``editor_id`` (the caller's editor row, or None).
+        """The course row plus ``editor_id`` (the caller's editor row, or None) and ``media_stamp``.
 
         ``for_update`` locks the course row: writers of one course queue here, so the version
         check that follows cannot be passed by two of them at once.

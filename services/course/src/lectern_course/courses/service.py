@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_course.courses.access import course_view, find_course, load_tree
+from lectern_course.courses.edit_cache import EditTreeCache, EncodedCourseEdit
 from lectern_course.courses.events import CourseEvents, PendingEvent, course_changed
 from lectern_course.courses.lifecycle import CourseLifecycle
 from lectern_course.courses.repository import CourseRepository
@@ -51,8 +52,11 @@ class _UpdateRequest(BaseModel):
 
 
 class CourseService:
-    def __init__(self, settings: CourseSettings, events: CourseEvents, results: IdempotentResults) -> None:
+    def __init__(
+        self, settings: CourseSettings, events: CourseEvents, results: IdempotentResults, trees: EditTreeCache
+    ) -> None:
         self._settings = settings
+        self._trees = trees
         self._events = events
         self._results = results
         self._lifecycle = CourseLifecycle(events, results)
@@ -134,6 +138,21 @@ class CourseService:
         repo = CourseRepository(session)
         row, role = await find_course(repo, identity, course_id, include_deleted=include_deleted)
         return await load_tree(repo, course_view(row, role))
+
+    async def get_encoded_course_edit(
+        self, session: AsyncSession, identity: Identity, course_id: str, *, include_deleted: bool = False
+    ) -> EncodedCourseEdit:
+        """The editor tree as get_course_edit answers it, its chapters encoded for the wire: from
+        the cache when the course's version and the media stamp are still the cached tree's (one
+        statement), else loaded (two more) and cached."""
+        repo = CourseRepository(session)
+        row, role = await find_course(repo, identity, course_id, include_deleted=include_deleted)
+        course = course_view(row, role)
+        key = (row.version, row.media_stamp)
+        chapters = self._trees.get(course.id, key)
+        if chapters is None:
+            chapters = self._trees.put(course.id, key, (await load_tree(repo, course)).chapters)
+        return EncodedCourseEdit(course=course, chapters=chapters)
 
     async def update_course(
         self,

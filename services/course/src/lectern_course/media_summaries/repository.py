@@ -9,7 +9,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lectern_course.models import MediaSummary
+from lectern_course.models import MediaReadStamp, MediaSummary
+
+# Every change of a summary bumps the one media stamp in the same transaction: cached editor trees
+# are keyed by it (courses.edit_cache), so none is served once a summary it shows has changed.
+_BUMP_STAMP = update(MediaReadStamp).where(MediaReadStamp.id == 1).values(stamp=MediaReadStamp.stamp + 1)
 
 # A result row with named columns (row.id, row.title, ...); typed loosely on purpose, as SQLAlchemy's
 # per-column Row generics differ between versions.
@@ -48,6 +52,7 @@ class MediaSummaryRepository:
                 where=MediaSummary.version <= statement.excluded.version,
             )
         )
+        await self.session.execute(_BUMP_STAMP)
 
     async def set_gone(self, media_id: str, *, gone: bool, version: int) -> None:
         await self.session.execute(
@@ -55,6 +60,7 @@ class MediaSummaryRepository:
             .where(MediaSummary.media_id == media_id, MediaSummary.version <= version)
             .values(gone=gone, version=version, updated_at=func.now())
         )
+        await self.session.execute(_BUMP_STAMP)
 
     async def find(self, media_ids: Iterable[str]) -> Sequence[ResultRow]:
         ids = sorted(set(media_ids))

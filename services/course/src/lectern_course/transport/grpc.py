@@ -4,87 +4,27 @@ services. The caller's identity comes from the server interceptor (``current_ide
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from lectern.course.v1 import course_pb2 as pb
-from lectern.course.v1 import course_pb2_grpc
 from lectern_common.db import UnitOfWork
 from lectern_common.identity import require_identity
 
-from lectern_course.courses.schemas import (
-    CourseEditView,
-    CoursePatch,
-    CourseView,
-    MediaSummaryView,
-    ResourceRef,
-    ResourceType,
-    Role,
-)
+from lectern_course.courses.schemas import CoursePatch, ResourceRef, ResourceType
 from lectern_course.courses.service import CourseService
 from lectern_course.editing import schemas as ops
 from lectern_course.editing.service import EditingService
+from lectern_course.transport.messages import course_to_pb, encoded_edit_field, fill_edit, serialize
 
 SERVICE_NAME = "lectern.course.v1.CourseService"
 
-_ROLE = {Role.OWNER: pb.COURSE_ROLE_OWNER, Role.EDITOR: pb.COURSE_ROLE_EDITOR}
 _RESOURCE_TYPE = {
     pb.RESOURCE_TYPE_COURSE: ResourceType.COURSE,
     pb.RESOURCE_TYPE_CHAPTER: ResourceType.CHAPTER,
     pb.RESOURCE_TYPE_LESSON: ResourceType.LESSON,
 }
 _RESOURCE_TYPE_PB = {value: key for key, value in _RESOURCE_TYPE.items()}
-
-
-def _timestamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
-def course_to_pb(course: CourseView) -> pb.Course:
-    message = pb.Course(
-        id=course.id,
-        owner_id=course.owner_id,
-        title=course.title,
-        description=course.description,
-        version=course.version,
-        created_at=_timestamp(course.created_at),
-        updated_at=_timestamp(course.updated_at),
-        role=_ROLE.get(course.role, pb.COURSE_ROLE_UNSPECIFIED) if course.role else pb.COURSE_ROLE_UNSPECIFIED,
-        published=course.published,
-    )
-    if course.deleted_at is not None:
-        message.deleted_at.CopyFrom(_timestamp(course.deleted_at))
-    if course.published_at is not None:
-        message.published_at.CopyFrom(_timestamp(course.published_at))
-    return message
-
-
-def _media_to_pb(media: MediaSummaryView) -> pb.MediaSummary:
-    return pb.MediaSummary(
-        id=media.id,
-        file_name=media.file_name,
-        status=media.status,
-        duration_seconds=media.duration_seconds,
-        size_bytes=media.size_bytes,
-    )
-
-
-def fill_edit(message: pb.CourseEdit, edit: CourseEditView) -> None:
-    """Write the editor tree into ``message`` (the response's own field, so the 1,000 lessons of a
-    50x20 course are not built apart and then copied in): each chapter and lesson is added in
-    place, half the time of constructing one message per lesson and passing the lists."""
-    message.course.CopyFrom(course_to_pb(edit.course))
-    add_chapter = message.chapters.add
-    for chapter in edit.chapters:
-        add_lesson = add_chapter(id=chapter.id, title=chapter.title, position=chapter.position).lessons.add
-        for lesson in chapter.lessons:
-            added = add_lesson(id=lesson.id, title=lesson.title, position=lesson.position, media_id=lesson.media_id)
-            if lesson.media is not None:
-                added.media.CopyFrom(_media_to_pb(lesson.media))
 
 
 def _patch(message: pb.CoursePatch) -> CoursePatch:
@@ -135,7 +75,23 @@ def operation_from_pb(message: pb.Operation) -> ops.Operation:
     return read(getattr(message, kind))
 
 
-class CourseServicer(course_pb2_grpc.CourseServiceServicer):
+def add_course_service(servicer: CourseServicer, server: grpc.aio.Server) -> None:
+    """Register ``servicer`` as course_pb2_grpc's generated code does, but with a response
+    serializer that passes through the bytes GetCourseEdit and SaveCourseChanges answer."""
+    handlers = {}
+    for method in pb.DESCRIPTOR.services_by_name["CourseService"].methods:
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name),
+            request_deserializer=getattr(pb, method.input_type.name).FromString,
+            response_serializer=serialize,
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)
+
+
+class CourseServicer:
+    """Every RPC of lectern.course.v1.CourseService (registered by add_course_service)."""
+
     def __init__(self, uow: UnitOfWork, courses: CourseService, editing: EditingService) -> None:
         self._uow = uow
         self._courses = courses
@@ -176,16 +132,13 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
             next_cursor=page.next_cursor,
         )
 
-    async def GetCourseEdit(
-        self, request: pb.GetCourseEditRequest, context: grpc.aio.ServicerContext
-    ) -> pb.GetCourseEditResponse:
+    async def GetCourseEdit(self, request: pb.GetCourseEditRequest, context: grpc.aio.ServicerContext) -> bytes:
+        """Answers the GetCourseEditResponse's wire bytes (see transport.messages)."""
         async with self._uow.read_only() as session:
-            edit = await self._courses.get_course_edit(
+            edit = await self._courses.get_encoded_course_edit(
                 session, require_identity(), request.course_id, include_deleted=request.include_deleted
             )
-        response = pb.GetCourseEditResponse()
-        fill_edit(response.course, edit)
-        return response
+        return encoded_edit_field(1, edit.course, edit.chapters)
 
     async def UpdateCourse(
         self, request: pb.UpdateCourseRequest, context: grpc.aio.ServicerContext
@@ -203,7 +156,7 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
 
     async def SaveCourseChanges(
         self, request: pb.SaveCourseChangesRequest, context: grpc.aio.ServicerContext
-    ) -> pb.SaveCourseChangesResponse:
+    ) -> pb.SaveCourseChangesResponse | bytes:
         operations = [operation_from_pb(operation) for operation in request.operations]
         async with self._uow() as session:
             result = await self._editing.save_changes(
@@ -213,6 +166,13 @@ class CourseServicer(course_pb2_grpc.CourseServiceServicer):
                 expected_version=request.expected_version,
                 operations=operations,
                 idempotency_key=request.idempotency_key,
+            )
+        course = result.course.course
+        # The tree the save just committed is in the cache, encoded once: answer those bytes.
+        chapters = self._editing.committed_tree(course.id, course.version)
+        if chapters is not None:
+            return pb.SaveCourseChangesResponse(id_map=result.id_map).SerializeToString() + encoded_edit_field(
+                1, course, chapters
             )
         response = pb.SaveCourseChangesResponse(id_map=result.id_map)
         fill_edit(response.course, result.course)
