@@ -58,29 +58,26 @@ async def find_course(
 
 
 async def load_tree(repo: CourseRepository, course: CourseView) -> CourseEditView:
-    """The editor tree in two more statements (chapters, lessons joined with media summaries)."""
-    chapter_rows = await repo.load_chapters(course.id)
-    lesson_rows = await repo.load_lessons_with_media(course.id)
-    lessons_by_chapter: dict[str, list[dict[str, Any]]] = {}
+    """The editor tree in one more statement (chapters, each with its lessons joined with media)."""
+    chapters: list[dict[str, Any]] = []
+    lessons: list[dict[str, Any]] = []
+    current = None
     # Rows are unpacked by position (the repository's column order), not read by name: a Row's
     # attribute lookup costs ~0.5 us, and the ten of them a lesson took were most of the time
     # building a 50x20 tree (bench/course's profile).
-    for row in lesson_rows:
-        lesson_id, chapter_id, title, _position, media_id, summary_id, *_ = row
-        siblings = lessons_by_chapter.setdefault(chapter_id, [])
-        siblings.append(
-            {
-                "id": lesson_id,
-                "title": title,
-                "position": len(siblings),
-                "media_id": media_id,
-                "media": None if summary_id is None else media_view(row),
-            }
-        )
-    chapters = chapter_views(
-        [
-            {"id": chapter_id, "title": title, "position": position, "lessons": lessons_by_chapter.get(chapter_id, [])}
-            for position, (chapter_id, title, *_) in enumerate(chapter_rows)
-        ]
-    )
-    return CourseEditView(course=course, chapters=chapters)
+    for row in await repo.load_outline(course.id):
+        chapter_id, chapter_title, _, _, lesson_id, title, _, media_id, summary_id, *_ = row
+        if chapter_id != current:
+            current, lessons = chapter_id, []
+            chapters.append({"id": chapter_id, "title": chapter_title, "position": len(chapters), "lessons": lessons})
+        if lesson_id is not None:
+            lessons.append(
+                {
+                    "id": lesson_id,
+                    "title": title,
+                    "position": len(lessons),
+                    "media_id": media_id,
+                    "media": None if summary_id is None else media_view(row),
+                }
+            )
+    return CourseEditView(course=course, chapters=chapter_views(chapters))

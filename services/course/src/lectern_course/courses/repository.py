@@ -76,11 +76,50 @@ def _lessons_with_media() -> Select[Any]:
     )
 
 
+def _outline(*, include_deleted_chapters: bool) -> Select[Any]:
+    """Chapters in order, each followed by its live lessons in order (one row with NULL lesson
+    columns for a chapter without any, or a deleted one), lessons joined with media summaries."""
+    lessons_of_live_chapter = and_(
+        _LESSONS.chapter_id == _CHAPTERS.id, _LESSONS.deleted_at.is_(None), _CHAPTERS.deleted_at.is_(None)
+    )
+    query = (
+        select(
+            _CHAPTERS.id,
+            _CHAPTERS.title,
+            _CHAPTERS.position,
+            _CHAPTERS.deleted_at,
+            _LESSONS.id.label("lesson_id"),
+            _LESSONS.title.label("lesson_title"),
+            _LESSONS.position.label("lesson_position"),
+            _LESSONS.media_id,
+            _MEDIA.media_id.label("ms_id"),
+            _MEDIA.file_name.label("ms_file_name"),
+            _MEDIA.status.label("ms_status"),
+            _MEDIA.duration_seconds.label("ms_duration_seconds"),
+            _MEDIA.size_bytes.label("ms_size_bytes"),
+            _MEDIA.gone.label("ms_gone"),
+        )
+        .select_from(Chapter.__table__)
+        .outerjoin(Lesson.__table__, lessons_of_live_chapter)
+        .outerjoin(MediaSummary.__table__, _MEDIA.media_id == _LESSONS.media_id)
+        .where(_CHAPTERS.course_id == bindparam("course_id"))
+    )
+    if not include_deleted_chapters:
+        query = query.where(_CHAPTERS.deleted_at.is_(None))
+    # The chapter id breaks ties (chapters added in one save share created_at, and a deleted one
+    # keeps its position), so each chapter's rows come together.
+    return query.order_by(
+        _CHAPTERS.position, _CHAPTERS.created_at, _CHAPTERS.id, _LESSONS.position, _LESSONS.created_at
+    )
+
+
 _WITH_EDITOR = _with_editor()
 _WITH_EDITOR_LOCKED = _WITH_EDITOR.with_for_update(of=Course.__table__)
 _LIVE_CHAPTERS = _chapters(include_deleted=False)
 _ALL_CHAPTERS = _chapters(include_deleted=True)
 _LESSONS_WITH_MEDIA = _lessons_with_media()
+_LIVE_OUTLINE = _outline(include_deleted_chapters=False)
+_WHOLE_OUTLINE = _outline(include_deleted_chapters=True)
 
 
 # A result row with named columns (row.id, row.title, ...); typed loosely on purpose, as SQLAlchemy's
@@ -183,6 +222,13 @@ class CourseRepository:
         """Live lessons of the course, each with its media summary columns (``ms_*``, None when unknown),
         as (id, chapter_id, title, position, media_id, ms_id, ...): courses.access unpacks them."""
         return (await self.session.execute(_LESSONS_WITH_MEDIA, {"course_id": course_id})).all()
+
+    async def load_outline(self, course_id: str, *, include_deleted_chapters: bool = False) -> Sequence[ResultRow]:
+        """Chapters and their live lessons in one statement, as (chapter id, title, position,
+        deleted_at, lesson id, title, position, media_id, ms_id, ...) rows, a chapter's lessons
+        right after it: courses.access and editing.outline unpack them."""
+        query = _WHOLE_OUTLINE if include_deleted_chapters else _LIVE_OUTLINE
+        return (await self.session.execute(query, {"course_id": course_id})).all()
 
     async def insert_chapters(self, rows: list[dict[str, Any]]) -> None:
         if rows:

@@ -1,16 +1,17 @@
 """A course's chapters and lessons in memory, where a save's operations are applied and checked.
 
-The outline is loaded whole (three statements), every operation is applied to it in order with
-positions that are 0-based indexes *after the operations before it*, and only then are the
-differences written back, one bulk statement per kind of change. So a failing 37th operation
-raises before anything was written, and the transaction holds nothing to undo but the row lock.
+The outline is loaded whole (the locked course, then its chapters and lessons in one statement),
+every operation is applied to it in order with positions that are 0-based indexes *after the
+operations before it*, and only then are the differences written back, one bulk statement per
+kind of change. So a failing 37th operation raises before anything was written, and the
+transaction holds nothing to undo but the row lock.
 No I/O happens here.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -53,34 +54,37 @@ class Outline:
         self.events: list[PendingEvent] = []
 
     @classmethod
-    def from_rows(
-        cls,
-        course_id: str,
-        owner_id: str,
-        chapter_rows: list[Any],
-        lesson_rows: list[Any],
-        **limits: int,
-    ) -> Outline:
-        """Build from repository rows (chapters may include deleted ones, to name them in errors)."""
+    def from_rows(cls, course_id: str, owner_id: str, rows: Sequence[Any], **limits: int) -> Outline:
+        """Build from the repository's outline rows (every chapter, deleted ones too so errors can
+        name them, each followed by its live lessons)."""
         chapters: list[ChapterNode] = []
-        by_id: dict[str, ChapterNode] = {}
         deleted: set[str] = set()
+        node: ChapterNode | None = None
         # Unpacked by position (the repository's column order): a Row's attribute lookup costs
         # ~0.5 us, and the ones a lesson took were most of loading a 50x20 outline.
-        for row in chapter_rows:
-            chapter_id, title, position, deleted_at = row
+        for row in rows:
+            (
+                chapter_id,
+                chapter_title,
+                chapter_position,
+                deleted_at,
+                lesson_id,
+                title,
+                position,
+                media_id,
+                summary_id,
+            ) = row[:9]
             if deleted_at is not None:
                 deleted.add(chapter_id)
                 continue
-            node = ChapterNode(id=chapter_id, title=title, loaded_title=title, loaded_position=position)
-            chapters.append(node)
-            by_id[chapter_id] = node
-        for row in lesson_rows:
-            lesson_id, chapter_id, title, position, media_id, summary_id, *_ = row
-            chapter = by_id.get(chapter_id)
-            if chapter is None:  # a lesson left in a deleted chapter: not part of the tree
+            if node is None or node.id != chapter_id:
+                node = ChapterNode(
+                    id=chapter_id, title=chapter_title, loaded_title=chapter_title, loaded_position=chapter_position
+                )
+                chapters.append(node)
+            if lesson_id is None:
                 continue
-            chapter.lessons.append(
+            node.lessons.append(
                 LessonNode(
                     id=lesson_id,
                     chapter_id=chapter_id,

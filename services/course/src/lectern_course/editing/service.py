@@ -83,8 +83,7 @@ class EditingService:
         outline = Outline.from_rows(
             course_id,
             row.owner_id,
-            list(await repo.load_chapters(course_id, include_deleted=True)),
-            list(await repo.load_lessons_with_media(course_id)),
+            await repo.load_outline(course_id, include_deleted_chapters=True),
             max_title_length=self._settings.max_title_length,
             max_description_length=self._settings.max_description_length,
         )
