@@ -231,7 +231,7 @@ async def timed(calls: int, call: Any, before: Any = None) -> list[float]:
 def translation_ms(result: Any, runs: int = 20) -> tuple[float, float, float]:
     """The servicer's share of a call, per call: a miss's figures -> serialized messages (ParseDict,
     once per domain per miss, stored in the cache); a warm call's cached bytes -> the response's
-    messages (a merge of bytes, and the derived ``combined`` built field by field); the encoding."""
+    messages (a merge of bytes, ROI's derived ``combined`` too); the encoding."""
     started = time.perf_counter()
     for _ in range(runs):
         for name, answer in result.answers.items():

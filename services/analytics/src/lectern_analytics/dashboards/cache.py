@@ -19,10 +19,11 @@ as a miss (or a skipped write), so a dashboard never fails because the cache is 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import struct
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,6 +120,24 @@ class DomainCache:
         if raw is None:
             return None, key
         return CachedDomain.load(raw if isinstance(raw, bytes) else raw.encode()), key
+
+    def derived_key(self, owner_id: str, name: str, keys: Sequence[str]) -> str:
+        """The key of an entry derived from other entries (ROI's ``combined`` from sales and
+        production): their keys, hashed, so it moves with either one's generation, range or course."""
+        digest = hashlib.blake2b("\n".join(keys).encode(), digest_size=16).hexdigest()
+        return f"{self._prefix}:d{FIGURES_VERSION}:{key_part(owner_id)}:{name}:{digest}"
+
+    async def get_entry(self, key: str) -> CachedDomain | None:
+        """The entry stored under ``key`` (None: absent, another format, or the cache down)."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                raw = await self._redis.get(key)
+        except Exception as exc:
+            log.warning("dashboard cache unavailable on read (%s): computing without it", exc)
+            return None
+        if raw is None:
+            return None
+        return CachedDomain.load(raw if isinstance(raw, bytes) else raw.encode())
 
     async def put(self, key: str, value: CachedDomain) -> None:
         try:

@@ -19,12 +19,12 @@ class DashboardRequest:
 
 @dataclass(frozen=True)
 class DashboardResult:
-    """``answers``: each cached or computed domain; ``combined``: the ROI dashboard's derived entry
-    (never cached, so it has no serialized form)."""
+    """``answers``: each cached or computed domain; ``combined``: the ROI dashboard's entry derived
+    from sales and production (cached beside them)."""
 
     dashboard: str
     answers: dict[str, CachedDomain]
-    combined: dict[str, Any] | None
+    combined: CachedDomain | None
     generated_at: datetime
 
     @property
@@ -32,5 +32,5 @@ class DashboardResult:
         """Every domain's figures (camelCase, as the JSON mapping of its message), ``combined`` too."""
         domains = {name: answer.figures for name, answer in self.answers.items()}
         if self.combined is not None:
-            domains["combined"] = self.combined
+            domains["combined"] = self.combined.figures
         return domains
