@@ -46,8 +46,8 @@ class AnalyticsApp:
         )
         # Every write (RPC or event) invalidates the cached domains it changed once it commits.
         self.uow = InvalidatingUnitOfWork(self.engine, self.cache)
-        self.facts = FactService()
         self.engagement = EngagementService(settings, OutboxWriter(), IdempotencyStore())
+        self.facts = FactService(self.engagement)
         self.dashboards = DashboardService(settings, self.uow, self.cache, encode_domain)
         self.servicer = AnalyticsServicer(self.uow, self.dashboards, self.engagement)
         self.grpc = GrpcServer.for_service(
@@ -58,7 +58,7 @@ class AnalyticsApp:
             readiness_checks=[database_check(self.engine)],
         )
         self.relay = OutboxRelay.for_service(self.engine, settings)
-        self.events = AnalyticsEventHandler(self.facts, self.engagement)
+        self.events = AnalyticsEventHandler(self.facts)
         self.consumer = EventConsumer(
             name="analytics",
             bootstrap_servers=settings.kafka_bootstrap,

@@ -12,7 +12,7 @@ UNUSED: Any = object()  # routing needs no service: the table is built in __init
 
 
 def test_analytics_routes_only_known_types_of_media_course_and_engagement() -> None:
-    routed = AnalyticsEventHandler(UNUSED, UNUSED).event_types
+    routed = AnalyticsEventHandler(UNUSED).event_types
     subscribed = (
         event_types.BY_TOPIC[event_types.MEDIA_TOPIC]
         | event_types.BY_TOPIC[event_types.COURSE_TOPIC]

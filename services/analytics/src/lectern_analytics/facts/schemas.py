@@ -95,3 +95,24 @@ class LessonMediaChange:
     lesson_id: str
     course_id: str
     media_id: str | None
+
+
+@dataclass(frozen=True)
+class LessonsRemoved:
+    """course.lesson.removed (one lesson) / course.chapter.removed (the chapter's lessons)."""
+
+    course_id: str
+    lesson_ids: tuple[str, ...]
+
+
+# Every fact change an event of the media or course topics carries.
+FactChange = (
+    MediaFileState
+    | MediaLinkChange
+    | MediaLifecycleChange
+    | CourseState
+    | CourseLifecycleChange
+    | LessonState
+    | LessonMediaChange
+    | LessonsRemoved
+)
