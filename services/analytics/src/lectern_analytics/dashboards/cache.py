@@ -23,7 +23,7 @@ import hashlib
 import json
 import logging
 import struct
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,6 +81,23 @@ class CachedDomain:
         return cls(raw[_LENGTH.size : end], raw[end:])
 
 
+@dataclass(frozen=True)
+class DomainSpan:
+    """A domain to read, with its range (None for a snapshot domain, which ignores the range)."""
+
+    domain: str
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What the cache holds for one entry (None: nothing usable) and its key (None: cache down)."""
+
+    cached: CachedDomain | None
+    key: str | None
+
+
 class DomainCache:
     def __init__(self, redis: Redis, *, prefix: str, ttl_seconds: int, timeout_seconds: float) -> None:
         self._redis = redis
@@ -105,39 +122,41 @@ class DomainCache:
         course = key_part(course_id) if course_id else "-"
         return f"{self._prefix}:d{FIGURES_VERSION}:{key_part(owner_id)}:{domain}:g{generation}:{span}:{course}"
 
-    async def get(
-        self, owner_id: str, domain: str, start: datetime | None, end: datetime | None, course_id: str | None
-    ) -> tuple[CachedDomain | None, str | None]:
-        """The cached answer (or None) and the key to store a fresh one under (None: cache down)."""
+    async def get_many(
+        self,
+        owner_id: str,
+        wanted: Sequence[DomainSpan],
+        course_id: str | None,
+        derived: Mapping[str, Sequence[str]] | None = None,
+    ) -> dict[str, Lookup]:
+        """Each wanted domain's cached answer (or None) and the key to store a fresh one under (None:
+        cache down); likewise each ``derived`` entry, keyed by the domains it is derived from. Two
+        round trips whatever the count: the generations, then the entries (a GET each, one after
+        the other, was two round trips per domain)."""
+        derived = derived or {}
         try:
             async with asyncio.timeout(self._timeout):
-                raw_generation = await self._redis.get(self._generation_key(owner_id, domain))
-                key = self._entry_key(owner_id, domain, int(raw_generation or 0), start, end, course_id)
-                raw = await self._redis.get(key)
+                generations = await self._redis.mget([self._generation_key(owner_id, w.domain) for w in wanted])
+                keys = {
+                    w.domain: self._entry_key(owner_id, w.domain, int(g or 0), w.start, w.end, course_id)
+                    for w, g in zip(wanted, generations, strict=True)
+                }
+                for name, parts in derived.items():
+                    keys[name] = self._derived_key(owner_id, name, [keys[part] for part in parts])
+                raws = await self._redis.mget(list(keys.values()))
         except Exception as exc:  # any Redis trouble is a miss, never an error
             log.warning("dashboard cache unavailable on read (%s): computing without it", exc)
-            return None, None
-        if raw is None:
-            return None, key
-        return CachedDomain.load(raw if isinstance(raw, bytes) else raw.encode()), key
+            return {name: Lookup(None, None) for name in [*(w.domain for w in wanted), *derived]}
+        return {
+            name: Lookup(CachedDomain.load(raw if isinstance(raw, bytes) else raw.encode()) if raw else None, key)
+            for (name, key), raw in zip(keys.items(), raws, strict=True)
+        }
 
-    def derived_key(self, owner_id: str, name: str, keys: Sequence[str]) -> str:
+    def _derived_key(self, owner_id: str, name: str, keys: Sequence[str]) -> str:
         """The key of an entry derived from other entries (ROI's ``combined`` from sales and
         production): their keys, hashed, so it moves with either one's generation, range or course."""
         digest = hashlib.blake2b("\n".join(keys).encode(), digest_size=16).hexdigest()
         return f"{self._prefix}:d{FIGURES_VERSION}:{key_part(owner_id)}:{name}:{digest}"
-
-    async def get_entry(self, key: str) -> CachedDomain | None:
-        """The entry stored under ``key`` (None: absent, another format, or the cache down)."""
-        try:
-            async with asyncio.timeout(self._timeout):
-                raw = await self._redis.get(key)
-        except Exception as exc:
-            log.warning("dashboard cache unavailable on read (%s): computing without it", exc)
-            return None
-        if raw is None:
-            return None
-        return CachedDomain.load(raw if isinstance(raw, bytes) else raw.encode())
 
     async def put(self, key: str, value: CachedDomain) -> None:
         try:

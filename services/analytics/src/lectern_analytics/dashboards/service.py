@@ -17,7 +17,7 @@ from lectern_common.db import UnitOfWork
 from lectern_common.identity import Identity
 
 from lectern_analytics import errors
-from lectern_analytics.dashboards.cache import CachedDomain, DomainCache
+from lectern_analytics.dashboards.cache import CachedDomain, DomainCache, DomainSpan, Lookup
 from lectern_analytics.dashboards.domains import DASHBOARDS, RANGED_DOMAINS
 from lectern_analytics.dashboards.repository import DashboardQueries, Figures, rfc3339
 from lectern_analytics.dashboards.schemas import DashboardRequest, DashboardResult
@@ -97,12 +97,10 @@ def roi_combined(domains: dict[str, Figures]) -> Figures:
 
 
 @dataclass(frozen=True)
-class _Lookup:
-    """One domain's answer, the cache key it lives under (None: cache down), and whether it came
-    from the cache."""
+class _Answer:
+    """One domain's answer and whether it came from the cache."""
 
     answer: CachedDomain
-    key: str | None
     hit: bool
 
 
@@ -138,10 +136,15 @@ class DashboardService:
                 if not await DashboardQueries(session).owns_course(owner_id, request.course_id):
                     raise errors.course_not_found(request.course_id)
         names = DASHBOARDS[name]
-        found = await asyncio.gather(*(self._domain(owner_id, d, start, end, request.course_id) for d in names))
-        lookups = dict(zip(names, found, strict=True))
-        combined = await self._combined(owner_id, lookups) if name == "roi" else None
-        answers = {domain: lookup.answer for domain, lookup in lookups.items()}
+        spans = [DomainSpan(d, start, end) if d in RANGED_DOMAINS else DomainSpan(d, None, None) for d in names]
+        combined_from = {"combined": COMBINED_FROM} if name == "roi" else None
+        lookups = await self._cache.get_many(owner_id, spans, request.course_id, combined_from)
+        found = await asyncio.gather(
+            *(self._domain(owner_id, d, start, end, request.course_id, lookups[d]) for d in names)
+        )
+        by_domain = dict(zip(names, found, strict=True))
+        combined = await self._combined(by_domain, lookups["combined"]) if combined_from else None
+        answers = {domain: one.answer for domain, one in by_domain.items()}
         return DashboardResult(dashboard=name, answers=answers, combined=combined, generated_at=self._clock())
 
     def _validated(self, request: DashboardRequest) -> tuple[str, datetime, datetime]:
@@ -164,31 +167,23 @@ class DashboardService:
         assert request.dashboard is not None and request.start is not None and request.end is not None
         return request.dashboard, request.start.astimezone(UTC), request.end.astimezone(UTC)
 
-    async def _combined(self, owner_id: str, lookups: dict[str, _Lookup]) -> CachedDomain:
+    async def _combined(self, by_domain: dict[str, _Answer], lookup: Lookup) -> CachedDomain:
         """ROI's derived entry: from the cache when sales and production both came from it, else
         derived from their figures (and stored under the key derived from theirs)."""
-        keys = [lookups[d].key for d in COMBINED_FROM]
-        key = self._cache.derived_key(owner_id, "combined", [k for k in keys if k]) if all(keys) else None
-        if key is not None and all(lookups[d].hit for d in COMBINED_FROM):
-            cached = await self._cache.get_entry(key)
-            if cached is not None:
-                return cached
-        figures = roi_combined({d: lookups[d].answer.figures for d in COMBINED_FROM})
+        if lookup.cached is not None and all(by_domain[d].hit for d in COMBINED_FROM):
+            return lookup.cached
+        figures = roi_combined({d: by_domain[d].answer.figures for d in COMBINED_FROM})
         answer = CachedDomain.of(figures, self._encode("combined", figures))
-        if key is not None:
-            await self._cache.put(key, answer)
+        if lookup.key is not None:
+            await self._cache.put(lookup.key, answer)
         return answer
 
     async def _domain(
-        self, owner_id: str, domain: str, start: datetime, end: datetime, course_id: str | None
-    ) -> _Lookup:
-        ranged = domain in RANGED_DOMAINS
-        cached, key = await self._cache.get(
-            owner_id, domain, start if ranged else None, end if ranged else None, course_id
-        )
-        if cached is not None:
+        self, owner_id: str, domain: str, start: datetime, end: datetime, course_id: str | None, lookup: Lookup
+    ) -> _Answer:
+        if lookup.cached is not None:
             self.cache_hits += 1
-            return _Lookup(cached, key, hit=True)
+            return _Answer(lookup.cached, hit=True)
         self.cache_misses += 1
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
@@ -204,6 +199,6 @@ class DashboardService:
             self.in_flight -= 1
         figures["computedAt"] = rfc3339(self._clock())
         answer = CachedDomain.of(figures, self._encode(domain, figures))
-        if key is not None:
-            await self._cache.put(key, answer)
-        return _Lookup(answer, key, hit=False)
+        if lookup.key is not None:
+            await self._cache.put(lookup.key, answer)
+        return _Answer(answer, hit=False)
