@@ -223,6 +223,7 @@ async def test_a_save_that_was_rolled_back_is_never_cached(app, other, stub, aut
                 operations=[ops.RenameChapter(chapter_id=chapter_id, title="Rolled back")],
             )
             raise RuntimeError("the transaction fails after the save")
+    assert app.edit_trees.at_version(course_id, version + 1) is None
 
     assert await rename_first_chapter(other, owner, course_id, version, "Committed") == version + 1
     after = await read(stub, auth, owner, course_id)

@@ -17,14 +17,13 @@ from typing import Any
 from lectern.events.v1 import course_events_pb2 as ev
 from lectern.events.v1 import event_types as types
 from lectern_common.identity import Identity
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_course.courses.access import course_view, find_course, load_tree
 from lectern_course.courses.edit_cache import EditTreeCache
 from lectern_course.courses.events import CourseEvents, PendingEvent, course_changed
 from lectern_course.courses.repository import CourseRepository
-from lectern_course.courses.schemas import ChapterView, CourseEditView, CourseView, MediaSummaryView, Role
+from lectern_course.courses.schemas import CourseEditView, CourseView, MediaSummaryView, Role
 from lectern_course.editing.outline import MediaFacts, Outline
 from lectern_course.editing.schemas import Operation, SaveRequest, SaveResult
 from lectern_course.errors import invalid_input, version_conflict
@@ -34,6 +33,9 @@ from lectern_course.media_summaries.service import MediaFileFacts
 from lectern_course.settings import CourseSettings
 
 log = logging.getLogger(__name__)
+
+# Where a save leaves its tree (and the tree's cache key) in the session for cache_saved_tree.
+_SAVED_TREE = "lectern_course.saved_tree"
 
 
 class EditingService:
@@ -45,9 +47,20 @@ class EditingService:
         self._results = results
         self._trees = trees
 
-    def committed_tree(self, course_id: str, version: int) -> bytes | None:
-        """The encoded chapters of the course at ``version`` if cached (a save caches its tree)."""
-        return self._trees.at_version(course_id, version)
+    def cache_saved_tree(self, session: AsyncSession, result: SaveResult) -> bytes | None:
+        """Once ``session`` has committed: cache the tree its save left and answer its encoding
+        (None for a save that kept nothing to cache, e.g. a replay, when the cache may still hold
+        the tree of ``result``'s version).
+
+        Only the caller knows the transaction committed (the edge commits), and only a committed
+        tree may be cached: a version rolled back is given to the next save, whose tree differs.
+        """
+        saved = session.info.pop(_SAVED_TREE, None)
+        course = result.course.course
+        if saved is None:
+            return self._trees.at_version(course.id, course.version)
+        key, chapters = saved
+        return self._trees.put(course.id, key, chapters)
 
     async def save_changes(
         self,
@@ -92,7 +105,7 @@ class EditingService:
         # An empty save changes nothing: no new version, no event.
         course = await self._write(session, repo, outline, role, identity) if operations else course_view(row, role)
         chapters = outline.views()
-        self._cache_once_committed(session, course.id, (course.version, row.media_stamp), chapters)
+        session.info[_SAVED_TREE] = ((course.version, row.media_stamp), chapters)
         result = SaveResult(course=CourseEditView(course=course, chapters=chapters), id_map=outline.id_map)
         return await self._results.remember(
             session, identity=identity, mutation="save", key=idempotency_key, result=result
@@ -113,17 +126,6 @@ class EditingService:
             events.append(PendingEvent(types.COURSE_UPDATED, course_changed(course)))
         await self._events.write_for(session, course, identity, events)
         return course
-
-    def _cache_once_committed(
-        self, session: AsyncSession, course_id: str, key: tuple[int, int], chapters: list[ChapterView]
-    ) -> None:
-        """Cache the saved tree when (and only if) its transaction commits: a version that was
-        rolled back may be given to another save's different tree."""
-
-        def remember(_: object) -> None:
-            self._trees.put(course_id, key, chapters)
-
-        event.listen(session.sync_session, "after_commit", remember, once=True)
 
     async def _media_facts(self, session: AsyncSession, media_ids: set[str]) -> dict[str, MediaFacts]:
         rows = await MediaSummaryRepository(session).find(media_ids)

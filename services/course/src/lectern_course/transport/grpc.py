@@ -178,12 +178,11 @@ class CourseServicer:
                 operations=operations,
                 idempotency_key=request.idempotency_key,
             )
-        course = result.course.course
-        # The tree the save just committed is in the cache, encoded once: answer those bytes.
-        chapters = self._editing.committed_tree(course.id, course.version)
+        # Committed: the saved tree is encoded once, for the cache and for this answer.
+        chapters = self._editing.cache_saved_tree(session, result)
         if chapters is not None:
             return pb.SaveCourseChangesResponse(id_map=result.id_map).SerializeToString() + encoded_edit_field(
-                1, course, chapters
+                1, result.course.course, chapters
             )
         response = pb.SaveCourseChangesResponse(id_map=result.id_map)
         fill_edit(response.course, result.course)
