@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, bindparam, exists, func, insert, or_, select, tuple_, update
+from sqlalchemy import Select, Table, and_, bindparam, exists, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lectern_course.models import Chapter, Course, CourseEditor, Lesson, MediaReadStamp, MediaSummary
@@ -114,6 +114,20 @@ def _outline(*, include_deleted_chapters: bool) -> Select[Any]:
 
 
 _WITH_EDITOR = _with_editor()
+# A save's writes are Core executemany statements (one round trip each) rather than the ORM's
+# bulk paths, which cost more Python per statement than the statement itself for a small save.
+_COURSE_TABLE = cast(Table, Course.__table__)
+_INSERT_CHAPTERS = insert(cast(Table, Chapter.__table__))
+_INSERT_LESSONS = insert(cast(Table, Lesson.__table__))
+# Bulk updates by primary key: the row's id is bound as ``row_id``, every other key is SET.
+_UPDATE_CHAPTERS = update(cast(Table, Chapter.__table__)).where(_CHAPTERS.id == bindparam("row_id"))
+_UPDATE_LESSONS = update(cast(Table, Lesson.__table__)).where(_LESSONS.id == bindparam("row_id"))
+_BUMP_COURSE = (
+    update(_COURSE_TABLE)
+    .where(_COURSE_TABLE.c.id == bindparam("course_id"))
+    .values(version=_COURSE_TABLE.c.version + 1, updated_at=func.now())
+    .returning(*_COURSE_COLUMNS)
+)
 _WITH_EDITOR_LOCKED = _WITH_EDITOR.with_for_update(of=Course.__table__)
 _LIVE_CHAPTERS = _chapters(include_deleted=False)
 _ALL_CHAPTERS = _chapters(include_deleted=True)
@@ -152,13 +166,8 @@ class CourseRepository:
 
     async def update_course(self, course_id: str, **values: Any) -> ResultRow:
         """Bump the version (and ``updated_at``) with the given column values; answers the new row."""
-        result = await self.session.execute(
-            update(Course)
-            .where(Course.id == course_id)
-            .values(version=Course.version + 1, updated_at=func.now(), **values)
-            .returning(*_COURSE_COLUMNS)
-        )
-        return result.one()
+        statement = _BUMP_COURSE.values(**values) if values else _BUMP_COURSE
+        return (await self.session.execute(statement, {"course_id": course_id})).one()
 
     async def add_editor(self, course_id: str, user_id: str) -> bool:
         """Answers False when the user already was an editor."""
@@ -232,20 +241,21 @@ class CourseRepository:
 
     async def insert_chapters(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            await self.session.execute(insert(Chapter), rows)
+            await self.session.execute(_INSERT_CHAPTERS, rows)
 
     async def insert_lessons(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            await self.session.execute(insert(Lesson), rows)
+            await self.session.execute(_INSERT_LESSONS, rows)
 
     async def update_chapters(self, rows: list[dict[str, Any]]) -> None:
-        """Bulk update by primary key; every row dict carries the same keys, so it is one executemany."""
+        """Bulk update by primary key (``id``); every row dict carries the same keys, so it is one
+        executemany."""
         if rows:
-            await self.session.execute(update(Chapter), rows)
+            await self.session.execute(_UPDATE_CHAPTERS, _by_row_id(rows))
 
     async def update_lessons(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            await self.session.execute(update(Lesson), rows)
+            await self.session.execute(_UPDATE_LESSONS, _by_row_id(rows))
 
     async def find_lesson_by_upload_operation(self, operation_id: str) -> str | None:
         return (
@@ -319,3 +329,13 @@ class CourseRepository:
             .where(Lesson.id.in_(list(ids)))
         )
         return (await self.session.execute(query)).all()
+
+
+def _by_row_id(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Update rows with their ``id`` as ``row_id`` (the WHERE), the rest of their keys the SET."""
+    bound = []
+    for row in rows:
+        values = dict(row)
+        values["row_id"] = values.pop("id")
+        bound.append(values)
+    return bound
