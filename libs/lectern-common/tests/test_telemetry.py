@@ -7,7 +7,7 @@ import json
 import logging
 
 from lectern_common.structured_logging import JsonFormatter
-from lectern_common.telemetry import extract_context, inject_headers, setup_telemetry, tracer
+from lectern_common.telemetry import extract_context, inject_headers, setup_telemetry, tracer, tracer_provider
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
@@ -65,3 +65,34 @@ async def test_sql_statements_become_spans(fresh_database_url: str) -> None:
     sql_spans = [s for s in exporter.get_finished_spans() if "SELECT" in s.name or s.attributes.get("db.statement")]
     assert sql_spans, [s.name for s in exporter.get_finished_spans()]
     assert all(s.context.trace_id == trace_id for s in sql_spans)
+
+
+def test_spans_record_nothing_until_a_span_processor_is_added() -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = tracer_provider("test")
+    made_before = provider.get_tracer("t")  # a tracer taken before the processor records after it too
+    with made_before.start_as_current_span("nothing exports this") as quiet:
+        headers = dict(inject_headers())
+    assert not quiet.is_recording()
+    assert quiet.get_span_context().is_valid  # ids for the logs and the next service all the same
+    _, trace_id, span_id, flags = headers["traceparent"].decode().split("-")
+    quiet_ids = quiet.get_span_context()
+    assert (int(trace_id, 16), int(span_id, 16)) == (quiet_ids.trace_id, quiet_ids.span_id)
+    assert int(flags, 16) & 1 == 0  # not sampled: the caller recorded nothing
+
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    token = otel_context.attach(extract_context({"traceparent": f"00-{'ab' * 16}-{'cd' * 8}-01"}))
+    try:
+        with made_before.start_as_current_span("exported", attributes={"course.id": "c1"}) as loud:
+            assert loud.is_recording()
+    finally:
+        otel_context.detach(token)
+    (finished,) = exporter.get_finished_spans()
+    assert finished.name == "exported"
+    assert finished.attributes == {"course.id": "c1"}
+    assert finished.context.trace_id == int("ab" * 16, 16)
+    assert finished.parent is not None and finished.parent.span_id == int("cd" * 8, 16)
+    provider.shutdown()

@@ -3,6 +3,15 @@
 Tracing is always on in-process (so logs carry trace ids and context crosses gRPC, HTTP and
 Kafka); spans are exported over OTLP/HTTP only when an endpoint is configured
 (``LECTERN_<SVC>_OTLP_ENDPOINT`` or the standard ``OTEL_EXPORTER_OTLP_ENDPOINT``).
+
+A span is recorded only while the provider has a span processor (an exporter, or a test's
+in-memory one). Without one, every span is a non-recording span: it still has its trace and
+span ids, becomes the current span and crosses to the next service in ``traceparent`` (not
+sampled), but it keeps no attributes, events or timings and reaches no processor, which is what
+recording every span of every call cost a process that exported none of them. A service that
+exports records as before (the sampler it would have had: ``OTEL_TRACES_SAMPLER``, by default
+the parent's decision, every root recorded); like any parent-based sampler it records nothing
+of a call whose caller recorded nothing, so the stack exports from every service or none.
 """
 
 from __future__ import annotations
@@ -25,11 +34,9 @@ def setup_telemetry(service_name: str, otlp_endpoint: str | None = None) -> Trac
     global _provider
     if _provider is not None:
         return _provider
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    provider = TracerProvider(resource=Resource.create({"service.name": f"lectern-{service_name}"}))
+    provider = tracer_provider(service_name)
     endpoint = otlp_endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     if endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -39,6 +46,41 @@ def setup_telemetry(service_name: str, otlp_endpoint: str | None = None) -> Trac
     trace.set_tracer_provider(provider)
     _provider = provider
     _instrument_clients()
+    return provider
+
+
+def tracer_provider(service_name: str) -> TracerProvider:
+    """The provider :func:`setup_telemetry` installs, not installed: its spans record only once a
+    span processor is added (see the module docstring).
+
+    The classes are made here so that importing this module never loads the SDK."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler, SamplingResult
+
+    class WhileProcessed(Sampler):
+        """``recording`` once a processor is added, ``ALWAYS_OFF`` (its ids, no record) before."""
+
+        def __init__(self, recording: Sampler) -> None:
+            self.recording = recording
+            self.current: Sampler = ALWAYS_OFF
+
+        def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+            return self.current.should_sample(*args, **kwargs)
+
+        def get_description(self) -> str:
+            return f"WhileProcessed{{{self.recording.get_description()}}}"
+
+    class Provider(TracerProvider):
+        def add_span_processor(self, span_processor: SpanProcessor) -> None:
+            super().add_span_processor(span_processor)
+            sampler.current = sampler.recording
+
+    # Made with the sampler OTEL_TRACES_SAMPLER names (by default the parent's decision), which
+    # becomes the recording one. Every tracer takes the provider's sampler when it is made: this
+    # one, set before any is.
+    provider = Provider(resource=Resource.create({"service.name": f"lectern-{service_name}"}))
+    provider.sampler = sampler = WhileProcessed(provider.sampler)
     return provider
 
 
