@@ -128,3 +128,78 @@ async def test_proxy_headers_are_uvicorns_trusted_forwarding() -> None:
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=5)
+
+
+class _RecordingTransport(asyncio.Transport):
+    """A connection's transport that keeps every write apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8080)}.get(name, default)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def _writes_of(*chunks: bytes, app: Any = _app) -> list[bytes]:
+    """What one-write-per-answer uvicorn writes, write by write, given a request in ``chunks``
+    (each once the previous one has been answered with a write)."""
+    from uvicorn.server import ServerState
+
+    server = HttpServer(app, host="127.0.0.1", port=0, http="httptools", one_write_per_answer=True)
+    server.config.load()
+    protocol = server.config.http_protocol_class(  # type: ignore[call-arg]
+        config=server.config, server_state=ServerState(), app_state={}
+    )
+    transport = _RecordingTransport()
+    protocol.connection_made(transport)
+    for chunk in chunks:
+        written = len(transport.writes)
+        protocol.data_received(chunk)
+        for _ in range(200):  # the answer's task runs on this loop
+            if len(transport.writes) > written:
+                break
+            await asyncio.sleep(0.01)
+    protocol.connection_lost(None)
+    return transport.writes
+
+
+async def test_one_write_per_answer_writes_the_head_and_the_body_together() -> None:
+    (answer,) = await _writes_of(b"GET /one HTTP/1.1\r\nhost: x\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"content-type: application/json" in head
+    assert b"transfer-encoding: chunked" in head  # _app says no length: the body and its end, chunked
+    size, _, rest = body.partition(b"\r\n")
+    assert json.loads(rest[: int(size, 16)]) == {"client": "127.0.0.1", "path": "/one"}
+    assert rest[int(size, 16) :] == b"\r\n0\r\n\r\n"
+
+
+async def test_one_write_per_answer_sends_a_bodiless_head_and_a_100_continue_at_once() -> None:
+    (head,) = await _writes_of(b"HEAD /h HTTP/1.1\r\nhost: x\r\n\r\n")  # no body write: the head at the end
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and head.endswith(b"\r\n\r\n")
+
+    async def body_reading_app(scope: Scope, receive: Any, send: Any) -> None:
+        await receive()  # asks for the body: uvicorn says 100 Continue first
+        await _app(scope, receive, send)
+
+    expecting = b"POST /c HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\nexpect: 100-continue\r\n\r\n"
+    go_on, answer = await _writes_of(expecting, b"{}", app=body_reading_app)
+    assert go_on == b"HTTP/1.1 100 Continue\r\n\r\n"  # never held back as if it were the head
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"0\r\n\r\n")

@@ -25,6 +25,12 @@ services tune: ``http`` (``"httptools"`` for the data planes), ``timeout_keep_al
 for WebSockets ``ws``, ``ws_max_size``, ``ws_ping_interval``, ``ws_ping_timeout``,
 ``ws_per_message_deflate``.
 
+``one_write_per_answer=True`` (with ``http="httptools"``: the gateway) writes an answer's head and
+its body to the socket in one write: uvicorn writes the head on ``http.response.start`` and the
+body on ``http.response.body``, two send syscalls (and two loopback segments for the client to
+read) for an answer that fits in one; here the head waits for the first body write, or for the
+answer's end (a HEAD request's), or for the connection's close.
+
 Services that use it depend on ``uvicorn`` (``lectern-common[http]``).
 """
 
@@ -77,8 +83,15 @@ class HttpServer:
         ws_ping_interval: float | None = 20.0,
         ws_ping_timeout: float | None = 20.0,
         ws_per_message_deflate: bool = True,
+        one_write_per_answer: bool = False,
     ) -> None:
         self.name = name
+        if one_write_per_answer:
+            if http != "httptools":
+                raise ValueError("one_write_per_answer is for http='httptools'")
+            http_protocol: HttpImpl | type[asyncio.Protocol] = one_write_httptools_protocol()
+        else:
+            http_protocol = http
         self.config = uvicorn.Config(
             app,
             host=host,
@@ -88,7 +101,7 @@ class HttpServer:
             log_config=None,
             log_level=log_level,
             access_log=False,
-            http=http,
+            http=http_protocol,
             ws=ws,
             ws_max_size=ws_max_size,
             ws_ping_interval=ws_ping_interval,
@@ -142,3 +155,62 @@ class HttpServer:
                 await serving  # raises why it could not start
                 raise RuntimeError(f"{self.name}: the HTTP server stopped before it started")
             await asyncio.sleep(0.01)
+
+
+class HeadWithBody:
+    """One answer's transport as its request-response cycle writes to it: the head, the first
+    write once the response has started, is held and goes out with the next write."""
+
+    def __init__(self, transport: asyncio.Transport, cycle: Any) -> None:
+        self._transport = transport
+        self._cycle = cycle  # uvicorn's RequestResponseCycle
+        self._head: bytes | None = None
+        self._head_seen = False
+
+    def write(self, data: bytes) -> None:
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        elif not self._head_seen and self._cycle.response_started:  # not a 100 Continue: the head
+            self._head, self._head_seen = bytes(data), True
+            return
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        if self._head is not None:
+            head, self._head = self._head, None
+            self._transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:  # is_closing, get_extra_info, ...: the transport's
+        return getattr(self._transport, name)
+
+
+_one_write_protocol: type[asyncio.Protocol] | None = None
+
+
+def one_write_httptools_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol with each answer's head and body in one write (made on first
+    use: httptools is imported only by the services that use it)."""
+    global _one_write_protocol
+    if _one_write_protocol is not None:
+        return _one_write_protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+    class OneWriteHttpToolsProtocol(HttpToolsProtocol):
+        def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+            held = HeadWithBody(cycle.transport, cycle)
+            cycle.transport = held  # type: ignore[assignment]
+            completed = cycle.on_response
+
+            def on_response() -> None:  # the answer is whole: a head without a body goes out now
+                held.flush()
+                completed()
+
+            cycle.on_response = on_response
+            super()._start_asgi_task(cycle, app)
+
+    _one_write_protocol = OneWriteHttpToolsProtocol
+    return OneWriteHttpToolsProtocol

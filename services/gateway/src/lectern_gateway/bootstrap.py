@@ -94,6 +94,7 @@ class GatewayApp:
             port=settings.http_port,
             grace_seconds=settings.shutdown_grace_seconds,
             http="httptools",
+            one_write_per_answer=True,  # an action's answer fits in one write: head and body together
             # Longer than a load balancer's idle timeout (60 s on most) and than clients' own keep-alive,
             # so the server is never the side that closes a connection a client is about to reuse.
             timeout_keep_alive=75,
