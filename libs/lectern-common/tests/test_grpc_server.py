@@ -196,3 +196,55 @@ async def test_reflection_lists_services_in_dev() -> None:
 async def test_reflection_is_off_outside_dev() -> None:
     # Settings that pass the production check: this base class checks nothing of its own.
     assert await _reflection_answers({"environment": "production"}) == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_each_call_is_a_server_span_under_the_callers_trace_when_spans_are_recorded() -> None:
+    from lectern_common.grpc_server import IdentityAndErrorsInterceptor
+    from lectern_common.telemetry import tracer_provider
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = tracer_provider("test")  # not the process's: the spans of this server only
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    interceptor = IdentityAndErrorsInterceptor(InternalTokenVerifier(KEY.verifying_keys()), provider.get_tracer("t"))
+    server = grpc.aio.server(interceptors=[interceptor])
+    course_pb2_grpc.add_CourseServiceServicer_to_server(_Courses(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    channel = open_channel(f"127.0.0.1:{port}", tracing=False)  # the traceparent is the test's own
+    token = InternalTokenIssuer(KEY).issue(Identity("u1"))
+    metadata = (("authorization", f"Bearer {token}"), ("traceparent", f"00-{'ab' * 16}-{'cd' * 8}-01"))
+    stub = course_pb2_grpc.CourseServiceStub(channel)
+    await stub.CreateCourse(course_pb2.CreateCourseRequest(title="x"), metadata=metadata, timeout=5)
+    for course_id in ("c1", "crash"):  # a client's mistake (ABORTED) and the server's own failure
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stub.GetCourseEdit(course_pb2.GetCourseEditRequest(course_id=course_id), metadata=metadata, timeout=5)
+    await channel.close()
+    await server.stop(None)
+
+    spans = [s for s in exporter.get_finished_spans() if s.kind is trace.SpanKind.SERVER]
+    assert [s.name.rsplit("/", 1)[1] for s in spans] == ["CreateCourse", "GetCourseEdit", "GetCourseEdit"]
+    assert {s.context.trace_id for s in spans} == {int("ab" * 16, 16)}
+    assert all(s.parent is not None and s.parent.span_id == int("cd" * 8, 16) for s in spans)
+    created, refused, crashed = spans
+    assert created.attributes is not None and dict(created.attributes) == {
+        "rpc.system": "grpc",
+        "rpc.service": "lectern.course.v1.CourseService",
+        "rpc.method": "CreateCourse",
+        "rpc.grpc.status_code": 0,
+        "net.peer.ip": "127.0.0.1",
+        "net.peer.port": created.attributes["net.peer.port"],
+    }
+    assert (
+        refused.attributes is not None
+        and refused.attributes["rpc.grpc.status_code"] == grpc.StatusCode.ABORTED.value[0]
+    )
+    assert refused.status.status_code is trace.StatusCode.UNSET
+    assert (
+        crashed.attributes is not None
+        and crashed.attributes["rpc.grpc.status_code"] == grpc.StatusCode.INTERNAL.value[0]
+    )
+    assert crashed.status.status_code is trace.StatusCode.ERROR
+    provider.shutdown()

@@ -6,7 +6,7 @@
 - One interceptor for what every RPC needs: verify the internal identity token (UNAUTHENTICATED
   without a valid one), expose the caller as ``current_identity``, map a DomainError to its status
   with the structured detail in trailing metadata, and never leak an unexpected exception.
-- Tracing through OpenTelemetry's aio interceptor.
+- Tracing: a server span per call, child of the caller's ``traceparent`` (the same interceptor).
 - Graceful shutdown: NOT_SERVING first, then ``stop(grace)`` lets in-flight calls finish.
 """
 
@@ -16,10 +16,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from opentelemetry import propagate, trace
 
 from lectern_common.errors import GRPC_STATUS_BY_KIND, DomainError, encode_error_metadata
 from lectern_common.health import ReadinessCheck, run_checks
@@ -31,58 +33,137 @@ log = logging.getLogger(__name__)
 _PUBLIC_METHOD_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
 
-def _bearer(metadata: Any) -> str | None:
-    """The bearer token of the ``authorization`` metadata entry, if any."""
+_TRACE_KEYS = frozenset({"traceparent", "tracestate", "baggage"})
+# The codes a server's span counts as its own failure (OpenTelemetry's gRPC conventions); a
+# client's mistake (NOT_FOUND, INVALID_ARGUMENT, ...) leaves the server's span unset.
+_SERVER_FAILURES = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+
+Behavior = Callable[[Any, Any], Awaitable[Any]]  # a unary-unary handler: (request, ServicerContext)
+
+
+def _read_metadata(metadata: Any) -> tuple[str | None, dict[str, str]]:
+    """The bearer token of the first bearer ``authorization`` entry, and the trace headers."""
+    bearer: str | None = None
+    carrier: dict[str, str] = {}
     for key, value in metadata or ():
-        if key == "authorization":
+        if key == "authorization" and bearer is None:
             text = value.decode() if isinstance(value, bytes) else str(value)
             if text.lower().startswith("bearer "):
-                return text[7:].strip()
-    return None
+                bearer = text[7:].strip()
+        elif key in _TRACE_KEYS:
+            carrier[key] = value.decode() if isinstance(value, bytes) else str(value)
+    return bearer, carrier
+
+
+async def _abort(context: Any, span: trace.Span | None, code: grpc.StatusCode, message: str, *metadata: Any) -> None:
+    if span is not None:
+        span.set_attribute("rpc.grpc.status_code", code.value[0])
+        if code in _SERVER_FAILURES:
+            span.set_status(trace.StatusCode.ERROR, message)
+    await context.abort(code, message, *metadata)
 
 
 class IdentityAndErrorsInterceptor(grpc.aio.ServerInterceptor):
-    """Authenticates every non-public call and maps its errors."""
+    """Authenticates every non-public call and maps its errors; with a ``tracer``, each call is
+    a server span named after its method, its parent the caller's ``traceparent``.
 
-    def __init__(self, verifier: InternalTokenVerifier) -> None:
+    That span replaces OpenTelemetry's aio server interceptor, which ran before this one on every
+    call: its own layer of handler wrapping, a dict of the metadata, the peer address parsed and
+    an object proxy around the context, whether or not the span recorded. Here the attributes are
+    set only on a recording span, and each method's guarded handler is made once."""
+
+    def __init__(self, verifier: InternalTokenVerifier, tracer: trace.Tracer | None = None) -> None:
         self._verifier = verifier
+        self._tracer = tracer
+        self._guarded: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
+        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        guarded = self._guarded.get(method)
+        if guarded is not None:
+            return guarded
         handler = await continuation(handler_call_details)
-        method = handler_call_details.method
         if handler is None or method.startswith(_PUBLIC_METHOD_PREFIXES) or handler.unary_unary is None:
             return handler
-        behavior = handler.unary_unary
-        verifier = self._verifier
-
-        async def guarded(request: Any, context: Any) -> Any:  # a grpc.aio.ServicerContext
-            try:
-                identity = verifier.verify(_bearer(context.invocation_metadata()) or "")
-            except DomainError as exc:
-                await context.abort(grpc.StatusCode.UNAUTHENTICATED, exc.message, encode_error_metadata(exc))
-                raise AssertionError("unreachable") from exc
-            token = current_identity.set(identity)
-            try:
-                return await behavior(request, context)
-            except DomainError as exc:
-                await context.abort(GRPC_STATUS_BY_KIND[exc.kind], exc.message, encode_error_metadata(exc))
-            except (grpc.aio.AbortError, asyncio.CancelledError):
-                raise
-            except Exception:
-                log.exception("unexpected error in %s", method)
-                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
-            finally:
-                current_identity.reset(token)
-
-        return grpc.unary_unary_rpc_method_handler(
-            guarded,
+        guarded = grpc.unary_unary_rpc_method_handler(
+            self._guard(method, handler.unary_unary),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+        self._guarded[method] = guarded
+        return guarded
+
+    def _guard(self, method: str, behavior: Behavior) -> Behavior:
+        answer, tracer = self._answer, self._tracer
+        if tracer is None:
+
+            async def guarded(request: Any, context: Any) -> Any:  # a grpc.aio.ServicerContext
+                bearer, _ = _read_metadata(context.invocation_metadata())
+                return await answer(method, behavior, request, context, bearer, None)
+
+            return guarded
+        service, _, name = method.lstrip("/").partition("/")
+        attributes: dict[str, str | int] = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
+        attributes["rpc.grpc.status_code"] = 0
+
+        async def traced(request: Any, context: Any) -> Any:
+            bearer, carrier = _read_metadata(context.invocation_metadata())
+            with tracer.start_as_current_span(
+                method,
+                context=propagate.extract(carrier) if carrier else None,
+                kind=trace.SpanKind.SERVER,
+                record_exception=False,
+                set_status_on_exception=False,
+            ) as span:
+                if not span.is_recording():
+                    return await answer(method, behavior, request, context, bearer, None)
+                span.set_attributes({**attributes, **_peer_attributes(context.peer())})
+                return await answer(method, behavior, request, context, bearer, span)
+
+        return traced
+
+    async def _answer(
+        self, method: str, behavior: Behavior, request: Any, context: Any, bearer: str | None, span: trace.Span | None
+    ) -> Any:
+        try:
+            identity = self._verifier.verify(bearer or "")
+        except DomainError as exc:
+            await _abort(context, span, grpc.StatusCode.UNAUTHENTICATED, exc.message, encode_error_metadata(exc))
+            raise AssertionError("unreachable") from exc
+        token = current_identity.set(identity)
+        try:
+            return await behavior(request, context)
+        except DomainError as exc:
+            await _abort(context, span, GRPC_STATUS_BY_KIND[exc.kind], exc.message, encode_error_metadata(exc))
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("unexpected error in %s", method)
+            await _abort(context, span, grpc.StatusCode.INTERNAL, "internal error")
+        finally:
+            current_identity.reset(token)
+
+
+def _peer_attributes(peer: str) -> dict[str, str]:
+    """``ipv4:127.0.0.1:57284`` (or ``ipv6:[::1]:57284``) as the span's peer address and port."""
+    family, _, address = peer.partition(":")
+    host, _, port = address.rpartition(":")
+    if family not in ("ipv4", "ipv6") or not host:
+        return {}
+    return {"net.peer.ip": unquote(host), "net.peer.port": port}
 
 
 class GrpcServer:
@@ -142,13 +223,8 @@ class GrpcServer:
         )
 
     def _interceptors(self) -> list[grpc.aio.ServerInterceptor]:
-        interceptors: list[grpc.aio.ServerInterceptor] = []
-        if self._tracing:
-            from opentelemetry.instrumentation.grpc import aio_server_interceptor
-
-            interceptors.append(aio_server_interceptor())
-        interceptors.append(IdentityAndErrorsInterceptor(self._verifier))
-        return interceptors
+        tracer = trace.get_tracer("lectern_common.grpc_server") if self._tracing else None
+        return [IdentityAndErrorsInterceptor(self._verifier, tracer)]
 
     async def _set_status(self, serving: bool) -> None:
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
