@@ -57,7 +57,7 @@ class Connection:
         "_writer",
         "claims",
         "close_code",
-        "expiry",
+        "expiry_tick",
         "subscriptions",
     )
 
@@ -83,7 +83,7 @@ class Connection:
         self._stopped = False  # the socket is closed or its peer went: nothing more is written
         self.subscriptions: dict[str, Subscription] = {}
         self.close_code: int | None = None
-        self.expiry: asyncio.TimerHandle | None = None  # closes the socket when its token expires
+        self.expiry_tick: int | None = None  # the expiry wheel's slot that closes it when its token expires
 
     @property
     def user_id(self) -> str:

@@ -28,6 +28,7 @@ from lectern_realtime import errors
 from lectern_realtime.channels.schemas import Channel, error_message
 from lectern_realtime.connections.connection import CloseSocket, Connection, SendText, WriteFrame
 from lectern_realtime.connections.hub import Hub
+from lectern_realtime.second_wheel import SecondWheel
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,13 @@ class ConnectionService:
         self._connect_limiter = connect_limiter
         self._connect_bucket = connect_bucket
         self.draining = False
+        self._expiries: SecondWheel[Connection] | None = None  # made in the loop, by the first socket
+
+    def _expiry_wheel(self) -> SecondWheel[Connection]:
+        """Every socket's token expiry on one timer (a ``TimerHandle`` a socket was ~0.5 KB)."""
+        if self._expiries is None:
+            self._expiries = SecondWheel(asyncio.get_running_loop(), _token_expired)
+        return self._expiries
 
     async def admit(self, token: str | None) -> RealtimeClaims:
         """The claims of a socket that may open now; raises :class:`Refused` otherwise."""
@@ -105,9 +113,7 @@ class ConnectionService:
         self._hub.add(conn)
         if self._close_on_expiry:
             delay = (claims.expires_at - datetime.now(UTC)).total_seconds()
-            conn.expiry = asyncio.get_running_loop().call_later(
-                max(delay, 0), conn.close, errors.CLOSE_UNAUTHENTICATED, "unauthenticated: token expired"
-            )
+            conn.expiry_tick = self._expiry_wheel().add(conn, max(delay, 0))
         try:
             await self._hub.subscribe(conn, Channel.user(claims.user_id).name, None)
         except DomainError as exc:
@@ -120,8 +126,9 @@ class ConnectionService:
 
     async def close(self, conn: Connection) -> None:
         """The socket went (or was closed): forget it, let its writer finish what is queued."""
-        if conn.expiry is not None:
-            conn.expiry.cancel()
+        if conn.expiry_tick is not None and self._expiries is not None:
+            self._expiries.discard(conn, conn.expiry_tick)
+            conn.expiry_tick = None
         self._hub.remove(conn)
         await conn.wait_writer(timeout=0.5)
         conn.stop_writer()
@@ -135,3 +142,8 @@ class ConnectionService:
         deadline = loop.time() + grace_seconds
         while self._hub.connections and loop.time() < deadline:  # noqa: ASYNC110 (the hub has no event)
             await asyncio.sleep(0.05)
+
+
+def _token_expired(conn: Connection) -> None:
+    conn.expiry_tick = None
+    conn.close(errors.CLOSE_UNAUTHENTICATED, "unauthenticated: token expired")

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from lectern_common.errors import HTTP_STATUS_BY_KIND, DomainError, ErrorKind
+from lectern_common.realtime_tokens import RealtimeClaims
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -147,14 +148,8 @@ class RealtimeAsgi:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (await receive())["type"] != "websocket.connect":
             return
-        # Accept first, then close with a code: a browser never sees a refused handshake's status,
-        # but it does see a close code and reason.
-        await send({"type": "websocket.accept"})
-        token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [None])[0]
-        try:
-            claims = await self._connections.admit(token)
-        except Refused as refused:
-            await send({"type": "websocket.close", "code": refused.code, "reason": refused.reason})
+        claims = await self._admit(scope, send)
+        if claims is None:
             return
 
         async def send_text(text: str) -> None:
@@ -172,6 +167,19 @@ class RealtimeAsgi:
                     await self._on_frame(conn, message.get("text"), message.get("bytes"))
         finally:
             await self._connections.close(conn)
+
+    async def _admit(self, scope: Scope, send: Send) -> RealtimeClaims | None:
+        """Accept the handshake, then the claims of a socket that may stay, or None once it was
+        closed with the refusal's code (a browser never sees a refused handshake's status, but it
+        does see a close code and reason). The token is read before accepting: the protocol drops
+        the query string then; and it is a local of this call, not of the socket's long-lived one."""
+        token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [None])[0]
+        await send({"type": "websocket.accept"})
+        try:
+            return await self._connections.admit(token)
+        except Refused as refused:
+            await send({"type": "websocket.close", "code": refused.code, "reason": refused.reason})
+            return None
 
     async def _on_frame(self, conn: Connection, text: str | None, data: bytes | None) -> None:
         frame = _frame_of(text, data, self._max_incoming)

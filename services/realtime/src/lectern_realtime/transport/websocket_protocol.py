@@ -9,18 +9,31 @@ bench/realtime/idle_sockets.py --tracemalloc, of ~20 KB an idle socket, uvicorn'
   never need more than a deque while frames wait and one future while the app waits;
 * the handshake's parsed request and its response (``websockets`` ``Headers``), never read again
   once the socket is accepted, and the scope's copy of the request headers, which the realtime app
-  reads only before it accepts (the token is in the query string).
+  reads only before it accepts (the token is in the query string), and the query string itself
+  (the token, read before the socket is accepted);
+* the handshake request a second time: websockets' ``ServerProtocol.parse`` keeps it (headers and
+  all, ~2.6 KB) in its generator frame for the socket's life, so once it is parsed the frame parser
+  is replaced by a fresh one of the same kind (``Protocol.parse``, what the old one runs from there);
+* two ``TimerHandle`` objects for keepalive (the next ping, the pong deadline): every socket of the
+  loop shares one :class:`~lectern_realtime.second_wheel.SecondWheel` instead, which also sends the
+  pings of a second in one burst (fewer loop wake-ups than a timer a socket). Same pings, same
+  ``ping_interval``/``ping_timeout``, same 1011 "keepalive ping timeout", to the second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
+import struct
+import weakref
 from collections import deque
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
-from websockets.protocol import State
+from websockets.protocol import Protocol, State
+
+from lectern_realtime.second_wheel import SecondWheel
 
 WRITE_FRAME = "lectern.websocket.write_frame"
 """The scope extension holding the socket's synchronous writer (:meth:`LeanWebSocketProtocol.write_frame`)."""
@@ -101,6 +114,19 @@ class _Writable:
         return True
 
 
+_KEEPALIVE: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SecondWheel[LeanWebSocketProtocol]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def keepalive_wheel(loop: asyncio.AbstractEventLoop) -> SecondWheel[LeanWebSocketProtocol]:
+    """The loop's one keepalive wheel, shared by every socket on it."""
+    wheel = _KEEPALIVE.get(loop)
+    if wheel is None:
+        wheel = _KEEPALIVE[loop] = SecondWheel(loop, LeanWebSocketProtocol.keepalive_due)
+    return wheel
+
+
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O WebSocket protocol, minus what an open socket never uses again."""
 
@@ -109,12 +135,66 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         self.queue = _ReceiveQueue()  # type: ignore[assignment]
         self.writable = _Writable()  # type: ignore[assignment]
         self.writable.set()
+        self.keepalive_tick: int | None = None  # the keepalive wheel's slot this socket is in
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         scope = getattr(self, "scope", None)  # none when the handshake was refused
-        if scope is not None:
-            scope["extensions"][WRITE_FRAME] = self.write_frame
+        if scope is None:
+            return
+        scope["extensions"][WRITE_FRAME] = self.write_frame
+        if not self.conn.reader.buffer:
+            # Nothing after the request was read, so the old parser waits at the start of a frame,
+            # where a fresh one starts: the same parser, without the request in its frame.
+            self.conn.parser = Protocol.parse(self.conn)
+            next(self.conn.parser)
+
+    # --- keepalive on the loop's wheel (uvicorn's methods, with the wheel for its two timers) ---
+
+    def schedule_ping(self) -> None:
+        assert self.ping_interval is not None
+        self._keepalive_in(max(0.0, self.ping_interval - self.last_ping_rtt))
+
+    def _keepalive_in(self, delay: float) -> None:
+        wheel = keepalive_wheel(self.loop)
+        if self.keepalive_tick is not None:
+            wheel.discard(self, self.keepalive_tick)
+        self.keepalive_tick = wheel.add(self, delay)
+
+    def stop_keepalive(self) -> None:
+        if self.keepalive_tick is not None:
+            keepalive_wheel(self.loop).discard(self, self.keepalive_tick)
+            self.keepalive_tick = None
+        self.pending_ping_payload = None
+
+    def keepalive_due(self) -> None:
+        """The wheel's call: the next ping is due, or the last one's pong is overdue."""
+        self.keepalive_tick = None
+        if self.pending_ping_payload is not None:
+            self.keepalive_timeout()  # uvicorn's: 1011 "keepalive ping timeout", then close
+        else:
+            self.send_keepalive_ping()
+
+    def send_keepalive_ping(self) -> None:
+        if self.close_sent or self.transport.is_closing():
+            return
+        # as uvicorn: a random payload, so handle_pong ignores stale or unsolicited pongs
+        self.pending_ping_payload = struct.pack("!I", random.getrandbits(32))
+        self.ping_sent_at = self.loop.time()
+        self.conn.send_ping(self.pending_ping_payload)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        if self.ping_timeout is not None:
+            self._keepalive_in(self.ping_timeout)  # the pong's deadline; the pong chains the next ping
+        else:
+            self.schedule_ping()
+
+    def handle_pong(self, event: Any) -> None:
+        if self.pending_ping_payload is None or bytes(event.data) != self.pending_ping_payload:
+            return
+        self.last_ping_rtt = self.loop.time() - self.ping_sent_at
+        self.pending_ping_payload = None
+        if self.ping_timeout is not None:  # without a deadline, the ping already chained the next
+            self.schedule_ping()
 
     def write_frame(self, frame: bytes) -> bool:
         """Write an encoded text frame now, with no coroutine (the hot path of a delivery).
@@ -137,7 +217,9 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     async def send(self, message: Any) -> None:
         await super().send(message)
         if message["type"] == "websocket.accept" and self.handshake_complete:
-            # the handshake is done: its request, response and header copy are never read again
+            # the handshake is done: its request, response, header copy and query string (the
+            # token, read before accepting) are never read again
             self.request = None  # type: ignore[assignment]
             self.response = None  # type: ignore[assignment]
             self.scope["headers"] = []
+            self.scope["query_string"] = b""
