@@ -1,8 +1,8 @@
 """Cuts an upload's byte stream into S3 multipart parts with bounded memory.
 
 Bytes are copied once, from the network chunk into a part-sized buffer. A full buffer is hashed
-(into the resumable SHA-256, in a thread) and sent with UploadPart as it is (no copy: botocore
-sends a ``bytearray`` body with one ``sendall``), while the next part is received into another
+(into the resumable SHA-256, in a thread) and sent with UploadPart as it is (no copy: the store
+sends the buffer with one ``sendall``), while the next part is received into another
 buffer. Buffers come from the process's :class:`PartBufferPool`; an upload holds at most
 ``concurrency + 1`` of them. A buffer goes back to the pool once S3 answered for its part *and*
 the hash consumed it, whoever is waiting on what: a writer blocked on the pool must not be the
