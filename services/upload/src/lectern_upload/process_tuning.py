@@ -1,7 +1,7 @@
 """How the serving process is tuned for moving large bodies: glibc's heap, the default executor
-(boto3 and the resumable hash run in threads), and what is imported at all.
+(S3 calls and the resumable hash run in threads), and what is imported at all.
 
-``tune_malloc`` and ``skip_httpx_cli`` run before the loop (``run_service``'s ``tune_process``);
+``tune_malloc``, ``skip_httpx_cli`` and ``skip_cryptography`` run before the loop (``run_service``'s ``tune_process``);
 ``tune_loop`` runs in it, when the app is entered (see bootstrap.py).
 """
 
@@ -14,7 +14,7 @@ from functools import cache
 
 # Once the parts have started (and imported what they import lazily: aiokafka, ...).
 STARTUP_TRIM_DELAY_SECONDS = 3.0
-# boto3 runs in threads: parts in flight for many uploads at once need more than the default
+# S3 calls run in threads: parts in flight for many uploads at once need more than the default
 # executor's cpu+4 workers.
 IO_THREADS = 64
 
@@ -27,6 +27,7 @@ def tune_process() -> None:
     """Everything done before the loop starts."""
     global _freeze_after_start
     skip_httpx_cli()
+    skip_cryptography()
     tune_malloc()
     _freeze_after_start = True
 
@@ -58,6 +59,17 @@ def skip_httpx_cli() -> None:
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
+def skip_cryptography() -> None:
+    """PyJWT imports ``cryptography`` whenever it is installed (~11 MiB of RSS, bench/upload), but
+    this process signs only HS256 and checks the gateway's Ed25519 tokens through the OpenSSL that
+    hashlib has loaded (lectern_common.ed25519). Marked unimportable before PyJWT is first
+    imported (lectern_common.jwt_tokens imports it at the first token), so PyJWT loads without it
+    and a use of cryptography here would fail loudly. A process that has either already (tests,
+    which sign Ed25519 tokens) is left alone."""
+    if "jwt" not in sys.modules and "cryptography" not in sys.modules:
+        sys.modules["cryptography"] = None  # type: ignore[assignment]
+
+
 @cache
 def _io_executor() -> ThreadPoolExecutor:
     # One per process: threads start on demand, and a second app in the process (tests) reuses them.
@@ -73,13 +85,13 @@ def tune_loop() -> asyncio.TimerHandle:
 
 
 def trim_heap() -> None:
-    """Give the heap's free pages back to the OS (glibc keeps them otherwise): building the app
-    parses botocore's S3 model and endpoint rules, whose temporaries would stay resident."""
+    """Give the heap's free pages back to the OS (glibc keeps them otherwise): start-up's
+    temporaries (imports, settings, the wiring) would stay resident."""
     import gc
 
     gc.collect()
     if _freeze_after_start:
-        # Start-up's objects (modules, botocore's model, the wiring) live as long as the process:
+        # Start-up's objects (modules, the wiring) live as long as the process:
         # out of the collector's generations, no collection walks them again. Not in tests, whose
         # apps come and go in one process.
         gc.freeze()
