@@ -77,7 +77,8 @@ class UploadApp:
         self.settings = settings
         self.engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         self.uow = UnitOfWork(self.engine)
-        self.store: ObjectStore = _object_store(settings)
+        self._s3 = _object_store(settings)
+        self.store: ObjectStore = self._s3
         self._own_publisher = publisher is None
         self.publisher: ProgressPublisher = publisher or _publisher(settings)
         self.tokens = UploadTokens(
@@ -190,6 +191,7 @@ class UploadApp:
         if self._own_publisher:
             await self.publisher.aclose()
         await self.engine.dispose()
+        self._s3.close()
         await asyncio.sleep(0)
 
     async def __aenter__(self) -> UploadApp:

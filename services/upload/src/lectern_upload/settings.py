@@ -83,11 +83,11 @@ class UploadSettings(ServiceSettings):
     advised_chunk_parts: int = 4
 
     # SigV4 payload signing of S3 request bodies. False (the default) sends UNSIGNED-PAYLOAD: the
-    # request itself (method, key, part number, headers) stays signed, but botocore does not hash
-    # every part a second time. That second SHA-256 pass cost ~0.7 CPU s per GiB, about a fifth of
-    # the service's CPU (bench/upload); it buys nothing over TLS, which production S3 endpoints
-    # use, and the file's own SHA-256 is computed as its bytes arrive. True always signs; None
-    # leaves it to botocore (it signs over plain http, and over https unless a checksum is sent).
+    # request itself (method, key, part number, headers) stays signed, but no part is hashed a
+    # second time. That second SHA-256 pass cost ~0.7 CPU s per GiB, about a fifth of the
+    # service's CPU (bench/upload); it buys nothing over TLS, which production S3 endpoints use,
+    # and the file's own SHA-256 is computed as its bytes arrive. True signs every body; None is
+    # the same as False (lectern_common.s3_http signs only bodies under 64 KiB, its XML ones).
     s3_payload_signing: bool | None = False
 
     # Limits.
