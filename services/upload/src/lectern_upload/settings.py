@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 MIB = 1024 * 1024
-# S3 refuses parts under 5 MiB (except the last); 8 MiB is also boto3's default part size.
+# S3 refuses parts under 5 MiB (except the last).
 MIN_PART_SIZE = 5 * MIB
 
 
@@ -41,15 +41,15 @@ class UploadSettings(ServiceSettings):
 
     # Storage tuning: bytes are buffered up to one part, then sent with UploadPart; up to
     # part_upload_concurrency parts of one upload are in flight while the next one is received.
-    # 8 MiB x 2 in flight (boto3's part size): about the bytes in flight of 5 MiB x 3, so the same
-    # throughput in bench/upload, with 15% less service CPU per GiB (fewer parts: fewer requests
-    # and commits) for 4 MiB more peak RSS (141 against 137 MiB at 1 GiB).
-    # 20 GiB / 8 MiB = 2560 parts, under S3's 10000.
-    part_size_bytes: int = 8 * MIB
+    # 5 MiB (S3's least) x 2 in flight: 15 MiB of buffers an upload instead of 24 at 8 MiB, peak
+    # RSS 127.4 -> 118.4 MiB in bench/upload for the same service CPU per GiB (3.48 / 3.44 s):
+    # 8 MiB had paid when each UploadPart cost botocore's per-request work, which
+    # lectern_common.s3_http does not. 20 GiB / 5 MiB = 4096 parts, under S3's 10000.
+    part_size_bytes: int = 5 * MIB
     part_upload_concurrency: int = 2
     # Every part buffer of the process comes from one pool of this many bytes (at least two
     # parts), so memory for bytes in transit is bounded however many uploads run at once: 96 MiB
-    # is 12 parts of 8 MiB, four uploads at full speed (the chart's 384 MiB limit holds ~110 MiB
+    # is 19 parts of 5 MiB, six uploads at full speed (the chart's 384 MiB limit holds ~95 MiB
     # idle plus this). When it is spent, PATCH bodies wait (unread, so TCP slows their clients)
     # up to limit_wait_seconds, then end with a retryable 503 upload.busy keeping what
     # they sent.
