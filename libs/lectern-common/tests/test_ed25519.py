@@ -31,6 +31,17 @@ def test_a_signature_verifies_only_for_its_key_and_message() -> None:
     assert not ed25519.verify(b"short", signature, b"the message")
 
 
+def test_without_libcrypto_symbols_cryptography_gives_the_same_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = Ed25519PrivateKey.generate()
+    seed = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    signature = key.sign(b"m")
+    monkeypatch.setattr(ed25519, "_libcrypto", lambda: None)
+
+    assert ed25519.verify(raw_public(key), signature, b"m")
+    assert not ed25519.verify(raw_public(key), signature, b"other")
+    assert ed25519.public_key_of(seed) == raw_public(key)
+
+
 def test_keys_and_pems_are_the_ones_cryptography_makes() -> None:
     key = Ed25519PrivateKey.generate()
     seed = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())

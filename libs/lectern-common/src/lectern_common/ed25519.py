@@ -7,7 +7,9 @@ of RSS in the upload service (bench/upload). Signing stays with ``cryptography``
 (:class:`lectern_common.token_keys.SigningKey`), in the processes that sign.
 
 Keys are their raw 32 bytes; the PEM forms are fixed DER prefixes around them (RFC 8410), so no
-ASN.1 parser is needed: anything else is refused as not an Ed25519 key.
+ASN.1 parser is needed: anything else is refused as not an Ed25519 key. A Python whose
+``_hashlib`` does not expose libcrypto's symbols (OpenSSL linked statically) falls back to
+``cryptography`` for the two operations that need it.
 """
 
 from __future__ import annotations
@@ -34,10 +36,21 @@ class NotAnEd25519Key(ValueError):
 
 @functools.cache
 def _libcrypto() -> Any:
-    """The libcrypto ``_hashlib`` is linked with; dlsym on its handle searches what it loaded."""
+    """The libcrypto ``_hashlib`` is linked with (dlsym on its handle searches what it loaded),
+    or None when its symbols are not there."""
+    try:
+        return _bind(ctypes.CDLL(_import_hashlib().__file__))
+    except (OSError, AttributeError):
+        return None
+
+
+def _import_hashlib() -> Any:
     import _hashlib  # type: ignore[import-not-found]
 
-    lib = ctypes.CDLL(_hashlib.__file__)
+    return _hashlib
+
+
+def _bind(lib: Any) -> Any:
     lib.EVP_PKEY_new_raw_public_key.restype = ctypes.c_void_p
     lib.EVP_PKEY_new_raw_public_key.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
     lib.EVP_PKEY_new_raw_private_key.restype = ctypes.c_void_p
@@ -62,6 +75,8 @@ def verify(public_key: bytes, signature: bytes, message: bytes) -> bool:
     if len(public_key) != RAW_KEY_BYTES or len(signature) != SIGNATURE_BYTES:
         return False
     lib = _libcrypto()
+    if lib is None:
+        return _verify_with_cryptography(public_key, signature, message)
     pkey = lib.EVP_PKEY_new_raw_public_key(_NID_ED25519, None, public_key, RAW_KEY_BYTES)
     if not pkey:
         return False
@@ -80,6 +95,8 @@ def public_key_of(seed: bytes) -> bytes:
     if len(seed) != RAW_KEY_BYTES:
         raise NotAnEd25519Key("an Ed25519 private key is 32 bytes")
     lib = _libcrypto()
+    if lib is None:
+        return _public_key_with_cryptography(seed)
     pkey = lib.EVP_PKEY_new_raw_private_key(_NID_ED25519, None, seed, RAW_KEY_BYTES)
     if not pkey:
         raise NotAnEd25519Key("OpenSSL refused the Ed25519 private key")
@@ -90,6 +107,25 @@ def public_key_of(seed: bytes) -> bytes:
         return out.raw[: size.value]
     finally:
         lib.EVP_PKEY_free(pkey)
+
+
+def _verify_with_cryptography(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _public_key_with_cryptography(seed: bytes) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    public = Ed25519PrivateKey.from_private_bytes(seed).public_key()
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def _pem(label: str, der: bytes) -> str:
