@@ -134,7 +134,7 @@ class CourseService:
     async def get_course_edit(
         self, session: AsyncSession, identity: Identity, course_id: str, *, include_deleted: bool = False
     ) -> CourseEditView:
-        """The whole editor tree with each lesson's media summary, in three statements."""
+        """The whole editor tree with each lesson's media summary, in two statements (no cache)."""
         repo = CourseRepository(session)
         row, role = await find_course(repo, identity, course_id, include_deleted=include_deleted)
         return await load_tree(repo, course_view(row, role))
@@ -144,7 +144,7 @@ class CourseService:
     ) -> EncodedCourseEdit:
         """The editor tree as get_course_edit answers it, its chapters encoded for the wire: from
         the cache when the course's version and the media stamp are still the cached tree's (one
-        statement), else loaded (two more) and cached."""
+        statement), else loaded (one more) and cached."""
         repo = CourseRepository(session)
         row, role = await find_course(repo, identity, course_id, include_deleted=include_deleted)
         course = course_view(row, role)
