@@ -21,8 +21,9 @@ in this process (the client on the same event loop, as bench/course does):
   (captured from the engine while the domain runs), the plans written to ``--plans``;
 * per dashboard, over gRPC and in-process (DashboardService, no gRPC): cold (the domains' cache
   generations bumped before each call, which is what a fold does: every domain misses, checked on
-  the service's counters) and warm (cached); and the servicer's share: a warm call's cached bytes
-  merged into the response, its encoding, and a miss's figures -> cached bytes (ParseDict);
+  the service's counters) and warm (cached), each with this process's CPU per call (over gRPC
+  the server's and the client's; PostgreSQL's not); and the servicer's share: a warm call's cached bytes
+  merged into the response, its encoding, and a miss's figures -> cached bytes (encode_domain);
 * per dashboard, the domain queries run as the service runs them (asyncio.gather, one session
   each) against the same queries one after another, uncached: the ratio sequence / parallel;
 * the fold: prebuilt Kafka-shaped records of real events through the EventConsumer (its
@@ -229,7 +230,7 @@ async def timed(calls: int, call: Any, before: Any = None) -> list[float]:
 
 
 def translation_ms(result: Any, runs: int = 20) -> tuple[float, float, float]:
-    """The servicer's share of a call, per call: a miss's figures -> serialized messages (ParseDict,
+    """The servicer's share of a call, per call: a miss's figures -> serialized messages (encode_domain,
     once per domain per miss, stored in the cache); a warm call's cached bytes -> the response's
     messages (a merge of bytes, ROI's derived ``combined`` too); the encoding."""
     started = time.perf_counter()
@@ -268,23 +269,29 @@ async def bench_dashboards(app: AnalyticsApp, stub: Any, start: datetime, end: d
             await app.cache.invalidate([(BUSIEST, d) for d in domains])
 
         misses, hits = service.cache_misses, service.cache_hits
+        cpu = time.process_time()
         cold = await timed(args.cold_calls, over_grpc, miss)
+        cold_cpu = (time.process_time() - cpu) * 1000 / (args.cold_calls + 1)
         cold_in_process = await timed(args.cold_calls, in_process, miss)
         assert service.cache_misses - misses == 2 * len(domains) * (args.cold_calls + 1), "a cold call hit"
+        cpu = time.process_time()
         warm = await timed(args.warm_calls, over_grpc)
+        warm_cpu = (time.process_time() - cpu) * 1000 / (args.warm_calls + 1)
+        cpu = time.process_time()
         warm_in_process = await timed(args.warm_calls, in_process)
+        warm_in_process_cpu = (time.process_time() - cpu) * 1000 / (args.warm_calls + 1)
         assert service.cache_hits - hits == 2 * len(domains) * (args.warm_calls + 1), "a warm call missed"
         result = await in_process()
         parse, merge, encode = translation_ms(result)
         size = len(pb.GetDashboardResponse(domains=result_to_pb(result)).SerializeToString())
         print(f" {name} ({', '.join(domains)}; response {size / 1000:.1f} kB)")
-        print(line("cold over gRPC (every domain a miss)", cold, "   target p99 < 250 ms"))
+        print(line("cold over gRPC (every domain a miss)", cold, f"   target p99 < 250 ms; CPU {cold_cpu:.1f} ms/call"))
         print(line("cold, service in-process", cold_in_process))
-        print(line("warm over gRPC (cached)", warm, "   target p99 < 5 ms"))
-        print(line("warm, service in-process", warm_in_process))
+        print(line("warm over gRPC (cached)", warm, f"   target p99 < 5 ms; CPU {warm_cpu:.2f} ms/call"))
+        print(line("warm, service in-process", warm_in_process, f"   CPU {warm_in_process_cpu:.2f} ms/call"))
         print(
             f"  servicer per call: warm, cached bytes -> messages {merge:.2f} ms; encoding {encode:.2f} ms;"
-            f" a miss's figures -> cached bytes (ParseDict) {parse:.2f} ms"
+            f" a miss's figures -> cached bytes (encode_domain) {parse:.2f} ms"
         )
 
 
