@@ -96,3 +96,26 @@ def test_spans_record_nothing_until_a_span_processor_is_added() -> None:
     assert finished.context.trace_id == int("ab" * 16, 16)
     assert finished.parent is not None and finished.parent.span_id == int("cd" * 8, 16)
     provider.shutdown()
+
+
+def test_the_libraries_are_instrumented_only_once_spans_are_recorded() -> None:
+    import os
+    import subprocess
+    import sys
+
+    # A process of its own: instrumenting is process-wide and once.
+    script = """
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from lectern_common.telemetry import setup_telemetry
+
+provider = setup_telemetry("test")
+print(RedisInstrumentor().is_instrumented_by_opentelemetry)
+provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+print(RedisInstrumentor().is_instrumented_by_opentelemetry)
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
