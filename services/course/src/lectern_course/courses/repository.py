@@ -1,8 +1,8 @@
 """Every query of the course database. Built from the request's session; never commits.
 
 Reads of a course tree take a fixed number of statements whatever its size: the course (with the
-caller's editor row), its chapters, its lessons joined with their media summaries. Writes of a save
-are bulk statements, one per kind of change.
+caller's editor row), its chapters with their lessons joined with their media summaries. A save
+writes its changes in one statement (editing.repository).
 """
 
 from __future__ import annotations
@@ -114,14 +114,9 @@ def _outline(*, include_deleted_chapters: bool) -> Select[Any]:
 
 
 _WITH_EDITOR = _with_editor()
-# A save's writes are Core executemany statements (one round trip each) rather than the ORM's
-# bulk paths, which cost more Python per statement than the statement itself for a small save.
+# Writes built once (a save writes its changes with editing.repository's one statement).
 _COURSE_TABLE = cast(Table, Course.__table__)
-_INSERT_CHAPTERS = insert(cast(Table, Chapter.__table__))
 _INSERT_LESSONS = insert(cast(Table, Lesson.__table__))
-# Bulk updates by primary key: the row's id is bound as ``row_id``, every other key is SET.
-_UPDATE_CHAPTERS = update(cast(Table, Chapter.__table__)).where(_CHAPTERS.id == bindparam("row_id"))
-_UPDATE_LESSONS = update(cast(Table, Lesson.__table__)).where(_LESSONS.id == bindparam("row_id"))
 _BUMP_COURSE = (
     update(_COURSE_TABLE)
     .where(_COURSE_TABLE.c.id == bindparam("course_id"))
@@ -239,23 +234,9 @@ class CourseRepository:
         query = _WHOLE_OUTLINE if include_deleted_chapters else _LIVE_OUTLINE
         return (await self.session.execute(query, {"course_id": course_id})).all()
 
-    async def insert_chapters(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(_INSERT_CHAPTERS, rows)
-
     async def insert_lessons(self, rows: list[dict[str, Any]]) -> None:
         if rows:
             await self.session.execute(_INSERT_LESSONS, rows)
-
-    async def update_chapters(self, rows: list[dict[str, Any]]) -> None:
-        """Bulk update by primary key (``id``); every row dict carries the same keys, so it is one
-        executemany."""
-        if rows:
-            await self.session.execute(_UPDATE_CHAPTERS, _by_row_id(rows))
-
-    async def update_lessons(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(_UPDATE_LESSONS, _by_row_id(rows))
 
     async def find_lesson_by_upload_operation(self, operation_id: str) -> str | None:
         return (
@@ -329,13 +310,3 @@ class CourseRepository:
             .where(Lesson.id.in_(list(ids)))
         )
         return (await self.session.execute(query)).all()
-
-
-def _by_row_id(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Update rows with their ``id`` as ``row_id`` (the WHERE), the rest of their keys the SET."""
-    bound = []
-    for row in rows:
-        values = dict(row)
-        values["row_id"] = values.pop("id")
-        bound.append(values)
-    return bound

@@ -25,6 +25,7 @@ from lectern_course.courses.events import CourseEvents, PendingEvent, course_cha
 from lectern_course.courses.repository import CourseRepository
 from lectern_course.courses.schemas import CourseEditView, CourseView, MediaSummaryView, Role
 from lectern_course.editing.outline import MediaFacts, Outline
+from lectern_course.editing.repository import write_changes
 from lectern_course.editing.schemas import Operation, SaveRequest, SaveResult
 from lectern_course.errors import invalid_input, version_conflict
 from lectern_course.idempotent import IdempotentResults
@@ -103,7 +104,7 @@ class EditingService:
         media = await self._media_facts(session, outline.media_ids_named(operations))
         outline.apply_all(operations, media, identity.user_id)
         # An empty save changes nothing: no new version, no event.
-        course = await self._write(session, repo, outline, role, identity) if operations else course_view(row, role)
+        course = await self._write(session, outline, role, identity) if operations else course_view(row, role)
         chapters = outline.views()
         session.info[_SAVED_TREE] = ((course.version, row.media_stamp), chapters)
         result = SaveResult(course=CourseEditView(course=course, chapters=chapters), id_map=outline.id_map)
@@ -111,16 +112,11 @@ class EditingService:
             session, identity=identity, mutation="save", key=idempotency_key, result=result
         )
 
-    async def _write(
-        self, session: AsyncSession, repo: CourseRepository, outline: Outline, role: Role, identity: Identity
-    ) -> CourseView:
-        """Write the outline's changes back and the save's events; the course gets its next version."""
+    async def _write(self, session: AsyncSession, outline: Outline, role: Role, identity: Identity) -> CourseView:
+        """Write the outline's changes back (one statement) and the save's events; the course gets
+        its next version."""
         changes = outline.changes(datetime.now(UTC))
-        await repo.insert_chapters(changes.chapter_inserts)
-        await repo.insert_lessons(changes.lesson_inserts)
-        await repo.update_chapters(changes.chapter_updates)
-        await repo.update_lessons(changes.lesson_updates)
-        course = course_view(await repo.update_course(outline.course_id, **changes.course_values), role)
+        course = course_view(await write_changes(session, outline.course_id, changes), role)
         events = list(changes.events)
         if changes.course_values:
             events.append(PendingEvent(types.COURSE_UPDATED, course_changed(course)))
