@@ -41,12 +41,22 @@ class Answer:
 
 
 class _Parsed:
-    """httptools' callbacks: the headers (lower-cased names) and body of one answer."""
+    """httptools' callbacks: the headers (lower-cased names) and body of one answer, and whether
+    the connection stays open after it."""
 
     def __init__(self) -> None:
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
         self.complete = False
+        self.keep_alive = False
+        self.parser: httptools.HttpResponseParser | None = None
+
+    def on_headers_complete(self) -> None:
+        # Asked here, not once the answer is complete: by then httptools (llhttp) has reset the
+        # message's state and says False for every answer, which made the bench reconnect for
+        # each action (a TCP handshake, an accept and a new protocol in the gateway every time).
+        assert self.parser is not None
+        self.keep_alive = self.parser.should_keep_alive()
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
@@ -91,13 +101,13 @@ class KeepAliveClient:
         assert self._reader is not None
         self._writer.write(request)
         parsed = _Parsed()
-        parser = httptools.HttpResponseParser(parsed)
+        parser = parsed.parser = httptools.HttpResponseParser(parsed)
         while not parsed.complete:
             data = await self._reader.read(65536)
             if not data:
                 raise EOFError("the connection closed mid-answer")
             parser.feed_data(data)
-        if not parser.should_keep_alive():
+        if not parsed.keep_alive:
             await self.aclose()
         return Answer(parser.get_status_code(), parsed.headers, b"".join(parsed.body))
 
