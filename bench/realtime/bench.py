@@ -95,8 +95,21 @@ class Replica:
         self.ps = psutil.Process(self.process.pid)
 
     def cpu_seconds(self) -> float:
-        times = self.ps.cpu_times()
-        return times.user + times.system
+        """The process's CPU time, all its threads: the scheduler's nanosecond count where Linux
+        has it (``/proc/<pid>/task/*/schedstat``), else psutil's (whole clock ticks, 10 ms: a
+        user phase of a replica is a few hundred ms of CPU, so ticks alone were a few % of noise)."""
+        total = 0
+        try:
+            for tid in os.listdir(f"/proc/{self.process.pid}/task"):
+                try:
+                    with open(f"/proc/{self.process.pid}/task/{tid}/schedstat") as stat:
+                        total += int(stat.read().split()[0])
+                except FileNotFoundError:
+                    continue  # a thread that ended (its time is lost: the replicas' threads live on)
+        except OSError:
+            times = self.ps.cpu_times()
+            return times.user + times.system
+        return total / 1e9
 
 
 def start_replica(redis_url: str, prefix: str) -> Replica:
@@ -319,10 +332,18 @@ class KeepAliveHTTP:
 
 
 async def publish_phase(
-    replicas: list[Replica], channels: list[str], phase: str, *, seconds: float, rate: float | None, concurrency: int
+    replicas: list[Replica],
+    channels: list[str],
+    phase: str,
+    *,
+    seconds: float,
+    rate: float | None,
+    concurrency: int,
+    owners: dict[str, int] | None = None,
 ) -> tuple[Counter[str], int]:
     """Publish for ``seconds`` at ``rate`` a second (None: as fast as possible), each publish to a
-    random channel through the next replica. Answers (published per channel, failed)."""
+    random channel through the next replica, or with ``owners`` through the one replica holding the
+    channel's sockets. Answers (published per channel, failed)."""
     published: Counter[str] = Counter()
     failed = 0
     clients = [KeepAliveHTTP("127.0.0.1", r.publish_port) for r in replicas]
@@ -353,7 +374,9 @@ async def publish_phase(
             if rate is not None and (delay := start + n / rate - time.perf_counter()) > 0:
                 await asyncio.sleep(delay)
             await sem.acquire()
-            task = asyncio.create_task(one(clients[n % len(clients)], random.choice(channels)))
+            channel = random.choice(channels)
+            via = owners[channel] if owners is not None and channel in owners else n % len(clients)
+            task = asyncio.create_task(one(clients[via], channel))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             n += 1
@@ -383,6 +406,24 @@ class Case:
             pipe.send(command)
         return [pipe.recv() for _, pipe in self.workers]
 
+    def owners(self) -> dict[str, int] | None:
+        """With ``--publish-via owner``: each channel held on one replica, by that replica."""
+        if self.args.publish_via != "owner":
+            return None
+        held: dict[str, set[int]] = {}
+        for i in range(self.connections):
+            replica, user, course = placement(i, len(self.replicas), self.args.courses, self.args.spread)
+            held.setdefault(f"user:{user}", set()).add(replica)
+            held.setdefault(f"course:{course}", set()).add(replica)
+        return {channel: next(iter(on)) for channel, on in held.items() if len(on) == 1}
+
+    async def idle(self, seconds: float) -> list[float]:
+        """Each replica's CPU a second with its sockets open and nothing published: its fixed costs
+        (keepalive pings, uvicorn's ticks, the pub/sub PING)."""
+        before = [r.cpu_seconds() for r in self.replicas]
+        await asyncio.sleep(seconds)
+        return [(r.cpu_seconds() - b) / seconds for r, b in zip(self.replicas, before, strict=True)]
+
     def sockets_per_channel(self) -> Counter[str]:
         held: Counter[str] = Counter()
         for i in range(self.connections):
@@ -404,12 +445,18 @@ class Case:
                 return
             await asyncio.sleep(0.2)
 
-    async def phase(self, name: str, channels: list[str], rate: float | None) -> dict[str, Any]:
+    async def phase(self, name: str, channels: list[str], rate: float | None, idle: list[float]) -> dict[str, Any]:
         counts_before = [await replica_counts(r) for r in self.replicas]
         cpu_before = [r.cpu_seconds() for r in self.replicas]
         begun = time.perf_counter()
         published, failed = await publish_phase(
-            self.replicas, channels, name, seconds=self.args.seconds, rate=rate, concurrency=self.args.concurrency
+            self.replicas,
+            channels,
+            name,
+            seconds=self.args.seconds,
+            rate=rate,
+            concurrency=self.args.concurrency,
+            owners=self.owners(),
         )
         publish_seconds = time.perf_counter() - begun
         self.ask(f"ended:{name}")
@@ -417,9 +464,17 @@ class Case:
         expected = sum(count * held[channel] for channel, count in published.items())
         await self.drain(name, expected)
         cpu = [r.cpu_seconds() - before for r, before in zip(self.replicas, cpu_before, strict=True)]
+        window = time.perf_counter() - begun
         counts_after = [await replica_counts(r) for r in self.replicas]
         reports = self.ask(f"report:{name}")
-        return summarize(name, published, failed, expected, publish_seconds, reports, cpu, counts_before, counts_after)
+        result = summarize(
+            name, published, failed, expected, publish_seconds, reports, cpu, counts_before, counts_after
+        )
+        # the same phase less what the replicas cost doing nothing over its window (fixed costs)
+        net = sum(cpu) - sum(idle) * window
+        result["idle_cpu_s"] = round(sum(idle) * window, 3)
+        result["net_cpu_us_per_delivery"] = round(net / result["delivered"] * 1e6, 1) if result["delivered"] else None
+        return result
 
 
 def summarize(
@@ -494,8 +549,11 @@ async def run_case(args: argparse.Namespace, connections: int, replica_count: in
         courses = sorted(
             {f"course:{placement(i, replica_count, args.courses, args.spread)[2]}" for i in range(connections)}
         )
-        result["user"] = await case.phase("user", users, args.rate)
-        result["course"] = await case.phase("course", courses, None)
+        await asyncio.sleep(args.settle_seconds)  # the connect burst's keepalive and collections settle
+        idle = await case.idle(args.idle_seconds)
+        result["idle_cpu_ms_per_s"] = [round(c * 1000, 2) for c in idle]
+        result["user"] = await case.phase("user", users, args.rate, idle)
+        result["course"] = await case.phase("course", courses, None, idle)
         return result
     finally:
         stop(case)
@@ -520,18 +578,33 @@ def stop(case: Case) -> None:
             replica.process.kill()
 
 
+def _mean(values: list[float]) -> float | None:
+    return statistics.fmean(values) if values else None
+
+
 def compare(results: list[dict[str, Any]]) -> None:
-    """Per connection count: realtime CPU per delivery with the most replicas against one."""
+    """Per connection count: realtime CPU per delivery with the most replicas against one, from the
+    mean over ``--repeat`` runs of each, with each mean's spread ((max - min) / mean: how much one
+    run of the same code on the same machine differs from another) and the ratio net of idle CPU."""
     for connections in sorted({r["connections"] for r in results}):
-        by_replicas = {r["replicas"]: r for r in results if r["connections"] == connections}
+        by_replicas: dict[int, list[dict[str, Any]]] = {}
+        for r in results:
+            if r["connections"] == connections:
+                by_replicas.setdefault(r["replicas"], []).append(r)
         if 1 not in by_replicas or len(by_replicas) < 2:
             continue
         most = max(by_replicas)
         line: dict[str, Any] = {"compare": f"{most} replicas vs 1", "connections": connections}
         for phase in ("user", "course"):
-            one, many = by_replicas[1][phase]["cpu_us_per_delivery"], by_replicas[most][phase]["cpu_us_per_delivery"]
-            line[f"{phase}_cpu_per_delivery_ratio"] = round(many / one, 3) if one and many else None
-            line[f"{phase}_unrouted"] = sum(r["unrouted"] for r in by_replicas[most][phase]["replicas"])
+            for key, label in (("cpu_us_per_delivery", "cpu"), ("net_cpu_us_per_delivery", "net_cpu")):
+                one = [r[phase][key] for r in by_replicas[1] if r[phase][key]]
+                many = [r[phase][key] for r in by_replicas[most] if r[phase][key]]
+                m1, mm = _mean(one), _mean(many)
+                line[f"{phase}_{label}_per_delivery_ratio"] = round(mm / m1, 3) if m1 and mm else None
+                if label == "cpu" and len(one) > 1:
+                    line[f"{phase}_spread_1"] = round((max(one) - min(one)) / m1, 3) if m1 else None
+                    line[f"{phase}_spread_{most}"] = round((max(many) - min(many)) / mm, 3) if mm else None
+            line[f"{phase}_unrouted"] = sum(u["unrouted"] for r in by_replicas[most] for u in r[phase]["replicas"])
         print(json.dumps(line), flush=True)
 
 
@@ -546,6 +619,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16, help="publish calls in flight (course phase)")
     parser.add_argument("--drain-seconds", type=float, default=10.0, help="give up waiting after this long quiet")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of every case (the compare lines show their spread)"
+    )
+    parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle CPU measured this long before the phases")
+    parser.add_argument(
+        "--settle-seconds", type=float, default=3.0, help="wait after connecting, before the idle window"
+    )
+    parser.add_argument(
+        "--publish-via",
+        choices=["next", "owner"],
+        default="next",
+        help="next: publishes round-robin over the replicas; owner: through the replica holding the channel",
+    )
     parser.add_argument("--redis-url", default=os.environ.get("LECTERN_REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = parser.parse_args()
     import uvloop
@@ -555,16 +641,19 @@ def main() -> None:
         f"# realtime bench: cpus={os.cpu_count()} fd_limit={limit} python={sys.version.split()[0]} "
         f"redis={args.redis_url} workers={args.workers} courses={args.courses} spread={args.spread} "
         f"rate={args.rate}/s seconds={args.seconds} concurrency={args.concurrency} "
+        f"repeat={args.repeat} publish_via={args.publish_via} "
         f"loadavg_before={os.getloadavg()[0]:.2f}",
         flush=True,
     )
     results = []
-    for connections in args.connections:
-        for replicas in args.replicas:
-            result = uvloop.run(run_case(args, connections, replicas))
-            result["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
-            print(json.dumps(result), flush=True)
-            results.append(result)
+    for run in range(args.repeat):
+        for connections in args.connections:
+            for replicas in args.replicas:
+                result = uvloop.run(run_case(args, connections, replicas))
+                result["run"] = run + 1
+                result["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
+                print(json.dumps(result), flush=True)
+                results.append(result)
     compare(results)
 
 
