@@ -41,15 +41,16 @@ class UploadSettings(ServiceSettings):
 
     # Storage tuning: bytes are buffered up to one part, then sent with UploadPart; up to
     # part_upload_concurrency parts of one upload are in flight while the next one is received.
-    # 5 MiB (S3's least) x 2 in flight: 15 MiB of buffers an upload instead of 24 at 8 MiB, peak
-    # RSS 127.4 -> 118.4 MiB in bench/upload for the same service CPU per GiB (3.48 / 3.44 s):
-    # 8 MiB had paid when each UploadPart cost botocore's per-request work, which
-    # lectern_common.s3_http does not. 20 GiB / 5 MiB = 4096 parts, under S3's 10000.
-    part_size_bytes: int = 5 * MIB
+    # 8 MiB x 2 in flight. 5 MiB (S3's least) x 2 holds 15 MiB of buffers an upload instead of 24
+    # (bench/upload peak 127.4 -> 118.4 MiB) but cost 15-25% more service CPU per GiB in runs side
+    # by side (2.76 against 2.41 s single, 3.40 against 2.69 with 8 uploads at once: a commit and a
+    # request more per 5 MiB), and throughput on 2 cores is CPU-bound, so it is left an option.
+    # 20 GiB / 8 MiB = 2560 parts, under S3's 10000.
+    part_size_bytes: int = 8 * MIB
     part_upload_concurrency: int = 2
     # Every part buffer of the process comes from one pool of this many bytes (at least two
     # parts), so memory for bytes in transit is bounded however many uploads run at once: 96 MiB
-    # is 19 parts of 5 MiB, six uploads at full speed (the chart's 384 MiB limit holds ~95 MiB
+    # is 12 parts of 8 MiB, four uploads at full speed (the chart's 384 MiB limit holds ~95 MiB
     # idle plus this). When it is spent, PATCH bodies wait (unread, so TCP slows their clients)
     # up to limit_wait_seconds, then end with a retryable 503 upload.busy keeping what
     # they sent.
