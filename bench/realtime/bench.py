@@ -95,21 +95,49 @@ class Replica:
         self.ps = psutil.Process(self.process.pid)
 
     def cpu_seconds(self) -> float:
-        """The process's CPU time, all its threads: the scheduler's nanosecond count where Linux
-        has it (``/proc/<pid>/task/*/schedstat``), else psutil's (whole clock ticks, 10 ms: a
-        user phase of a replica is a few hundred ms of CPU, so ticks alone were a few % of noise)."""
-        total = 0
-        try:
-            for tid in os.listdir(f"/proc/{self.process.pid}/task"):
-                try:
-                    with open(f"/proc/{self.process.pid}/task/{tid}/schedstat") as stat:
-                        total += int(stat.read().split()[0])
-                except FileNotFoundError:
-                    continue  # a thread that ended (its time is lost: the replicas' threads live on)
-        except OSError:
-            times = self.ps.cpu_times()
-            return times.user + times.system
-        return total / 1e9
+        return process_cpu_seconds(self.process.pid)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """A process's CPU time, all its threads: the scheduler's nanosecond count where Linux has it
+    (``/proc/<pid>/task/*/schedstat``), else psutil's (whole clock ticks, 10 ms: a user phase of a
+    replica is a few hundred ms of CPU, so ticks alone were a few % of noise)."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as stat:
+                    total += int(stat.read().split()[0])
+            except FileNotFoundError:
+                continue  # a thread that ended (its time is lost: the replicas' threads live on)
+    except OSError:
+        times = psutil.Process(pid).cpu_times()
+        return times.user + times.system
+    return total / 1e9
+
+
+async def redis_cpu_seconds(redis_url: str) -> float | None:
+    """Redis's own CPU (``INFO cpu``, main thread and children), None when it cannot be read."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    try:
+        info = await client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    except Exception:
+        return None
+    finally:
+        await client.aclose()
+
+
+async def others_cpu_seconds(redis_url: str, client_pids: list[int]) -> dict[str, float | None]:
+    """The CPU of everything but the replicas: this process (the publisher), the client workers, Redis."""
+    redis = await redis_cpu_seconds(redis_url)  # first: its import is not the publisher's phase
+    return {
+        "publisher": time.process_time(),
+        "clients": sum(process_cpu_seconds(pid) for pid in client_pids),
+        "redis": redis,
+    }
 
 
 def start_replica(redis_url: str, prefix: str) -> Replica:
@@ -447,6 +475,8 @@ class Case:
 
     async def phase(self, name: str, channels: list[str], rate: float | None, idle: list[float]) -> dict[str, Any]:
         counts_before = [await replica_counts(r) for r in self.replicas]
+        client_pids = [proc.pid for proc, _ in self.workers if proc.pid is not None]
+        others_before = await others_cpu_seconds(self.args.redis_url, client_pids)
         cpu_before = [r.cpu_seconds() for r in self.replicas]
         begun = time.perf_counter()
         published, failed = await publish_phase(
@@ -464,6 +494,7 @@ class Case:
         expected = sum(count * held[channel] for channel, count in published.items())
         await self.drain(name, expected)
         cpu = [r.cpu_seconds() - before for r, before in zip(self.replicas, cpu_before, strict=True)]
+        others_after = await others_cpu_seconds(self.args.redis_url, client_pids)
         window = time.perf_counter() - begun
         counts_after = [await replica_counts(r) for r in self.replicas]
         reports = self.ask(f"report:{name}")
@@ -474,6 +505,12 @@ class Case:
         net = sum(cpu) - sum(idle) * window
         result["idle_cpu_s"] = round(sum(idle) * window, 3)
         result["net_cpu_us_per_delivery"] = round(net / result["delivered"] * 1e6, 1) if result["delivered"] else None
+        # what else the phase cost: when the replicas are not the limit, one of these is
+        result["others_cpu_s"] = {
+            name: round(after - before, 2) if after is not None and before is not None else None
+            for (name, before), after in zip(others_before.items(), others_after.values(), strict=True)
+        }
+        result["window_s"] = round(window, 1)
         return result
 
 
