@@ -16,8 +16,8 @@ from lectern.events.v1.course_events_pb2 import CourseChanged
 from lectern_common.consumer import EventConsumer
 from lectern_common.db import UnitOfWork, create_engine
 from lectern_common.devstack.infra import KafkaBroker
-from lectern_common.events import Event, build_envelope, decode_event
-from lectern_common.outbox import KafkaEventProducer, OutboxRelay, OutboxWriter
+from lectern_common.events import EVENT_ID_HEADER, Event, build_envelope, decode_event
+from lectern_common.outbox import NOTIFY_CHANNEL, KafkaEventProducer, OutboxRelay, OutboxWriter
 from lectern_common.plumbing_tables import PLUMBING_METADATA, outbox_events
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -317,9 +317,65 @@ async def test_one_transaction_notifies_the_relay_once_however_many_events(engin
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
     assert len(ids) == 3
+    # Three calls, three statements: the NOTIFY rides on each transaction's first insert.
+    assert len(statements) == 3
     assert sum("pg_notify" in s for s in statements) == 2
-    assert sum(s.lstrip().upper().startswith("INSERT INTO OUTBOX_EVENTS") for s in statements) == 3
+    assert all("INSERT INTO outbox_events" in s for s in statements)
     assert await _outbox_size(engine) == 5
+
+
+async def test_the_notify_is_delivered_at_commit_and_never_for_a_rollback(engine: AsyncEngine) -> None:
+    async with engine.connect() as listen_conn:
+        driver = (await listen_conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        heard: asyncio.Queue[str] = asyncio.Queue()
+        await driver.add_listener(NOTIFY_CHANNEL, lambda _c, _p, channel, _payload: heard.put_nowait(channel))
+        uow = UnitOfWork(engine)
+        with pytest.raises(RuntimeError):
+            async with uow() as session:
+                await _add_event(session, "rolled-back")
+                raise RuntimeError("the change fails")
+        async with uow() as session:
+            await _add_event(session, "c5")
+            await asyncio.sleep(0.2)
+            assert heard.empty(), "a NOTIFY must wait for the commit"
+        assert await asyncio.wait_for(heard.get(), timeout=5) == NOTIFY_CHANNEL
+        await asyncio.sleep(0.2)
+        assert heard.empty(), "the rolled-back transaction notified"
+    async with engine.connect() as conn:
+        keys = (await conn.execute(select(outbox_events.c.key))).scalars().all()
+    assert keys == ["c5"]
+
+
+async def test_events_of_one_call_get_ids_in_the_order_given(engine: AsyncEngine) -> None:
+    from lectern_common.outbox import PendingEvent
+
+    versions = [5, 1, 4, 2, 3, 9, 7]
+    async with UnitOfWork(engine)() as session:
+        ids = await OutboxWriter().add_many(
+            session,
+            [
+                PendingEvent("t", "course.updated", "c6", v, "u1", CourseChanged(course_id="c6", version=v))
+                for v in versions
+            ],
+        )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(outbox_events).order_by(outbox_events.c.id))).all()
+    assert [r.event_id for r in rows] == ids
+    assert [decode_event(r.value).aggregate_version for r in rows] == versions
+    assert all([EVENT_ID_HEADER, r.event_id] in r.headers for r in rows)
+
+
+async def _add_event(session: AsyncSession, course_id: str) -> str:
+    return await OutboxWriter().add(
+        session,
+        topic="t",
+        event_type="course.created",
+        aggregate_id=course_id,
+        aggregate_version=1,
+        actor_id="u1",
+        payload=CourseChanged(course_id=course_id),
+    )
 
 
 async def test_consumer_commits_the_offset_after_each_batch_it_applied(

@@ -1,8 +1,8 @@
 """The transactional outbox: events commit with the change they describe, then a relay
 publishes them to Kafka.
 
-- :class:`OutboxWriter` inserts the event row inside the caller's transaction (and a NOTIFY that
-  fires only if that transaction commits). No dual writes.
+- :class:`OutboxWriter` inserts the event rows inside the caller's transaction, with the NOTIFY
+  that fires only if that transaction commits in the same statement. No dual writes.
 - :class:`OutboxRelay` (shaped after centrifugo's): one relay at a time per database (advisory
   lock), reads a batch in id order, publishes it, deletes it, commits; wakes on LISTEN/NOTIFY with
   a poll as a safety net. When the broker is down nothing is deleted: the batch is retried with
@@ -12,6 +12,7 @@ publishes them to Kafka.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import zlib
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from google.protobuf.message import Message
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from lectern_common.events import EVENT_ID_HEADER, EVENT_TYPE_HEADER, build_envelope
@@ -47,6 +48,27 @@ class PendingEvent:
     payload: Message
 
 
+# Every event of one call in one statement, in the given order (ORDER BY the position, so the ids
+# the identity column hands out, which the relay publishes by, follow it). One array per column:
+# the text never changes, so it is prepared once per connection and never built per call.
+_INSERT_ROWS = """
+INSERT INTO outbox_events (event_id, topic, key, event_type, value, headers)
+SELECT t.event_id, t.topic, t.key, t.event_type, t.value, CAST(t.headers AS jsonb)
+FROM unnest(
+    CAST(:event_ids AS varchar[]), CAST(:topics AS varchar[]), CAST(:keys AS varchar[]),
+    CAST(:event_types AS varchar[]), CAST(:values AS bytea[]), CAST(:headers AS text[])
+) WITH ORDINALITY AS t(event_id, topic, key, event_type, value, headers, position)
+ORDER BY t.position
+"""
+
+_INSERT = text(_INSERT_ROWS)
+
+# The same insert with the relay's wake-up in the same round trip: a data-modifying CTE runs to
+# completion whether or not it is read, and the NOTIFY it sits beside is queued in the transaction,
+# so it is delivered at commit and dropped by a rollback, as a separate NOTIFY statement was.
+_INSERT_AND_NOTIFY = text(f"WITH inserted AS ({_INSERT_ROWS}) SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
+
+
 class OutboxWriter:
     """Adds events to the outbox inside the caller's transaction."""
 
@@ -62,22 +84,27 @@ class OutboxWriter:
         payload: Message,
     ) -> str:
         """Record one event; it is published only if the surrounding transaction commits."""
-        row = self._row(PendingEvent(topic, event_type, aggregate_id, aggregate_version, actor_id, payload))
-        await session.execute(insert(outbox_events).values(**row))
-        await self._notify_once(session)
-        return str(row["event_id"])
+        event = PendingEvent(topic, event_type, aggregate_id, aggregate_version, actor_id, payload)
+        (event_id,) = await self.add_many(session, [event])
+        return event_id
 
     async def add_many(self, session: AsyncSession, events: Sequence[PendingEvent]) -> list[str]:
         """Record several events with one INSERT (a save of many operations emits many events)."""
         if not events:
             return []
         rows = [self._row(event) for event in events]
-        await session.execute(insert(outbox_events), rows)
-        await self._notify_once(session)
-        return [row["event_id"] for row in rows]
+        columns = {name: [row[i] for row in rows] for i, name in enumerate(_ROW_COLUMNS)}
+        # One NOTIFY per transaction is enough to wake the relay (PostgreSQL folds repeats at
+        # commit anyway); it rides on the transaction's first insert. Before the first statement
+        # the session has no transaction yet, and that call notifies.
+        transaction = session.get_transaction()
+        notified = transaction is not None and session.info.get(_NOTIFIED) is transaction
+        await session.execute(_INSERT if notified else _INSERT_AND_NOTIFY, columns)
+        session.info[_NOTIFIED] = session.get_transaction()
+        return [row[0] for row in rows]
 
     @staticmethod
-    def _row(event: PendingEvent) -> dict[str, Any]:
+    def _row(event: PendingEvent) -> tuple[str, str, str, str, bytes, str]:
         envelope = build_envelope(
             event_type=event.event_type,
             aggregate_id=event.aggregate_id,
@@ -87,23 +114,17 @@ class OutboxWriter:
         )
         headers = [[k, v.decode()] for k, v in inject_headers()]
         headers += [[EVENT_ID_HEADER, envelope.id], [EVENT_TYPE_HEADER, event.event_type]]
-        return {
-            "event_id": envelope.id,
-            "topic": event.topic,
-            "key": event.aggregate_id,
-            "event_type": event.event_type,
-            "value": envelope.SerializeToString(),
-            "headers": headers,
-        }
+        return (
+            envelope.id,
+            event.topic,
+            event.aggregate_id,
+            event.event_type,
+            envelope.SerializeToString(),
+            json.dumps(headers),
+        )
 
-    @staticmethod
-    async def _notify_once(session: AsyncSession) -> None:
-        # One NOTIFY per transaction is enough to wake the relay; PostgreSQL would fold repeats
-        # at commit anyway, but each would still cost a round trip.
-        if session.info.get(_NOTIFIED) is session.get_transaction():
-            return
-        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
-        session.info[_NOTIFIED] = session.get_transaction()
+
+_ROW_COLUMNS = ("event_ids", "topics", "keys", "event_types", "values", "headers")
 
 
 class EventProducer(Protocol):

@@ -1,0 +1,133 @@
+"""The idempotency store: a retry answers the stored result, a reused key with another request is
+a conflict, a rolled-back claim frees the key, and a concurrent duplicate waits for the first."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from lectern_common.db import UnitOfWork, create_engine
+from lectern_common.errors import DomainError, ErrorKind
+from lectern_common.idempotency import IdempotencyStore
+from lectern_common.plumbing_tables import PLUMBING_METADATA
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+STORE = IdempotencyStore()
+KEY = {"scope": "course.save:u1", "key": "k1"}
+
+
+@pytest.fixture
+async def engine(fresh_database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(fresh_database_url, pool_size=4)
+    async with engine.begin() as conn:
+        await conn.run_sync(PLUMBING_METADATA.create_all)
+    yield engine
+    await engine.dispose()
+
+
+async def _run_once(uow: UnitOfWork, fingerprint: str, response: bytes) -> bytes | None:
+    async with uow() as session:
+        stored = await STORE.begin(session, **KEY, request_fingerprint=fingerprint)
+        if stored is None:
+            await STORE.complete(session, **KEY, response=response)
+        return stored
+
+
+async def test_a_retry_answers_the_stored_response_in_one_statement(engine: AsyncEngine) -> None:
+    uow = UnitOfWork(engine)
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    assert await _run_once(uow, "f1", b"first answer") is None
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        assert await _run_once(uow, "f1", b"second answer") == b"first answer"
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert len(statements) == 1
+
+
+async def test_a_claim_is_one_statement_and_the_result_another(engine: AsyncEngine) -> None:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        assert await _run_once(UnitOfWork(engine), "f1", b"answer") is None
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert len(statements) == 2
+    assert "INSERT INTO idempotency_keys" in statements[0]
+    assert statements[1].startswith("UPDATE idempotency_keys")
+
+
+async def test_the_same_key_with_another_request_is_a_conflict(engine: AsyncEngine) -> None:
+    uow = UnitOfWork(engine)
+    assert await _run_once(uow, "f1", b"answer") is None
+    with pytest.raises(DomainError) as raised:
+        await _run_once(uow, "f2", b"other")
+    assert raised.value.kind is ErrorKind.CONFLICT
+    assert raised.value.code == "idempotency.key_reused"
+
+
+async def test_a_rolled_back_claim_leaves_the_key_free(engine: AsyncEngine) -> None:
+    uow = UnitOfWork(engine)
+    with pytest.raises(RuntimeError):
+        async with uow() as session:
+            assert await STORE.begin(session, **KEY, request_fingerprint="f1") is None
+            raise RuntimeError("the mutation fails")
+    assert await _run_once(uow, "f2", b"answer") is None
+    assert await _run_once(uow, "f2", b"again") == b"answer"
+
+
+async def test_a_claim_without_a_stored_response_answers_empty(engine: AsyncEngine) -> None:
+    uow = UnitOfWork(engine)
+    async with uow() as session:
+        assert await STORE.begin(session, **KEY, request_fingerprint="f1") is None
+    async with uow() as session:
+        assert await STORE.begin(session, **KEY, request_fingerprint="f1") == b""
+
+
+async def _concurrent_duplicate(engine: AsyncEngine, *, first_commits: bool) -> bytes | None:
+    """A first request holds its claim open while a duplicate arrives; answers the duplicate's."""
+    uow = UnitOfWork(engine)
+    first_claimed = asyncio.Event()
+    release_first = asyncio.Event()
+
+    async def first() -> None:
+        async with uow() as session:
+            assert await STORE.begin(session, **KEY, request_fingerprint="f1") is None
+            await STORE.complete(session, **KEY, response=b"first answer")
+            first_claimed.set()
+            await release_first.wait()
+            if not first_commits:
+                raise RuntimeError("the first request fails")
+
+    first_task = asyncio.create_task(first())
+    await first_claimed.wait()
+    duplicate = asyncio.create_task(_run_once(uow, "f1", b"duplicate answer"))
+    await asyncio.sleep(0.3)
+    assert not duplicate.done(), "the duplicate must wait on the first claim"
+    release_first.set()
+    if first_commits:
+        await first_task
+    else:
+        with pytest.raises(RuntimeError):
+            await first_task
+    return await asyncio.wait_for(duplicate, timeout=10)
+
+
+async def test_a_concurrent_duplicate_waits_and_answers_the_first_result(engine: AsyncEngine) -> None:
+    assert await _concurrent_duplicate(engine, first_commits=True) == b"first answer"
+
+
+async def test_a_concurrent_duplicate_claims_the_key_when_the_first_rolls_back(engine: AsyncEngine) -> None:
+    assert await _concurrent_duplicate(engine, first_commits=False) is None
+    assert await _run_once(UnitOfWork(engine), "f1", b"later") == b"duplicate answer"
