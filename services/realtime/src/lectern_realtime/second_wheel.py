@@ -34,6 +34,7 @@ class SecondWheel(Generic[Member]):
         self._slots: dict[int, dict[Member, None]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_tick: int | None = None
+        self._firing: tuple[int, dict[Member, None]] | None = None  # the slot being called, out of _slots
 
     def __len__(self) -> int:
         return sum(len(slot) for slot in self._slots.values())
@@ -56,6 +57,8 @@ class SecondWheel(Generic[Member]):
 
     def discard(self, member: Member, tick: int) -> None:
         """``member`` is no longer due at ``tick`` (nothing when it was not there)."""
+        if self._firing is not None and self._firing[0] == tick:
+            self._firing[1].pop(member, None)  # a member an earlier one's call discarded is not called
         slot = self._slots.get(tick)
         if slot is None:
             return
@@ -75,10 +78,15 @@ class SecondWheel(Generic[Member]):
         self._timer, self._timer_tick = None, None
         now = self._loop.time() + _EARLY
         for tick in sorted(tick for tick in self._slots if tick <= now):
-            for member in self._slots.pop(tick):
+            members = self._slots.pop(tick)
+            self._firing = (tick, members)
+            while members:
+                member = next(iter(members))
+                del members[member]
                 try:
                     self._due(member)
                 except Exception:  # one member's failure must not stop every other member's deadline
                     log.exception("a deadline's callback failed")
+            self._firing = None
         if self._slots and self._timer is None:
             self._arm(min(self._slots))

@@ -58,6 +58,27 @@ async def test_paused_writers_wait_until_the_transport_resumes() -> None:
     assert await asyncio.wait_for(asyncio.gather(*writers), 1) == [True, True, True]
 
 
+async def test_a_member_discarded_by_an_earlier_call_of_its_second_is_not_called() -> None:
+    calls: list[str] = []
+    ticks: dict[str, int] = {}
+
+    def due(member: str) -> None:
+        calls.append(member)
+        if member == "first":  # e.g. one socket's close that takes another down with it
+            wheel.discard("second", ticks["second"])
+
+    wheel: SecondWheel[str] = SecondWheel(asyncio.get_running_loop(), due)
+    ticks["first"] = wheel.add("first", 0)
+    ticks["second"] = wheel.add("second", 0)
+    assert ticks["first"] == ticks["second"]
+    for _ in range(60):
+        if calls:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)
+    assert calls == ["first"] and len(wheel) == 0
+
+
 def test_a_message_is_encoded_once_as_the_bytes_the_protocol_would_send_each_socket() -> None:
     from websockets.protocol import State
     from websockets.server import ServerProtocol
