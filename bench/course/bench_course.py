@@ -230,9 +230,10 @@ async def main(args: argparse.Namespace) -> None:
             stop.set()
             await server
         print(
-            "\nSQL/call counts every statement sent (BEGIN/COMMIT not included). A save is 7 fixed statements"
-            " (lock+version check, chapters, lessons+media, bulk inserts, bulk updates, course bump) plus 2 for"
-            " its events (lectern_common OutboxWriter.add_many: one INSERT of every event + one pg_notify)."
+            "\nSQL/call counts every statement sent (BEGIN/COMMIT not included). A 20-operation save is 4:"
+            " the locked course with the caller's access, the outline, the one write statement with the"
+            " version bump, and the outbox insert of its events that carries the relay's pg_notify"
+            " (lectern_common OutboxWriter); a save with an idempotency key adds its claim and its result."
         )
     finally:
         await infra.drop_database(name)
