@@ -95,8 +95,11 @@ async def test_a_claim_without_a_stored_response_answers_empty(engine: AsyncEngi
         assert await STORE.begin(session, **KEY, request_fingerprint="f1") == b""
 
 
-async def _concurrent_duplicate(engine: AsyncEngine, *, first_commits: bool) -> bytes | None:
-    """A first request holds its claim open while a duplicate arrives; answers the duplicate's."""
+async def _concurrent_duplicate(
+    engine: AsyncEngine, *, first_commits: bool, statements: list[str] | None = None
+) -> bytes | None:
+    """A first request holds its claim open while a duplicate arrives; answers the duplicate's
+    (and records the statements sent once the first has claimed: the duplicate's)."""
     uow = UnitOfWork(engine)
     first_claimed = asyncio.Event()
     release_first = asyncio.Event()
@@ -110,8 +113,13 @@ async def _concurrent_duplicate(engine: AsyncEngine, *, first_commits: bool) -> 
             if not first_commits:
                 raise RuntimeError("the first request fails")
 
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statements is not None:
+            statements.append(statement)
+
     first_task = asyncio.create_task(first())
     await first_claimed.wait()
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
     duplicate = asyncio.create_task(_run_once(uow, "f1", b"duplicate answer"))
     await asyncio.sleep(0.3)
     assert not duplicate.done(), "the duplicate must wait on the first claim"
@@ -121,11 +129,19 @@ async def _concurrent_duplicate(engine: AsyncEngine, *, first_commits: bool) -> 
     else:
         with pytest.raises(RuntimeError):
             await first_task
-    return await asyncio.wait_for(duplicate, timeout=10)
+    try:
+        return await asyncio.wait_for(duplicate, timeout=10)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 async def test_a_concurrent_duplicate_waits_and_answers_the_first_result(engine: AsyncEngine) -> None:
-    assert await _concurrent_duplicate(engine, first_commits=True) == b"first answer"
+    statements: list[str] = []
+    assert await _concurrent_duplicate(engine, first_commits=True, statements=statements) == b"first answer"
+    # The claim's own read saw the snapshot from before it waited; the stored answer came from a
+    # second read, the one path where a claim costs two round trips.
+    assert len(statements) == 2
+    assert statements[1].startswith("SELECT fingerprint, response FROM idempotency_keys")
 
 
 async def test_a_concurrent_duplicate_claims_the_key_when_the_first_rolls_back(engine: AsyncEngine) -> None:
