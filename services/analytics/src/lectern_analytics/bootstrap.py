@@ -10,7 +10,6 @@ from __future__ import annotations
 from types import TracebackType
 
 import grpc
-from lectern.analytics.v1 import analytics_pb2_grpc
 from lectern_common.consumer import EventConsumer
 from lectern_common.db import create_engine
 from lectern_common.grpc_server import GrpcServer
@@ -26,7 +25,7 @@ from lectern_analytics.engagement.service import EngagementService
 from lectern_analytics.facts.service import FactService
 from lectern_analytics.settings import AnalyticsSettings
 from lectern_analytics.transport.consumers import AnalyticsEventHandler
-from lectern_analytics.transport.grpc import SERVICE_NAME, AnalyticsServicer, encode_domain
+from lectern_analytics.transport.grpc import SERVICE_NAME, AnalyticsServicer, add_analytics_service, encode_domain
 
 
 class AnalyticsApp:
@@ -71,7 +70,7 @@ class AnalyticsApp:
         )
 
     def _register(self, server: grpc.aio.Server) -> None:
-        analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(self.servicer, server)
+        add_analytics_service(self.servicer, server)
 
     def parts(self) -> dict[str, Part]:
         return {"grpc": self.grpc.run, "outbox-relay": self.relay.run, "event-consumer": self.consumer.run}

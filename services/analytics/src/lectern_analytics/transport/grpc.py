@@ -10,7 +10,6 @@ import grpc
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from lectern.analytics.v1 import analytics_pb2 as pb
-from lectern.analytics.v1 import analytics_pb2_grpc
 from lectern_common.db import UnitOfWork
 from lectern_common.identity import require_identity
 
@@ -19,6 +18,7 @@ from lectern_analytics.dashboards.service import DashboardService
 from lectern_analytics.engagement.schemas import EngagementInput
 from lectern_analytics.engagement.service import EngagementService
 from lectern_analytics.transport.encoding import figures_to_message
+from lectern_analytics.transport.framing import encode_dashboard_response, serialize
 
 SERVICE_NAME = "lectern.analytics.v1.AnalyticsService"
 
@@ -76,9 +76,9 @@ def _combined_to_pb(combined: dict[str, Any]) -> pb.RoiCombined:
 
 
 def result_to_pb(result: DashboardResult, into: pb.DashboardDomains | None = None) -> pb.DashboardDomains:
-    """The response's domains, ROI's derived ``combined`` too, from each answer's serialized message
-    (a merge of bytes, no parsing of figures), written ``into`` the response's own field when given:
-    a response built around a finished message copies all of it (58 kB for ROI)."""
+    """The response's domains as a message, ROI's derived ``combined`` too, from each answer's
+    serialized message (a merge of bytes), written ``into`` a response's field when given. GetDashboard
+    answers ``transport.framing``'s bytes instead; this is the message they must parse to (tests, bench)."""
     message = pb.DashboardDomains() if into is None else into
     for name, answer in result.answers.items():
         getattr(message, _DOMAIN_MESSAGES[name][0]).MergeFromString(answer.encoded)
@@ -94,15 +94,31 @@ def _time(message: pb.GetDashboardRequest | pb.EngagementEvent, field: str) -> d
     return stamp.ToDatetime(tzinfo=UTC)
 
 
-class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
+def add_analytics_service(servicer: AnalyticsServicer, server: grpc.aio.Server) -> None:
+    """Register ``servicer`` as analytics_pb2_grpc's generated code does, but with a response
+    serializer that passes through the bytes GetDashboard answers (``transport.framing``)."""
+    handlers = {
+        method.name: grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name),
+            request_deserializer=getattr(pb, method.input_type.name).FromString,
+            response_serializer=serialize,
+        )
+        for method in pb.DESCRIPTOR.services_by_name["AnalyticsService"].methods
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)
+
+
+class AnalyticsServicer:
+    """Every RPC of lectern.analytics.v1.AnalyticsService (registered by add_analytics_service)."""
+
     def __init__(self, uow: UnitOfWork, dashboards: DashboardService, engagement: EngagementService) -> None:
         self._uow = uow
         self._dashboards = dashboards
         self._engagement = engagement
 
-    async def GetDashboard(
-        self, request: pb.GetDashboardRequest, context: grpc.aio.ServicerContext
-    ) -> pb.GetDashboardResponse:
+    async def GetDashboard(self, request: pb.GetDashboardRequest, context: grpc.aio.ServicerContext) -> bytes:
+        """Answers the GetDashboardResponse's wire bytes, framed from the domains' cached bytes."""
         result = await self._dashboards.get_dashboard(
             require_identity(),
             DashboardRequest(
@@ -112,10 +128,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
                 course_id=request.course_id if request.HasField("course_id") else None,
             ),
         )
-        response = pb.GetDashboardResponse()
-        result_to_pb(result, into=response.domains)
-        response.generated_at.FromDatetime(result.generated_at)
-        return response
+        return encode_dashboard_response(result)
 
     async def RecordEngagement(
         self, request: pb.RecordEngagementRequest, context: grpc.aio.ServicerContext
