@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 
 from lectern_gateway import errors
 from lectern_gateway.actions.idempotency import Claim, IdempotencyCache, StoredAnswer
-from lectern_gateway.actions.registry import Action, ActionContext, ActionRegistry
+from lectern_gateway.actions.registry import Action, ActionContext, ActionRegistry, EncodedData
 from lectern_gateway.actions.validation import field_errors
 from lectern_gateway.actions.verified_tokens import RememberedTokens
 
@@ -89,8 +89,10 @@ class ActionOutcome:
         return self.body
 
 
-def success(result: BaseModel) -> ActionOutcome:
+def success(result: BaseModel | EncodedData) -> ActionOutcome:
     """200 with ``result`` as the answer's ``data`` (camelCase, JSON types)."""
+    if isinstance(result, EncodedData):
+        return ActionOutcome(200, {"success": True}, data_json=result.json)
     return ActionOutcome(
         200, {"success": True}, data_json=result.__pydantic_serializer__.to_json(result, by_alias=True)
     )

@@ -40,7 +40,15 @@ class ActionContext:
         self.peer_calls += 1
 
 
-Handler = Callable[[ActionContext, Any], Awaitable[BaseModel]]
+@dataclass(frozen=True)
+class EncodedData:
+    """An action's ``data`` already encoded as JSON (exactly what its data model would encode):
+    an answer remembered by its service (the course edit's JSON) skips building the models."""
+
+    json: bytes
+
+
+Handler = Callable[[ActionContext, Any], Awaitable[BaseModel | EncodedData]]
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from lectern.course.v1 import course_pb2
 from lectern.media.v1 import media_pb2
 from lectern_common.errors import DomainError
 
-from lectern_gateway.actions.registry import Action, ActionContext
+from lectern_gateway.actions.registry import Action, ActionContext, EncodedData
 from lectern_gateway.courses import schemas as s
+from lectern_gateway.courses.edit_json import EditJsonCache, saved_changes_json
 from lectern_gateway.courses.operations import course_patch, operation_message
 from lectern_gateway.peers import CoursePeer, MediaPeer
 from lectern_gateway.proto_time import optional_datetime, to_datetime
@@ -80,12 +81,26 @@ def course_edit_data(edit: course_pb2.CourseEdit) -> s.CourseEdit:
     return s.CourseEdit(**course_fields(edit.course), chapters=chapters)
 
 
+def encode_course_edit(edit: course_pb2.CourseEdit) -> bytes:
+    """The ``data`` JSON of ``edit``, built from its models."""
+    data = course_edit_data(edit)
+    return data.__pydantic_serializer__.to_json(data, by_alias=True)
+
+
+# About 3.5 kB an entry for a 5 x 4 course (its message and JSON), some 250 kB for 50 x 20.
+EDIT_JSON_MAX_BYTES = 8 * 1024 * 1024
+
+
 class CourseActions:
     """The course actions; the course service holds every rule, this only translates."""
 
-    def __init__(self, course: CoursePeer, media: MediaPeer | None = None) -> None:
+    def __init__(
+        self, course: CoursePeer, media: MediaPeer | None = None, edit_json: EditJsonCache | None = None
+    ) -> None:
         self._course = course
         self._media = media
+        # ``is None``, not ``or``: an empty cache has no entries, so it is falsy.
+        self._edit_json = EditJsonCache(encode_course_edit, EDIT_JSON_MAX_BYTES) if edit_json is None else edit_json
 
     async def create_course(self, ctx: ActionContext, data: s.CreateCourseInput) -> s.Course:
         """Create a course owned by the caller."""
@@ -111,12 +126,15 @@ class CourseActions:
         ]
         return s.CourseList(items=items, next_cursor=response.next_cursor or None)
 
-    async def get_course_edit(self, ctx: ActionContext, data: s.GetCourseEditInput) -> s.CourseEdit:
-        """The editor's view: chapters, lessons, and each lesson's media summary."""
+    async def get_course_edit(self, ctx: ActionContext, data: s.GetCourseEditInput) -> EncodedData:
+        """The editor's view: chapters, lessons, and each lesson's media summary (``s.CourseEdit``).
+
+        The JSON is looked up by the message after the media summaries are filled in, so an entry
+        is never one built before or without them."""
         request = course_pb2.GetCourseEditRequest(course_id=data.course_id, include_deleted=data.include_deleted)
         response = await self._course.get_course_edit(request, ctx)
         await self._fill_missing_media(ctx, response.course)
-        return course_edit_data(response.course)
+        return EncodedData(self._edit_json.encoded(response.course))
 
     async def update_course(self, ctx: ActionContext, data: s.UpdateCourseInput) -> s.Course:
         """Change title/description at the expected version (CONFLICT when it moved on)."""
@@ -129,7 +147,7 @@ class CourseActions:
         response = await self._course.update_course(request, ctx)
         return course_data(response.course)
 
-    async def save_course_changes(self, ctx: ActionContext, data: s.SaveCourseChangesInput) -> s.SaveCourseChangesData:
+    async def save_course_changes(self, ctx: ActionContext, data: s.SaveCourseChangesInput) -> EncodedData:
         """Apply a batch of operations in one transaction, or none (CONFLICT carries the current state)."""
         request = course_pb2.SaveCourseChangesRequest(
             course_id=data.course_id,
@@ -139,7 +157,8 @@ class CourseActions:
         )
         response = await self._course.save_course_changes(request, ctx)
         await self._fill_missing_media(ctx, response.course)
-        return s.SaveCourseChangesData(course=course_edit_data(response.course), id_map=dict(response.id_map))
+        # ``s.SaveCourseChangesData``; its edit is kept for the editor's next getCourseEdit.
+        return saved_changes_json(self._edit_json.encoded(response.course), dict(response.id_map))
 
     async def delete_course(self, ctx: ActionContext, data: s.DeleteCourseInput) -> s.Course:
         """Soft delete (``deletedAt`` set); restorable. A published course needs ``force``."""
