@@ -18,8 +18,8 @@ CHAPTER_ID = "chapter-0000-0000"
 
 
 def canned_edit(course_id: str, version: int) -> course_pb2.CourseEdit:
-    now = Timestamp()
-    now.GetCurrentTime()
+    # As a stored course: the same version answers the same edit, its time that of its last save.
+    now = Timestamp(seconds=1_764_000_000 + version)
     chapters = [
         course_pb2.Chapter(
             id=f"chapter-{c:04d}-0000",
@@ -45,11 +45,19 @@ def canned_edit(course_id: str, version: int) -> course_pb2.CourseEdit:
 
 
 class CannedCourse(course_pb2_grpc.CourseServiceServicer):
+    """Each save moves the course one version on (the expected version is not checked) and answers
+    the saved edit; a read answers the edit at the course's current version, as course does."""
+
+    def __init__(self) -> None:
+        self._versions: dict[str, int] = {}
+
     async def GetCourseEdit(self, request: Any, context: Any) -> course_pb2.GetCourseEditResponse:
-        return course_pb2.GetCourseEditResponse(course=canned_edit(request.course_id, 7))
+        version = self._versions.get(request.course_id, 7)
+        return course_pb2.GetCourseEditResponse(course=canned_edit(request.course_id, version))
 
     async def SaveCourseChanges(self, request: Any, context: Any) -> course_pb2.SaveCourseChangesResponse:
-        return course_pb2.SaveCourseChangesResponse(course=canned_edit(request.course_id, 8))
+        version = self._versions[request.course_id] = self._versions.get(request.course_id, 7) + 1
+        return course_pb2.SaveCourseChangesResponse(course=canned_edit(request.course_id, version))
 
 
 async def serve(port: int) -> None:
