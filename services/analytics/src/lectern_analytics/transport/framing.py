@@ -10,13 +10,11 @@ gives the message ``result_to_pb`` builds (the tests check every dashboard, cold
 
 from __future__ import annotations
 
-from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from lectern.analytics.v1 import analytics_pb2 as pb
+from lectern_common.grpc_wire import message_field
 
 from lectern_analytics.dashboards.schemas import DashboardResult
-
-_LENGTH_DELIMITED = 2
 
 # Each domain's field number in DashboardDomains, by the name its answer carries.
 _DOMAIN_FIELDS: dict[str, int] = {
@@ -30,21 +28,6 @@ _DOMAIN_FIELDS: dict[str, int] = {
     "storageGrowth": pb.DashboardDomains.STORAGE_GROWTH_FIELD_NUMBER,
     "engagementGrowth": pb.DashboardDomains.ENGAGEMENT_GROWTH_FIELD_NUMBER,
 }
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def message_field(number: int, encoded: bytes) -> bytes:
-    """Field ``number`` holding a message whose serialization is ``encoded`` (empty bytes still
-    mark the field present, as a merge of empty bytes does)."""
-    return _varint(number << 3 | _LENGTH_DELIMITED) + _varint(len(encoded)) + encoded
 
 
 def encode_dashboard_response(result: DashboardResult) -> bytes:
@@ -62,10 +45,3 @@ def encode_dashboard_response(result: DashboardResult) -> bytes:
     return message_field(pb.GetDashboardResponse.GENERATED_AT_FIELD_NUMBER, stamp.SerializeToString()) + message_field(
         pb.GetDashboardResponse.DOMAINS_FIELD_NUMBER, domains
     )
-
-
-def serialize(response: Message | bytes) -> bytes:
-    """The response serializer of every analytics method: bytes are already the message."""
-    if isinstance(response, bytes):
-        return response
-    return response.SerializeToString()

@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from lectern.analytics.v1 import analytics_pb2 as pb
 from lectern_common.db import UnitOfWork
+from lectern_common.grpc_wire import add_servicer_answering_bytes
 from lectern_common.identity import require_identity
 
 from lectern_analytics.dashboards.schemas import DashboardRequest, DashboardResult
@@ -18,7 +19,7 @@ from lectern_analytics.dashboards.service import DashboardService
 from lectern_analytics.engagement.schemas import EngagementInput
 from lectern_analytics.engagement.service import EngagementService
 from lectern_analytics.transport.encoding import figures_to_message
-from lectern_analytics.transport.framing import encode_dashboard_response, serialize
+from lectern_analytics.transport.framing import encode_dashboard_response
 
 SERVICE_NAME = "lectern.analytics.v1.AnalyticsService"
 
@@ -95,18 +96,9 @@ def _time(message: pb.GetDashboardRequest | pb.EngagementEvent, field: str) -> d
 
 
 def add_analytics_service(servicer: AnalyticsServicer, server: grpc.aio.Server) -> None:
-    """Register ``servicer`` as analytics_pb2_grpc's generated code does, but with a response
-    serializer that passes through the bytes GetDashboard answers (``transport.framing``)."""
-    handlers = {
-        method.name: grpc.unary_unary_rpc_method_handler(
-            getattr(servicer, method.name),
-            request_deserializer=getattr(pb, method.input_type.name).FromString,
-            response_serializer=serialize,
-        )
-        for method in pb.DESCRIPTOR.services_by_name["AnalyticsService"].methods
-    }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
-    server.add_registered_method_handlers(SERVICE_NAME, handlers)
+    """Register ``servicer`` with a response serializer that passes through the bytes its
+    methods answer already encoded (lectern_common.grpc_wire)."""
+    add_servicer_answering_bytes(servicer, server, pb, "AnalyticsService")
 
 
 class AnalyticsServicer:

@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 from lectern.course.v1 import course_pb2 as pb
 from lectern_common.db import UnitOfWork
+from lectern_common.grpc_wire import add_servicer_answering_bytes
 from lectern_common.identity import require_identity
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +18,7 @@ from lectern_course.courses.schemas import CoursePatch, ResourceRef, ResourceTyp
 from lectern_course.courses.service import CourseService
 from lectern_course.editing import schemas as ops
 from lectern_course.editing.service import EditingService
-from lectern_course.transport.messages import course_to_pb, encoded_edit_field, fill_edit, serialize
+from lectern_course.transport.messages import course_to_pb, encoded_edit_field, fill_edit
 
 SERVICE_NAME = "lectern.course.v1.CourseService"
 
@@ -78,17 +79,9 @@ def operation_from_pb(message: pb.Operation) -> ops.Operation:
 
 
 def add_course_service(servicer: CourseServicer, server: grpc.aio.Server) -> None:
-    """Register ``servicer`` as course_pb2_grpc's generated code does, but with a response
-    serializer that passes through the bytes GetCourseEdit and SaveCourseChanges answer."""
-    handlers = {}
-    for method in pb.DESCRIPTOR.services_by_name["CourseService"].methods:
-        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-            getattr(servicer, method.name),
-            request_deserializer=getattr(pb, method.input_type.name).FromString,
-            response_serializer=serialize,
-        )
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
-    server.add_registered_method_handlers(SERVICE_NAME, handlers)
+    """Register ``servicer`` with a response serializer that passes through the bytes its
+    methods answer already encoded (lectern_common.grpc_wire)."""
+    add_servicer_answering_bytes(servicer, server, pb, "CourseService")
 
 
 class CourseServicer:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from lectern.course.v1 import course_pb2 as pb
+from lectern_common.grpc_wire import message_field
 
 from lectern_course.courses.schemas import ChapterView, CourseEditView, CourseView, MediaSummaryView, Role
 
 _ROLE = {Role.OWNER: pb.COURSE_ROLE_OWNER, Role.EDITOR: pb.COURSE_ROLE_EDITOR}
-_LENGTH_DELIMITED = 2
 
 
 def _timestamp(value: datetime) -> Timestamp:
@@ -84,20 +83,4 @@ def encoded_edit_field(number: int, course: CourseView, chapters: bytes) -> byte
     """Field ``number`` of a response, holding the CourseEdit of ``course`` and its encoded
     ``chapters`` (the response's own other fields are encoded by the caller and concatenated)."""
     edit = pb.CourseEdit(course=course_to_pb(course)).SerializeToString() + chapters
-    return _varint(number << 3 | _LENGTH_DELIMITED) + _varint(len(edit)) + edit
-
-
-def serialize(response: Message | bytes) -> bytes:
-    """The response serializer of every method: a message is serialized, bytes are already it."""
-    if isinstance(response, bytes):
-        return response
-    return response.SerializeToString()
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+    return message_field(number, edit)
