@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from lectern.events.v1.course_events_pb2 import CourseChanged
 from lectern_common.consumer import EventConsumer
-from lectern_common.db import UnitOfWork, create_engine
+from lectern_common.db import UnitOfWork
 from lectern_common.devstack.infra import KafkaBroker
 from lectern_common.events import Event, build_envelope
-from lectern_common.plumbing_tables import PLUMBING_METADATA, parked_events, processed_events
+from lectern_common.plumbing_tables import parked_events, processed_events
 from sqlalchemy import Column, Integer, MetaData, String, Table, event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -29,16 +28,6 @@ applied = Table(
     Column("n", Integer, primary_key=True, autoincrement=True),
     Column("event_id", String),
 )
-
-
-@pytest.fixture
-async def engine(fresh_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(fresh_database_url, pool_size=4)
-    async with engine.begin() as conn:
-        await conn.run_sync(PLUMBING_METADATA.create_all)
-        await conn.run_sync(TEST_METADATA.create_all)
-    yield engine
-    await engine.dispose()
 
 
 class _Record:

@@ -4,28 +4,17 @@ a conflict, a rolled-back claim frees the key, and a concurrent duplicate waits 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from lectern_common.db import UnitOfWork, create_engine
+from lectern_common.db import UnitOfWork
 from lectern_common.errors import DomainError, ErrorKind
 from lectern_common.idempotency import IdempotencyStore
-from lectern_common.plumbing_tables import PLUMBING_METADATA
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 STORE = IdempotencyStore()
 KEY = {"scope": "course.save:u1", "key": "k1"}
-
-
-@pytest.fixture
-async def engine(fresh_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(fresh_database_url, pool_size=4)
-    async with engine.begin() as conn:
-        await conn.run_sync(PLUMBING_METADATA.create_all)
-    yield engine
-    await engine.dispose()
 
 
 async def _run_once(uow: UnitOfWork, fingerprint: str, response: bytes) -> bytes | None:

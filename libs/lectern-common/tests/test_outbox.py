@@ -14,11 +14,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from lectern.events.v1.course_events_pb2 import CourseChanged
 from lectern_common.consumer import EventConsumer
-from lectern_common.db import UnitOfWork, create_engine
+from lectern_common.db import UnitOfWork
 from lectern_common.devstack.infra import KafkaBroker
 from lectern_common.events import EVENT_ID_HEADER, Event, build_envelope, decode_event
 from lectern_common.outbox import NOTIFY_CHANNEL, KafkaEventProducer, OutboxRelay, OutboxWriter
-from lectern_common.plumbing_tables import PLUMBING_METADATA, outbox_events
+from lectern_common.plumbing_tables import outbox_events
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -27,16 +27,6 @@ courses = Table("courses", TEST_METADATA, Column("id", String, primary_key=True)
 applied = Table(
     "applied", TEST_METADATA, Column("n", Integer, primary_key=True, autoincrement=True), Column("event_id", String)
 )
-
-
-@pytest.fixture
-async def engine(fresh_database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(fresh_database_url, pool_size=4)
-    async with engine.begin() as conn:
-        await conn.run_sync(PLUMBING_METADATA.create_all)
-        await conn.run_sync(TEST_METADATA.create_all)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture
