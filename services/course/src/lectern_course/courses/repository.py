@@ -24,6 +24,16 @@ _EDITORS = CourseEditor.__table__.c
 _CHAPTERS = Chapter.__table__.c
 _LESSONS = Lesson.__table__.c
 _MEDIA = MediaSummary.__table__.c
+# A lesson's media summary as both the lessons read and the outline select it (ms_ prefixed:
+# editing/tree.py reads them by these names).
+_LESSON_MEDIA_COLUMNS = (
+    _MEDIA.media_id.label("ms_id"),
+    _MEDIA.file_name.label("ms_file_name"),
+    _MEDIA.status.label("ms_status"),
+    _MEDIA.duration_seconds.label("ms_duration_seconds"),
+    _MEDIA.size_bytes.label("ms_size_bytes"),
+    _MEDIA.gone.label("ms_gone"),
+)
 
 
 # Those reads are built once, their values bound per call: a statement built per call paid its
@@ -63,12 +73,7 @@ def _lessons_with_media() -> Select[Any]:
             _LESSONS.title,
             _LESSONS.position,
             _LESSONS.media_id,
-            _MEDIA.media_id.label("ms_id"),
-            _MEDIA.file_name.label("ms_file_name"),
-            _MEDIA.status.label("ms_status"),
-            _MEDIA.duration_seconds.label("ms_duration_seconds"),
-            _MEDIA.size_bytes.label("ms_size_bytes"),
-            _MEDIA.gone.label("ms_gone"),
+            *_LESSON_MEDIA_COLUMNS,
         )
         .outerjoin(MediaSummary.__table__, _MEDIA.media_id == _LESSONS.media_id)
         .where(_LESSONS.course_id == bindparam("course_id"), _LESSONS.deleted_at.is_(None))
@@ -92,12 +97,7 @@ def _outline(*, include_deleted_chapters: bool) -> Select[Any]:
             _LESSONS.title.label("lesson_title"),
             _LESSONS.position.label("lesson_position"),
             _LESSONS.media_id,
-            _MEDIA.media_id.label("ms_id"),
-            _MEDIA.file_name.label("ms_file_name"),
-            _MEDIA.status.label("ms_status"),
-            _MEDIA.duration_seconds.label("ms_duration_seconds"),
-            _MEDIA.size_bytes.label("ms_size_bytes"),
-            _MEDIA.gone.label("ms_gone"),
+            *_LESSON_MEDIA_COLUMNS,
         )
         .select_from(Chapter.__table__)
         .outerjoin(Lesson.__table__, lessons_of_live_chapter)
